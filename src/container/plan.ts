@@ -1,0 +1,91 @@
+// From a validated spec to the ordered setup ops the shim's child runs. Pure: no I/O.
+import { bindFile, devFilesystem, kernelFilesystems, mkdir, overlayRoot, pivotRoot, privatePropagation } from "../linux/mounts.ts";
+import type { Op } from "../sys/ops.ts";
+import { DEFAULT_PATH, type ContainerSpec } from "./spec.ts";
+
+/** Host-side folders of one container. */
+export interface ContainerDirs {
+  dir: string;
+  /** The empty folder the overlay is mounted on, inside the container's mount namespace. */
+  rootfs: string;
+  upper: string;
+  work: string;
+  hostname: string;
+  hosts: string;
+  resolvConf: string;
+}
+
+/** What the host allows, decided once by the caller. */
+export interface HostFacts {
+  userNamespace: boolean;
+  canMknod: boolean;
+  ttyGroupMapped: boolean;
+  setgroupsAllowed: boolean;
+}
+
+const SIGKILL = 9;
+const O_RDONLY = 0;
+
+export function buildPlan(spec: ContainerSpec, dirs: ContainerDirs, host: HostFacts): Op[] {
+  const root = dirs.rootfs;
+  const { uid, gid, groups } = spec.user;
+  return [
+    // If cbox dies, the container dies with it; the next cbox command removes what is left.
+    { op: "pdeathsig", ints: [SIGKILL] },
+    { op: "umask", ints: [0] },
+    privatePropagation(),
+    ...overlayRoot(root, { lower: spec.rootfs, upper: dirs.upper, work: dirs.work }, host.userNamespace),
+    ...kernelFilesystems(root),
+    ...devFilesystem(root, { canMknod: host.canMknod, ttyGroupMapped: host.ttyGroupMapped }),
+    mkdir(`${root}/etc`),
+    ...bindFile(dirs.hostname, `${root}/etc/hostname`),
+    ...bindFile(dirs.hosts, `${root}/etc/hosts`),
+    ...bindFile(dirs.resolvConf, `${root}/etc/resolv.conf`),
+    { op: "sethostname", strs: [spec.hostname] },
+    { op: "loopbackUp" },
+    ...pivotRoot(root),
+    { op: "umask", ints: [0o022] },
+    ...workdirOps(spec.workdir),
+    ...(spec.interactive ? [] : [{ op: "openDup", ints: [O_RDONLY, 0], strs: ["/dev/null"] } satisfies Op]),
+    ...(host.setgroupsAllowed ? [{ op: "setgroups", ints: groups } satisfies Op] : []),
+    { op: "setgid", ints: [gid] },
+    { op: "setuid", ints: [uid] },
+    { op: "closeFrom", ints: [3] },
+    execOp(spec),
+  ];
+}
+
+/** Docker creates a missing workdir; so do we, one component at a time. */
+function workdirOps(workdir: string): Op[] {
+  const parts = workdir.split("/").filter(Boolean);
+  const mkdirs = parts.map((_, i) => mkdir("/" + parts.slice(0, i + 1).join("/")));
+  return [...mkdirs, { op: "chdir", strs: [workdir] }];
+}
+
+function execOp(spec: ContainerSpec): Op {
+  const path = spec.env.find((e) => e.startsWith("PATH="))?.slice(5) ?? DEFAULT_PATH;
+  return { op: "exec", ints: [spec.command.length, spec.env.length], strs: [path, ...spec.command, ...spec.env] };
+}
+
+/** A short text for an op, for the one-line error when it fails. */
+export function describeOp(op: Op): string {
+  const s = op.strs ?? [];
+  switch (op.op) {
+    case "mount":
+      return s[2] ? `mount ${s[2]} on ${s[1]}` : s[0] ? `bind mount ${s[0]} on ${s[1]}` : `change propagation of ${s[1]}`;
+    case "exec":
+      return `exec ${s[1]}`;
+    case "pivotRoot":
+      return `pivot_root into ${s[0]}`;
+    case "openDup":
+      return `open ${s[0]}`;
+    case "setuid":
+    case "setgid":
+    case "setgroups":
+    case "umask":
+    case "pdeathsig":
+      return `${op.op}(${(op.ints ?? []).join(", ")})`;
+    default:
+      return s.length ? `${op.op} ${s.join(" ")}` : op.op;
+  }
+}

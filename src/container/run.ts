@@ -1,0 +1,106 @@
+// `cbox run` in the foreground: create, start, wait, record, clean up.
+import { warn } from "../cli/output.ts";
+import { CboxError, describeErrno, errnoName, ExitCode } from "../errors.ts";
+import { containerCloneFlags } from "../linux/namespaces.ts";
+import { detectRootlessMaps, setgroupsAllowed, writeMaps, type UserMaps } from "../linux/userns.ts";
+import type { Paths } from "../paths.ts";
+import type { Op } from "../sys/ops.ts";
+import { exitCodeOf, spawnHeld, SpawnError, type OpFailure } from "../sys/process.ts";
+import { CleanupStack } from "./cleanup.ts";
+import { writeEtcFiles } from "./etc-files.ts";
+import { buildPlan, describeOp, type HostFacts } from "./plan.ts";
+import { treeRemover } from "./remove-tree.ts";
+import { buildSpec, type RunOptions } from "./spec.ts";
+import { createContainer, newContainerId, ownerSelf, recoverStale, removeContainer, updateState } from "./store.ts";
+
+/** Signals sent to cbox that the container's PID 1 gets too (docker's sig-proxy). */
+const FORWARDED_SIGNALS = [1, 2, 3, 10, 12, 15]; // HUP INT QUIT USR1 USR2 TERM
+
+export function runContainer(opts: RunOptions, paths: Paths): number {
+  const rootless = process.getuid!() !== 0;
+  const maps = rootless ? detectRootlessMaps() : undefined;
+  const removeTree = treeRemover(maps);
+  recoverStale(paths, removeTree);
+
+  const spec = buildSpec(opts, newContainerId(), process.env);
+  const host = hostFacts(maps);
+  const cleanup = new CleanupStack();
+  let keep = false;
+  try {
+    const dirs = createContainer(paths, {
+      id: spec.id,
+      name: spec.name,
+      rootfs: spec.rootfs,
+      command: spec.command,
+      created: new Date().toISOString(),
+      status: "created",
+      owner: ownerSelf(),
+      remove: spec.remove,
+    });
+    cleanup.push("remove the container's folder", () => removeContainer(paths, spec.id, removeTree));
+    writeEtcFiles(dirs, spec.hostname);
+
+    const plan = buildPlan(spec, dirs, host);
+    const child = spawnContainer(plan, containerCloneFlags(host.userNamespace));
+    cleanup.push("stop the container", () => child.abort());
+    if (maps) writeChildMaps(child.pid, maps);
+    const failure = child.release();
+    if (failure) throw startFailure(plan, failure);
+    updateState(dirs, { status: "running", pid: child.pid });
+
+    const code = exitCodeOf(child.wait(FORWARDED_SIGNALS));
+    updateState(dirs, { status: "exited", exitCode: code, finished: new Date().toISOString() });
+    keep = !spec.remove;
+    return code;
+  } finally {
+    if (!keep) for (const failure of cleanup.unwind()) warn(`cleanup: ${failure}`);
+  }
+}
+
+function hostFacts(maps: UserMaps | undefined): HostFacts {
+  const inNamespace = maps !== undefined;
+  const gidMapped = (gid: number) =>
+    !maps || maps.gid.some((r) => gid >= r.inside && gid < r.inside + r.count);
+  return {
+    userNamespace: inNamespace,
+    canMknod: !inNamespace,
+    ttyGroupMapped: gidMapped(5),
+    setgroupsAllowed: setgroupsAllowed(maps),
+  };
+}
+
+function spawnContainer(plan: Op[], flags: number) {
+  try {
+    return spawnHeld(plan, flags);
+  } catch (err) {
+    if (!(err instanceof SpawnError)) throw err;
+    const userns = process.getuid!() !== 0;
+    const hint = userns
+      ? "; unprivileged user namespaces may be disabled (sysctl kernel.unprivileged_userns_clone=1 or user.max_user_namespaces), or run as root"
+      : "";
+    throw new CboxError(`cannot create the container's namespaces: ${describeErrno(err.errno)}${hint}`);
+  }
+}
+
+function writeChildMaps(pid: number, maps: UserMaps): void {
+  try {
+    writeMaps(pid, maps);
+  } catch (err) {
+    throw new CboxError(`cannot write the user namespace maps: ${(err as Error).message}`);
+  }
+}
+
+function startFailure(plan: Op[], failure: OpFailure): CboxError {
+  const op = plan[failure.index];
+  if (!op) return new CboxError(`container setup failed at step ${failure.index}: ${describeErrno(failure.errno)}`);
+  if (op.op === "exec") {
+    const cmd = op.strs![1]!;
+    const name = errnoName(failure.errno);
+    if (name === "ENOENT") {
+      const where = cmd.includes("/") ? "no such file or directory" : "executable file not found in $PATH";
+      return new CboxError(`exec ${JSON.stringify(cmd)}: ${where}`, ExitCode.notFound);
+    }
+    return new CboxError(`exec ${JSON.stringify(cmd)}: ${describeErrno(failure.errno)}`, ExitCode.cannotExecute);
+  }
+  return new CboxError(`${describeOp(op)}: ${describeErrno(failure.errno)}`);
+}

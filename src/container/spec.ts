@@ -1,0 +1,189 @@
+// A validated container: plain data, checked before anything is created.
+import { readFileSync, statSync } from "node:fs";
+import { isAbsolute, resolve } from "node:path";
+import { CboxError } from "../errors.ts";
+import { overlayPathProblem } from "../linux/mounts.ts";
+
+export interface User {
+  uid: number;
+  gid: number;
+  /** Supplementary groups from the image's /etc/group. */
+  groups: number[];
+  home: string;
+}
+
+export interface ContainerSpec {
+  id: string;
+  name: string;
+  rootfs: string;
+  command: string[];
+  env: string[];
+  workdir: string;
+  user: User;
+  hostname: string;
+  interactive: boolean;
+  remove: boolean;
+}
+
+export const DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+export interface RunOptions {
+  rootfs?: string;
+  command: string[];
+  name?: string;
+  env: string[];
+  envFiles: string[];
+  workdir?: string;
+  user?: string;
+  hostname?: string;
+  interactive: boolean;
+  remove: boolean;
+}
+
+export function buildSpec(opts: RunOptions, id: string, hostEnv: Record<string, string | undefined>): ContainerSpec {
+  if (!opts.rootfs) throw new CboxError("no root filesystem: give --rootfs DIR");
+  const rootfs = resolve(opts.rootfs);
+  checkRootfs(rootfs);
+  if (opts.command.length === 0) throw new CboxError("no command given: cbox run --rootfs DIR CMD [ARG...]");
+  if (opts.name !== undefined) checkName(opts.name);
+  const hostname = opts.hostname ?? id.slice(0, 12);
+  checkHostname(hostname);
+  const workdir = opts.workdir ?? "/";
+  if (!isAbsolute(workdir)) throw new CboxError(`--workdir must be an absolute path: ${workdir}`);
+  const user = resolveUser(opts.user ?? "0", rootfs);
+  const env = containerEnv(opts, hostEnv, { hostname, home: user.home });
+  return {
+    id,
+    name: opts.name ?? "",
+    rootfs,
+    command: opts.command,
+    env,
+    workdir,
+    user,
+    hostname,
+    interactive: opts.interactive,
+    remove: opts.remove,
+  };
+}
+
+function checkRootfs(rootfs: string): void {
+  let isDir = false;
+  try {
+    isDir = statSync(rootfs).isDirectory();
+  } catch {
+    throw new CboxError(`--rootfs ${rootfs}: no such directory`);
+  }
+  if (!isDir) throw new CboxError(`--rootfs ${rootfs}: not a directory`);
+  const problem = overlayPathProblem(rootfs);
+  if (problem) throw new CboxError(`--rootfs: ${problem}`);
+}
+
+export function checkName(name: string): void {
+  if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$/.test(name)) {
+    throw new CboxError(`--name ${JSON.stringify(name)}: only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`);
+  }
+}
+
+function checkHostname(name: string): void {
+  if (!/^[a-zA-Z0-9]([a-zA-Z0-9.-]{0,62})$/.test(name)) {
+    throw new CboxError(`--hostname ${JSON.stringify(name)}: not a valid host name (letters, digits, '.', '-'; at most 63)`);
+  }
+}
+
+/** Docker's order: defaults, then --env-file lines, then -e flags; a bare NAME takes the host's value. */
+export function containerEnv(
+  opts: Pick<RunOptions, "env" | "envFiles">,
+  hostEnv: Record<string, string | undefined>,
+  ctx: { hostname: string; home: string },
+): string[] {
+  const vars = new Map<string, string>([
+    ["PATH", DEFAULT_PATH],
+    ["HOSTNAME", ctx.hostname],
+    ["HOME", ctx.home],
+  ]);
+  const add = (entry: string, where: string) => {
+    const eq = entry.indexOf("=");
+    const key = eq < 0 ? entry : entry.slice(0, eq);
+    if (!key || /[\s\0]/.test(key)) throw new CboxError(`${where}: invalid variable name ${JSON.stringify(key)}`);
+    if (eq >= 0) vars.set(key, entry.slice(eq + 1));
+    else if (hostEnv[key] !== undefined) vars.set(key, hostEnv[key]!);
+  };
+  for (const file of opts.envFiles) {
+    let text: string;
+    try {
+      text = readFileSync(file, "utf8");
+    } catch {
+      throw new CboxError(`--env-file ${file}: cannot read it`);
+    }
+    text.split("\n").forEach((line, i) => {
+      const entry = line.replace(/^\s+/, "").replace(/\r$/, "");
+      if (entry && !entry.startsWith("#")) add(entry, `--env-file ${file}:${i + 1}`);
+    });
+  }
+  for (const e of opts.env) add(e, `--env ${e}`);
+  return [...vars].map(([k, v]) => `${k}=${v}`);
+}
+
+interface PasswdEntry {
+  name: string;
+  uid: number;
+  gid: number;
+  home: string;
+}
+
+function readImageFile(rootfs: string, path: string): string {
+  try {
+    return readFileSync(`${rootfs}${path}`, "utf8");
+  } catch {
+    return "";
+  }
+}
+
+function parsePasswd(text: string): PasswdEntry[] {
+  return text
+    .split("\n")
+    .map((l) => l.split(":"))
+    .filter((f) => f.length >= 7)
+    .map((f) => ({ name: f[0]!, uid: Number(f[2]), gid: Number(f[3]), home: f[5]! }));
+}
+
+function parseGroup(text: string): { name: string; gid: number; members: string[] }[] {
+  return text
+    .split("\n")
+    .map((l) => l.split(":"))
+    .filter((f) => f.length >= 4)
+    .map((f) => ({ name: f[0]!, gid: Number(f[2]), members: f[3]!.split(",").filter(Boolean) }));
+}
+
+const ID_MAX = 0xfffffffe;
+
+/** `-u` as docker reads it: name or uid, optionally `:group` or `:gid`, looked up in the image. */
+export function resolveUser(value: string, rootfs: string): User {
+  const [userPart = "", groupPart, extra] = value.split(":");
+  if (extra !== undefined || userPart === "" || groupPart === "") {
+    throw new CboxError(`--user ${JSON.stringify(value)}: expected UID[:GID] or NAME[:GROUP]`);
+  }
+  const passwd = parsePasswd(readImageFile(rootfs, "/etc/passwd"));
+  const groups = parseGroup(readImageFile(rootfs, "/etc/group"));
+  const numeric = (s: string) => (/^\d+$/.test(s) ? Number(s) : undefined);
+  const checkId = (id: number) => {
+    if (id > ID_MAX) throw new CboxError(`--user ${JSON.stringify(value)}: id ${id} is out of range`);
+    return id;
+  };
+
+  const uidNum = numeric(userPart);
+  const entry = uidNum === undefined ? passwd.find((p) => p.name === userPart) : passwd.find((p) => p.uid === uidNum);
+  if (uidNum === undefined && !entry) throw new CboxError(`--user: no user ${JSON.stringify(userPart)} in the image's /etc/passwd`);
+  const uid = checkId(uidNum ?? entry!.uid);
+
+  let gid: number;
+  if (groupPart === undefined) gid = entry?.gid ?? 0;
+  else {
+    const gidNum = numeric(groupPart);
+    const group = gidNum === undefined ? groups.find((g) => g.name === groupPart) : undefined;
+    if (gidNum === undefined && !group) throw new CboxError(`--user: no group ${JSON.stringify(groupPart)} in the image's /etc/group`);
+    gid = checkId(gidNum ?? group!.gid);
+  }
+  const supplementary = entry ? groups.filter((g) => g.members.includes(entry.name) && g.gid !== gid).map((g) => g.gid) : [];
+  return { uid, gid, groups: supplementary, home: entry?.home || "/" };
+}

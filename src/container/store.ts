@@ -1,0 +1,168 @@
+// Containers on disk: one folder each, state written atomically, names reserved atomically.
+// A cbox killed with SIGKILL leaves a folder whose owner is gone; recoverStale() finds it.
+import { randomBytes } from "node:crypto";
+import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { CboxError } from "../errors.ts";
+import { isSameProcess, processStartTime } from "../linux/proc.ts";
+import type { Paths } from "../paths.ts";
+import type { ContainerDirs } from "./plan.ts";
+
+export type Status = "created" | "running" | "exited";
+
+export interface ContainerState {
+  id: string;
+  name: string;
+  rootfs: string;
+  command: string[];
+  created: string;
+  status: Status;
+  /** The cbox process that owns a starting or running container, and its start time. */
+  owner: { pid: number; startTime: string };
+  remove: boolean;
+  pid?: number;
+  exitCode?: number | null;
+  finished?: string;
+}
+
+export function newContainerId(): string {
+  return randomBytes(32).toString("hex");
+}
+
+export function containerDirs(paths: Paths, id: string): ContainerDirs {
+  const dir = join(paths.containers, id);
+  return {
+    dir,
+    rootfs: join(dir, "rootfs"),
+    upper: join(dir, "upper"),
+    work: join(dir, "work"),
+    hostname: join(dir, "hostname"),
+    hosts: join(dir, "hosts"),
+    resolvConf: join(dir, "resolv.conf"),
+  };
+}
+
+export function ownerSelf(): ContainerState["owner"] {
+  return { pid: process.pid, startTime: processStartTime(process.pid) ?? "" };
+}
+
+/** Writes a file by a temp name and a rename, so readers see the old or the new, never half. */
+export function writeAtomic(path: string, data: string, mode = 0o644): void {
+  const tmp = `${path}.tmp-${process.pid}`;
+  writeFileSync(tmp, data, { mode });
+  renameSync(tmp, path);
+}
+
+function writeState(dir: string, state: ContainerState): void {
+  writeAtomic(join(dir, "state.json"), JSON.stringify(state, null, 2) + "\n", 0o600);
+}
+
+export function readState(dir: string): ContainerState | undefined {
+  try {
+    return JSON.parse(readFileSync(join(dir, "state.json"), "utf8")) as ContainerState;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Creates the container's folder (prepared under a temporary name holding our pid, then renamed
+ * into place) and then reserves its name. Either fails cleanly with nothing left.
+ */
+export function createContainer(paths: Paths, state: ContainerState): ContainerDirs {
+  mkdirSync(paths.containers, { recursive: true, mode: 0o700 });
+  mkdirSync(paths.names, { recursive: true, mode: 0o700 });
+  const dirs = containerDirs(paths, state.id);
+  const tmp = join(paths.containers, `.new-${process.pid}-${state.id}`);
+  mkdirSync(tmp, { mode: 0o700 });
+  try {
+    for (const sub of ["rootfs", "upper", "work"]) mkdirSync(join(tmp, sub), { mode: 0o755 });
+    writeState(tmp, state);
+    renameSync(tmp, dirs.dir);
+  } catch (err) {
+    rmSync(tmp, { recursive: true, force: true });
+    throw err;
+  }
+  if (state.name) {
+    try {
+      writeFileSync(join(paths.names, state.name), state.id, { flag: "wx", mode: 0o600 });
+    } catch (err) {
+      rmSync(dirs.dir, { recursive: true, force: true });
+      if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+      const holder = readNameHolder(paths, state.name);
+      throw new CboxError(`the name "${state.name}" is already in use by container ${holder.slice(0, 12)}; remove it or pick another name`);
+    }
+  }
+  return dirs;
+}
+
+function readNameHolder(paths: Paths, name: string): string {
+  try {
+    return readFileSync(join(paths.names, name), "utf8").trim();
+  } catch {
+    return "";
+  }
+}
+
+export function updateState(dirs: ContainerDirs, change: Partial<ContainerState>): ContainerState | undefined {
+  const state = readState(dirs.dir);
+  if (!state) return undefined;
+  const next = { ...state, ...change };
+  writeState(dirs.dir, next);
+  return next;
+}
+
+/** Removes a container's folder and name. removeTree may need a user namespace (rootless). */
+export function removeContainer(paths: Paths, id: string, removeTree: (path: string) => void): void {
+  const dirs = containerDirs(paths, id);
+  const state = readState(dirs.dir);
+  if (state?.name && readNameHolder(paths, state.name) === id) rmSync(join(paths.names, state.name), { force: true });
+  removeTree(dirs.dir);
+}
+
+export function listContainerIds(paths: Paths): string[] {
+  try {
+    return readdirSync(paths.containers).filter((n) => /^[0-9a-f]{64}$/.test(n));
+  } catch {
+    return [];
+  }
+}
+
+/**
+ * Brings the store back to the truth after a cbox was killed: a container whose owner is gone
+ * was killed with it (PDEATHSIG), so it is removed (--rm) or recorded as exited; half-created
+ * folders and names that point nowhere go.
+ */
+export function recoverStale(paths: Paths, removeTree: (path: string) => void): void {
+  let entries: string[];
+  try {
+    entries = readdirSync(paths.containers);
+  } catch {
+    return;
+  }
+  for (const entry of entries) {
+    const half = /^\.new-(\d+)-/.exec(entry);
+    if (half) {
+      if (!processStartTime(Number(half[1]))) rmSync(join(paths.containers, entry), { recursive: true, force: true });
+      continue;
+    }
+    if (!/^[0-9a-f]{64}$/.test(entry)) continue;
+    const dirs = containerDirs(paths, entry);
+    const state = readState(dirs.dir);
+    if (!state || state.status === "exited" || isSameProcess(state.owner.pid, state.owner.startTime)) continue;
+    if (state.remove) removeContainer(paths, entry, removeTree);
+    else updateState(dirs, { status: "exited", exitCode: null, finished: new Date().toISOString() });
+  }
+  for (const name of safeReaddir(paths.names)) {
+    const id = readNameHolder(paths, name);
+    if (!readState(containerDirs(paths, id).dir)) rmSync(join(paths.names, name), { force: true });
+  }
+}
+
+function safeReaddir(dir: string): string[] {
+  try {
+    return readdirSync(dir);
+  } catch {
+    return [];
+  }
+}

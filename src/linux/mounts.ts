@@ -1,0 +1,126 @@
+// The container's filesystem: an overlay root, the kernel filesystems, /dev, and pivot_root.
+// Everything here is mounted inside the container's own mount namespace, so it all goes away
+// with the container; nothing is mounted on the host.
+import type { Op } from "../sys/ops.ts";
+
+export const MountFlag = {
+  rdonly: 1,
+  nosuid: 2,
+  nodev: 4,
+  noexec: 8,
+  bind: 4096,
+  rec: 16384,
+  private: 1 << 18,
+  strictatime: 1 << 24,
+} as const;
+
+const MNT_DETACH = 2;
+const S_IFCHR = 0o020000;
+
+const { rdonly, nosuid, nodev, noexec, bind, strictatime } = MountFlag;
+
+export function mount(src: string, target: string, fstype: string, flags: number, data = ""): Op {
+  return { op: "mount", ints: [flags], strs: [src, target, fstype, data] };
+}
+
+export function mkdir(path: string, mode = 0o755): Op {
+  return { op: "mkdir", ints: [mode, 1], strs: [path] };
+}
+
+/** Makes every mount private before anything is mounted, so nothing propagates to the host. */
+export function privatePropagation(): Op {
+  return mount("", "/", "", MountFlag.rec | MountFlag.private);
+}
+
+export interface OverlayDirs {
+  lower: string;
+  upper: string;
+  work: string;
+}
+
+/** Paths overlayfs options cannot carry (it splits on "," and ":"), or "" when fine. */
+export function overlayPathProblem(path: string): string {
+  return /[,:\n]/.test(path) ? `overlayfs cannot use a path with ',' or ':' in it: ${path}` : "";
+}
+
+export function overlayRoot(target: string, dirs: OverlayDirs, inUserNamespace: boolean): Op[] {
+  const data = [`lowerdir=${dirs.lower}`, `upperdir=${dirs.upper}`, `workdir=${dirs.work}`];
+  // In a user namespace trusted.* xattrs are out of reach: overlayfs keeps its own in user.*
+  if (inUserNamespace) data.push("userxattr");
+  return [mount("overlay", target, "overlay", 0, data.join(","))];
+}
+
+export function kernelFilesystems(root: string): Op[] {
+  return [
+    mkdir(`${root}/proc`),
+    mount("proc", `${root}/proc`, "proc", nosuid | nodev | noexec),
+    mkdir(`${root}/sys`),
+    mount("sysfs", `${root}/sys`, "sysfs", rdonly | nosuid | nodev | noexec),
+  ];
+}
+
+const devices: { name: string; major: number; minor: number }[] = [
+  { name: "null", major: 1, minor: 3 },
+  { name: "zero", major: 1, minor: 5 },
+  { name: "full", major: 1, minor: 7 },
+  { name: "random", major: 1, minor: 8 },
+  { name: "urandom", major: 1, minor: 9 },
+  { name: "tty", major: 5, minor: 0 },
+];
+
+export interface DevOptions {
+  /** Device nodes need CAP_MKNOD in the initial user namespace; otherwise bind the host's. */
+  canMknod: boolean;
+  /** gid 5 (tty) exists inside, so devpts can give new ptys that group. */
+  ttyGroupMapped: boolean;
+}
+
+export function devFilesystem(root: string, opts: DevOptions): Op[] {
+  const dev = `${root}/dev`;
+  const ops: Op[] = [mkdir(dev), mount("tmpfs", dev, "tmpfs", nosuid | strictatime, "mode=755,size=65536k")];
+  for (const d of devices) {
+    const path = `${dev}/${d.name}`;
+    if (opts.canMknod) {
+      ops.push({ op: "mknod", ints: [S_IFCHR | 0o666, d.major, d.minor], strs: [path] });
+    } else {
+      ops.push({ op: "touch", ints: [0o666], strs: [path] }, mount(`/dev/${d.name}`, path, "", bind));
+    }
+  }
+  const ptsOptions = ["newinstance", "ptmxmode=0666", "mode=0620", ...(opts.ttyGroupMapped ? ["gid=5"] : [])];
+  ops.push(
+    mkdir(`${dev}/pts`),
+    mount("devpts", `${dev}/pts`, "devpts", nosuid | noexec, ptsOptions.join(",")),
+    symlink("pts/ptmx", `${dev}/ptmx`),
+    mkdir(`${dev}/shm`, 0o1777),
+    mount("shm", `${dev}/shm`, "tmpfs", nosuid | nodev | noexec, "mode=1777,size=65536k"),
+    mkdir(`${dev}/mqueue`),
+    mount("mqueue", `${dev}/mqueue`, "mqueue", nosuid | nodev | noexec),
+    symlink("/proc/self/fd", `${dev}/fd`),
+    symlink("/proc/self/fd/0", `${dev}/stdin`),
+    symlink("/proc/self/fd/1", `${dev}/stdout`),
+    symlink("/proc/self/fd/2", `${dev}/stderr`),
+  );
+  return ops;
+}
+
+function symlink(target: string, path: string): Op {
+  return { op: "symlink", strs: [target, path] };
+}
+
+/** Binds a host file over a path in the new root (for /etc/hosts and friends), creating it. */
+export function bindFile(hostPath: string, target: string): Op[] {
+  return [{ op: "touch", ints: [0o644], strs: [target] }, mount(hostPath, target, "", bind)];
+}
+
+const OLD_ROOT = ".cbox-oldroot";
+
+/** pivot_root into root, then detach the old root and remove its folder. */
+export function pivotRoot(root: string): Op[] {
+  return [
+    mkdir(`${root}/${OLD_ROOT}`, 0o700),
+    { op: "pivotRoot", strs: [root, OLD_ROOT] },
+    { op: "umount", ints: [MNT_DETACH], strs: [`/${OLD_ROOT}`] },
+    { op: "rmdir", strs: [`/${OLD_ROOT}`] },
+  ];
+}
+

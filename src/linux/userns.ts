@@ -1,0 +1,110 @@
+// User namespace maps: who the container's ids are on the host.
+import { readFileSync, writeFileSync } from "node:fs";
+import { userInfo } from "node:os";
+
+/** One line of /proc/PID/uid_map or gid_map: `inside outside count`. */
+export interface IdRange {
+  inside: number;
+  outside: number;
+  count: number;
+}
+
+export interface UserMaps {
+  uid: IdRange[];
+  gid: IdRange[];
+  /** newuidmap/newgidmap write the maps (subordinate ranges); else we write them ourselves. */
+  helpers?: { newuidmap: string; newgidmap: string };
+}
+
+/** Subordinate ranges of a user from /etc/subuid or /etc/subgid text (`name-or-id:start:count`). */
+export function subordinateRanges(text: string, user: string, id: number): { start: number; count: number }[] {
+  return text
+    .split("\n")
+    .map((line) => line.trim().split(":"))
+    .filter((f) => f.length === 3 && (f[0] === user || f[0] === String(id)))
+    .map(([, start, count]) => ({ start: Number(start), count: Number(count) }))
+    .filter((r) => Number.isInteger(r.start) && Number.isInteger(r.count) && r.count > 0);
+}
+
+/**
+ * Maps for an ordinary user: their own id becomes 0 inside; the first subordinate range, when
+ * there is one and the setuid helpers exist, follows as 1..count so chown to other ids works.
+ */
+export function rootlessMaps(
+  uid: number,
+  gid: number,
+  subuid: { start: number; count: number }[],
+  subgid: { start: number; count: number }[],
+  helpers?: { newuidmap: string; newgidmap: string },
+): UserMaps {
+  const own = (id: number): IdRange[] => [{ inside: 0, outside: id, count: 1 }];
+  if (!helpers || subuid.length === 0 || subgid.length === 0) return { uid: own(uid), gid: own(gid) };
+  const withRange = (id: number, r: { start: number; count: number }): IdRange[] => [
+    ...own(id),
+    { inside: 1, outside: r.start, count: r.count },
+  ];
+  return { uid: withRange(uid, subuid[0]!), gid: withRange(gid, subgid[0]!), helpers };
+}
+
+/** Reads /etc/subuid, /etc/subgid and finds the setuid helpers for the calling user. */
+export function detectRootlessMaps(): UserMaps {
+  const uid = process.getuid!();
+  const gid = process.getgid!();
+  const name = userInfo().username;
+  const read = (path: string) => {
+    try {
+      return readFileSync(path, "utf8");
+    } catch {
+      return "";
+    }
+  };
+  const newuidmap = Bun.which("newuidmap");
+  const newgidmap = Bun.which("newgidmap");
+  const helpers = newuidmap && newgidmap ? { newuidmap, newgidmap } : undefined;
+  return rootlessMaps(
+    uid,
+    gid,
+    subordinateRanges(read("/etc/subuid"), name, uid),
+    subordinateRanges(read("/etc/subgid"), name, gid),
+    helpers,
+  );
+}
+
+export function formatMap(ranges: IdRange[]): string {
+  return ranges.map((r) => `${r.inside} ${r.outside} ${r.count}`).join("\n") + "\n";
+}
+
+/** Whether setgroups(2) may be called inside: not when we had to write "deny" to get a gid map. */
+export function setgroupsAllowed(maps: UserMaps | undefined): boolean {
+  return !maps || !!maps.helpers;
+}
+
+/** Writes the maps of a child that waits in a new user namespace. Throws with the step named. */
+export function writeMaps(pid: number, maps: UserMaps): void {
+  if (maps.helpers) {
+    runHelper(maps.helpers.newuidmap, pid, maps.uid);
+    runHelper(maps.helpers.newgidmap, pid, maps.gid);
+    return;
+  }
+  writeProcFile(pid, "setgroups", "deny");
+  writeProcFile(pid, "uid_map", formatMap(maps.uid));
+  writeProcFile(pid, "gid_map", formatMap(maps.gid));
+}
+
+function writeProcFile(pid: number, file: string, text: string): void {
+  try {
+    writeFileSync(`/proc/${pid}/${file}`, text);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? String(err);
+    throw new Error(`write /proc/${pid}/${file}: ${code}`);
+  }
+}
+
+function runHelper(helper: string, pid: number, ranges: IdRange[]): void {
+  const args = ranges.flatMap((r) => [r.inside, r.outside, r.count].map(String));
+  const res = Bun.spawnSync([helper, String(pid), ...args], { stderr: "pipe", stdout: "ignore" });
+  if (res.exitCode !== 0) {
+    const why = res.stderr.toString().trim().split("\n").pop() || `exit code ${res.exitCode}`;
+    throw new Error(`${helper}: ${why}`);
+  }
+}

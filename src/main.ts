@@ -1,0 +1,54 @@
+// cbox's entry point: finds the command, parses its flags, and is the one place errors are printed.
+import { defineCommand, showUsage, type CommandDef } from "citty";
+import pkg from "../package.json" with { type: "json" };
+import { printError } from "./cli/output.ts";
+import { parseFlags, type FlagDefs } from "./cli/flags.ts";
+import { CboxError, ExitCode } from "./errors.ts";
+
+const commands: Record<string, () => Promise<{ default: CommandDef<any>; args: FlagDefs }>> = {
+  run: () => import("./cli/commands/run.ts"),
+  rm: () => import("./cli/commands/rm.ts"),
+};
+
+const root = defineCommand({
+  meta: { name: "cbox", version: pkg.version, description: "Containers for Linux in one executable, with no daemon" },
+  subCommands: Object.fromEntries(Object.entries(commands).map(([name, load]) => [name, () => load().then((m) => m.default)])),
+});
+
+/** Commands whose operands are a container command line: flags end at the first operand. */
+const stopsAtOperand = new Set(["run"]);
+
+async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === "--help" || name === "help") {
+    await showUsage(root);
+    return name === undefined ? ExitCode.cboxError : 0;
+  }
+  if (name === "--version" || name === "version") {
+    console.log(`cbox ${pkg.version}`);
+    return 0;
+  }
+  const load = commands[name];
+  if (!load) throw new CboxError(`unknown command "${name}"; see cbox --help`);
+  const mod = await load();
+  const defs: FlagDefs = { ...mod.args, help: { type: "boolean", description: "Show this help" } };
+  const { flags, operands } = parseFlags(rest, defs, stopsAtOperand.has(name));
+  if (flags.help) {
+    await showUsage(mod.default, root);
+    return 0;
+  }
+  const result = await mod.default.run!({ args: { ...flags, _: operands } as any, rawArgs: rest, cmd: mod.default });
+  return typeof result === "number" ? result : 0;
+}
+
+try {
+  process.exitCode = await main(process.argv.slice(2));
+} catch (err) {
+  if (err instanceof CboxError) {
+    printError(err.message);
+    process.exitCode = err.exitCode;
+  } else {
+    printError(`internal error: ${err instanceof Error ? err.message : String(err)}`);
+    process.exitCode = ExitCode.cboxError;
+  }
+}

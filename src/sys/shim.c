@@ -1,0 +1,289 @@
+/*
+ * cbox shim: the only C in cbox. It executes a plan of setup ops that TypeScript built;
+ * it decides nothing. No #include: servers often lack libc headers, so the few prototypes
+ * and constants used are declared here (they are Linux ABI and stable).
+ *
+ * Plan encoding (see ops.ts): a sequence of records, each
+ *   u32 code, u32 nints, u32 nstrs, u32 size | i64 ints[nints] | NUL-terminated strs | pad to 8
+ * A child reports a failure as two i32 (op index, errno) on the error pipe, then exits 125.
+ */
+
+typedef unsigned long size_t;
+typedef long ssize_t;
+
+extern int clone(int (*fn)(void *), void *stack, int flags, void *arg, ...);
+extern int pipe2(int fds[2], int flags);
+extern ssize_t read(int fd, void *buf, size_t n);
+extern ssize_t write(int fd, const void *buf, size_t n);
+extern int close(int fd);
+extern int open(const char *path, int flags, ...);
+extern int dup2(int from, int to);
+extern int mount(const char *src, const char *dst, const char *type, unsigned long flags, const void *data);
+extern int umount2(const char *target, int flags);
+extern int mkdir(const char *path, unsigned int mode);
+extern int rmdir(const char *path);
+extern int mknod(const char *path, unsigned int mode, unsigned long dev);
+extern int symlink(const char *target, const char *path);
+extern int chdir(const char *path);
+extern int sethostname(const char *name, size_t len);
+extern unsigned int umask(unsigned int mask);
+extern int setgroups(size_t n, const unsigned int *gids);
+extern int setresgid(unsigned int r, unsigned int e, unsigned int s);
+extern int setresuid(unsigned int r, unsigned int e, unsigned int s);
+extern int execve(const char *path, char *const argv[], char *const envp[]);
+extern int socket(int domain, int type, int proto);
+extern int ioctl(int fd, unsigned long req, ...);
+extern int prctl(int op, unsigned long a, unsigned long b, unsigned long c, unsigned long d);
+extern long syscall(long nr, ...);
+extern int kill(int pid, int sig);
+extern int waitpid(int pid, int *status, int options);
+extern int sigaction(int sig, const void *act, void *old);
+extern int sigemptyset(void *set);
+extern int sigprocmask(int how, const void *set, void *old);
+extern void *signal(int sig, void *handler);
+extern void _exit(int code);
+extern int *__errno_location(void);
+#define errno (*__errno_location())
+
+#define EINTR 4
+#define EEXIST 17
+#define ENOENT 2
+#define EACCES 13
+#define EINVAL 22
+#define O_RDONLY 0
+#define O_WRONLY 1
+#define O_CREAT 0100
+#define O_CLOEXEC 02000000
+#define SIGCHLD 17
+#define PR_SET_PDEATHSIG 1
+#define SIOCGIFFLAGS 0x8913
+#define SIOCSIFFLAGS 0x8914
+#define IFF_UP 1
+#define AF_INET 2
+#define SOCK_DGRAM 2
+#define CLOSE_RANGE_CLOEXEC 4
+#define SYS_close_range 436
+#if defined(__x86_64__)
+#define SYS_pivot_root 155
+#elif defined(__aarch64__)
+#define SYS_pivot_root 41
+#endif
+
+enum {
+  OP_MOUNT = 1, OP_UMOUNT, OP_MKDIR, OP_MKNOD, OP_SYMLINK, OP_TOUCH, OP_PIVOT_ROOT, OP_RMDIR,
+  OP_SETHOSTNAME, OP_CHDIR, OP_LOOPBACK_UP, OP_UMASK, OP_SETGROUPS, OP_SETGID, OP_SETUID,
+  OP_OPEN_DUP, OP_CLOSE_FROM, OP_EXEC, OP_PDEATHSIG
+};
+
+#define MAX_INTS 64
+#define MAX_STRS 4096
+
+struct op {
+  unsigned int code, nints, nstrs, size;
+  const long long *ints;
+  char *strs[MAX_STRS];
+};
+
+/* Returns the byte length of the record at p, filling *o; 0 when the plan is malformed. */
+static unsigned int decode(const unsigned char *p, unsigned int left, struct op *o) {
+  const unsigned int *h = (const unsigned int *)p;
+  unsigned int i, off;
+  if (left < 16) return 0;
+  o->code = h[0]; o->nints = h[1]; o->nstrs = h[2]; o->size = h[3];
+  if (o->size > left || o->nints > MAX_INTS || o->nstrs > MAX_STRS) return 0;
+  o->ints = (const long long *)(p + 16);
+  off = 16 + 8 * o->nints;
+  for (i = 0; i < o->nstrs; i++) {
+    o->strs[i] = (char *)(p + off);
+    while (off < o->size && p[off]) off++;
+    if (off >= o->size) return 0;
+    off++;
+  }
+  return o->size;
+}
+
+static const char *nul_if_empty(const char *s) { return s[0] ? s : 0; }
+
+static int loopback_up(void) {
+  char ifr[40];
+  int i, fd = socket(AF_INET, SOCK_DGRAM | O_CLOEXEC, 0);
+  if (fd < 0) return -1;
+  for (i = 0; i < 40; i++) ifr[i] = 0;
+  ifr[0] = 'l'; ifr[1] = 'o';
+  if (ioctl(fd, SIOCGIFFLAGS, ifr) < 0) { close(fd); return -1; }
+  *(short *)(ifr + 16) |= IFF_UP;
+  if (ioctl(fd, SIOCSIFFLAGS, ifr) < 0) { close(fd); return -1; }
+  return close(fd);
+}
+
+static int touch(const char *path, unsigned int mode) {
+  int fd = open(path, O_RDONLY | O_CREAT | O_CLOEXEC, mode); /* existing files need not be ours */
+  return fd < 0 ? -1 : close(fd);
+}
+
+static int pivot(const char *newroot, const char *putold) {
+  if (chdir(newroot) < 0) return -1;
+  if (syscall(SYS_pivot_root, ".", putold) < 0) return -1;
+  return chdir("/");
+}
+
+static int open_dup(const char *path, int flags, int target) {
+  int fd = open(path, flags, 0);
+  if (fd < 0) return -1;
+  if (fd == target) return 0;
+  if (dup2(fd, target) < 0) return -1;
+  return close(fd);
+}
+
+/* execvpe without malloc: the first string is the PATH to search when argv[0] has no '/'. */
+static char *exec_argv[MAX_STRS + 1], *exec_envp[MAX_STRS + 1];
+
+static int exec_op(struct op *o) {
+  char **argv = exec_argv, **envp = exec_envp;
+  const char *path = o->strs[0], *name, *p;
+  char buf[4096];
+  int i, n, argc = (int)o->ints[0], envc = (int)o->ints[1], saw_eacces = 0, err;
+  if (argc < 1 || 1 + argc + envc != (int)o->nstrs) { errno = EINVAL; return -1; }
+  for (i = 0; i < argc; i++) argv[i] = o->strs[1 + i];
+  argv[argc] = 0;
+  for (i = 0; i < envc; i++) envp[i] = o->strs[1 + argc + i];
+  envp[envc] = 0;
+  name = argv[0];
+  for (p = name; *p; p++) if (*p == '/') { execve(name, argv, envp); return -1; }
+  for (p = path;;) {
+    for (n = 0; p[n] && p[n] != ':' && n < 2048; n++) buf[n] = p[n];
+    if (n == 0) buf[n++] = '.';
+    buf[n++] = '/';
+    for (i = 0; name[i] && n < 4095; i++) buf[n++] = name[i];
+    buf[n] = 0;
+    execve(buf, argv, envp);
+    err = errno;
+    if (err == EACCES) saw_eacces = 1;
+    else if (err != ENOENT && err != 20 /* ENOTDIR */) return -1;
+    while (*p && *p != ':') p++;
+    if (!*p) break;
+    p++;
+  }
+  errno = saw_eacces ? EACCES : ENOENT;
+  return -1;
+}
+
+static int run_op(struct op *o) {
+  char **s = o->strs;
+  const long long *v = o->ints;
+  int r;
+  switch (o->code) {
+  case OP_MOUNT:
+    return mount(nul_if_empty(s[0]), s[1], nul_if_empty(s[2]), (unsigned long)v[0], nul_if_empty(s[3]));
+  case OP_UMOUNT: return umount2(s[0], (int)v[0]);
+  case OP_MKDIR:
+    r = mkdir(s[0], (unsigned int)v[0]);
+    return (r < 0 && errno == EEXIST && v[1]) ? 0 : r;
+  case OP_MKNOD:
+    return mknod(s[0], (unsigned int)v[0],
+                 ((unsigned long)v[1] << 8) | (unsigned long)v[2]); /* majors/minors < 256 here */
+  case OP_SYMLINK: return symlink(s[0], s[1]);
+  case OP_TOUCH: return touch(s[0], (unsigned int)v[0]);
+  case OP_PIVOT_ROOT: return pivot(s[0], s[1]);
+  case OP_RMDIR: return rmdir(s[0]);
+  case OP_SETHOSTNAME: { size_t n = 0; while (s[0][n]) n++; return sethostname(s[0], n); }
+  case OP_CHDIR: return chdir(s[0]);
+  case OP_LOOPBACK_UP: return loopback_up();
+  case OP_UMASK: umask((unsigned int)v[0]); return 0;
+  case OP_SETGROUPS: {
+    unsigned int gids[MAX_INTS];
+    int i;
+    for (i = 0; i < (int)o->nints; i++) gids[i] = (unsigned int)v[i];
+    return setgroups(o->nints, gids);
+  }
+  case OP_SETGID: return setresgid((unsigned int)v[0], (unsigned int)v[0], (unsigned int)v[0]);
+  case OP_SETUID: return setresuid((unsigned int)v[0], (unsigned int)v[0], (unsigned int)v[0]);
+  case OP_OPEN_DUP: return open_dup(s[0], (int)v[0] | O_CLOEXEC, (int)v[1]);
+  case OP_CLOSE_FROM: return (int)syscall(SYS_close_range, (unsigned int)v[0], ~0U, CLOSE_RANGE_CLOEXEC);
+  case OP_EXEC: return exec_op(o);
+  case OP_PDEATHSIG: return prctl(PR_SET_PDEATHSIG, (unsigned long)v[0], 0, 0, 0);
+  }
+  errno = EINVAL;
+  return -1;
+}
+
+struct spawn {
+  const unsigned char *plan;
+  unsigned int len;
+  int release_r, release_w, error_r, error_w;
+};
+
+static void report(int fd, int index, int err) {
+  int msg[2];
+  msg[0] = index; msg[1] = err;
+  write(fd, msg, sizeof msg);
+  _exit(125);
+}
+
+static int child_main(void *arg) {
+  struct spawn *sp = arg;
+  static struct op o;
+  unsigned long long mask[16];
+  unsigned int off = 0;
+  int n, sig, index = 0;
+  char go;
+  /* Our copies of the parent's ends, so that EOF on the release pipe means the parent is gone. */
+  close(sp->release_w);
+  close(sp->error_r);
+  /* Start clean: Bun's signal dispositions and mask must not leak into the container. */
+  for (sig = 1; sig < 65; sig++) if (sig != 9 && sig != 19 && sig != 32 && sig != 33) signal(sig, 0);
+  for (n = 0; n < 16; n++) mask[n] = 0;
+  sigprocmask(2 /* SIG_SETMASK */, mask, 0);
+  while ((n = (int)read(sp->release_r, &go, 1)) < 0 && errno == EINTR) {}
+  if (n != 1) _exit(125); /* the parent gave up or died before releasing us */
+  while (off < sp->len) {
+    n = (int)decode(sp->plan + off, sp->len - off, &o);
+    if (!n) report(sp->error_w, index, EINVAL);
+    if (run_op(&o) < 0) report(sp->error_w, index, errno);
+    off += n;
+    index++;
+  }
+  report(sp->error_w, index, EINVAL); /* a plan must end in OP_EXEC */
+  return 0;
+}
+
+static char child_stack[1 << 18] __attribute__((aligned(16)));
+
+/* out: [pid, release_w, error_r]. Returns 0 or -errno. */
+int cbox_spawn(const unsigned char *plan, int len, int flags, int *out) {
+  struct spawn sp;
+  int release[2], error[2], pid, err;
+  if (pipe2(release, O_CLOEXEC) < 0) return -errno;
+  if (pipe2(error, O_CLOEXEC) < 0) { err = errno; close(release[0]); close(release[1]); return -err; }
+  sp.plan = plan; sp.len = (unsigned int)len;
+  sp.release_r = release[0]; sp.release_w = release[1];
+  sp.error_r = error[0]; sp.error_w = error[1];
+  pid = clone(child_main, child_stack + sizeof child_stack, flags | SIGCHLD, &sp);
+  err = errno;
+  close(release[0]);
+  close(error[1]);
+  if (pid < 0) { close(release[1]); close(error[0]); return -err; }
+  out[0] = pid; out[1] = release[1]; out[2] = error[0];
+  return 0;
+}
+
+/* Signal forwarding while the container runs. A signal the terminal sent to our whole process
+ * group (si_code SI_KERNEL) already reached the container, which shares that group: skip it. */
+static volatile int forward_to;
+static void forward(int sig, int *info, void *ctx) {
+  if (info[2] != 0x80 && forward_to > 0) kill(forward_to, sig);
+}
+
+/* Waits for pid, forwarding the given signals to it; returns the raw wait status or -errno. */
+int cbox_wait(int pid, const int *signals, int nsignals) {
+  struct { void (*handler)(int, int *, void *); unsigned long long mask[16]; int flags; void (*restorer)(void); } act;
+  int i, status, r;
+  forward_to = pid;
+  for (i = 0; i < (int)sizeof act; i++) ((char *)&act)[i] = 0;
+  act.handler = forward;
+  act.flags = 0x10000000 | 4; /* SA_RESTART | SA_SIGINFO */
+  for (i = 0; i < nsignals; i++) sigaction(signals[i], &act, 0);
+  while ((r = waitpid(pid, &status, 0x40000000 /* __WALL */)) < 0 && errno == EINTR) {}
+  forward_to = 0;
+  return r < 0 ? -errno : status;
+}
