@@ -7,7 +7,7 @@ import { overlayPathProblem } from "../linux/mounts.ts";
 export interface User {
   uid: number;
   gid: number;
-  /** Supplementary groups from the image's /etc/group. */
+  /** Supplementary groups: the primary one, then the user's from the image's /etc/group. */
   groups: number[];
   home: string;
 }
@@ -184,6 +184,7 @@ export function resolveUser(value: string, rootfs: string): User {
     if (gidNum === undefined && !group) throw new CboxError(`--user: no group ${JSON.stringify(groupPart)} in the image's /etc/group`);
     gid = checkId(gidNum ?? group!.gid);
   }
-  const supplementary = entry ? groups.filter((g) => g.members.includes(entry.name) && g.gid !== gid).map((g) => g.gid) : [];
-  return { uid, gid, groups: supplementary, home: entry?.home || "/" };
+  // As docker: the primary group first, then the user's groups from the image's /etc/group.
+  const member = entry ? groups.filter((g) => g.members.includes(entry.name) && g.gid !== gid).map((g) => g.gid) : [];
+  return { uid, gid, groups: [gid, ...new Set(member)], home: entry?.home || "/" };
 }

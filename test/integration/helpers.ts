@@ -1,0 +1,137 @@
+// Shared helpers for integration tests: real containers, started with the built dist/cbox.
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+
+export const repo = resolve(import.meta.dir, "../..");
+export const cboxBin = join(repo, "dist/cbox");
+
+export const isRoot = process.getuid!() === 0;
+
+if (!existsSync(cboxBin)) throw new Error(`${cboxBin} is missing: run npm run build first (npm test does)`);
+
+export interface Result {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export interface RunAs {
+  uid: number;
+  gid: number;
+  home: string;
+}
+
+export function tempDir(prefix = "cbox-test-"): string {
+  return mkdtempSync(join(tmpdir(), prefix));
+}
+
+/** Builds the Alpine-shaped busybox rootfs with the project's recipe, as the given user. */
+export function buildRootfs(dir: string, as?: RunAs): string {
+  const res = Bun.spawnSync([...asUser(as), "sh", join(repo, "rootfs/build.sh"), dir], { stderr: "pipe" });
+  if (res.exitCode !== 0) throw new Error(`rootfs/build.sh failed: ${res.stderr}`);
+  return dir;
+}
+
+function asUser(as?: RunAs): string[] {
+  return as ? ["setpriv", `--reuid=${as.uid}`, `--regid=${as.gid}`, "--clear-groups", "--"] : [];
+}
+
+export interface CboxOptions {
+  as?: RunAs;
+  stdin?: string;
+  env?: Record<string, string>;
+}
+
+/** Runs dist/cbox to the end. */
+export function cbox(args: string[], opts: CboxOptions = {}): Result {
+  const res = Bun.spawnSync([...asUser(opts.as), cboxBin, ...args], {
+    stdin: opts.stdin === undefined ? "ignore" : Buffer.from(opts.stdin),
+    stdout: "pipe",
+    stderr: "pipe",
+    env: { ...baseEnv(opts.as), ...opts.env },
+  });
+  return { code: res.exitCode ?? -1, stdout: res.stdout.toString(), stderr: res.stderr.toString() };
+}
+
+/** Starts dist/cbox in the background (for signal tests); stdout is readable line by line. */
+export function cboxSpawn(args: string[], opts: CboxOptions = {}) {
+  return Bun.spawn([...asUser(opts.as), cboxBin, ...args], {
+    stdin: "ignore",
+    stdout: "pipe",
+    stderr: "pipe",
+    env: { ...baseEnv(opts.as), ...opts.env },
+  });
+}
+
+function baseEnv(as?: RunAs): Record<string, string> {
+  const env: Record<string, string> = { PATH: process.env.PATH ?? "/usr/bin:/bin" };
+  if (as) env.HOME = as.home;
+  return env;
+}
+
+/** Reads from a stream until `text` appears (or the stream ends); returns all read so far. */
+export async function readUntil(stream: ReadableStream<Uint8Array>, text: string): Promise<string> {
+  const reader = stream.getReader();
+  const decoder = new TextDecoder();
+  let seen = "";
+  try {
+    while (!seen.includes(text)) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      seen += decoder.decode(value);
+    }
+  } finally {
+    reader.releaseLock();
+  }
+  return seen;
+}
+
+/** Every path under dir with its type and size: a fingerprint to prove nothing changed. */
+export function treeListing(dir: string): string[] {
+  if (!existsSync(dir)) return [];
+  const out: string[] = [];
+  const walk = (d: string) => {
+    for (const name of readdirSync(d).sort()) {
+      const p = join(d, name);
+      const st = statSync(p, { throwIfNoEntry: false });
+      out.push(`${p.slice(dir.length)} ${st?.isDirectory() ? "d" : (st?.size ?? "?")} ${st?.mode.toString(8)} ${st?.mtimeMs}`);
+      if (st?.isDirectory() && !statSync(p).isSymbolicLink()) walk(p);
+    }
+  };
+  walk(dir);
+  return out;
+}
+
+export function hostMounts(): string[] {
+  return readFileSync("/proc/self/mountinfo", "utf8").trim().split("\n").map((l) => l.split(" ").slice(4, 5).join(" "));
+}
+
+/** Host processes whose command line holds marker (give containers a unique argument). */
+export function processesWith(marker: string): string[] {
+  const found: string[] = [];
+  for (const pid of readdirSync("/proc").filter((n) => /^\d+$/.test(n))) {
+    const cmdline = safeRead(`/proc/${pid}/cmdline`).replaceAll("\0", " ");
+    if (cmdline.includes(marker) && Number(pid) !== process.pid) found.push(`${pid} ${cmdline}`);
+  }
+  return found;
+}
+
+function safeRead(path: string): string {
+  try {
+    return readFileSync(path, "utf8");
+  } catch {
+    return "";
+  }
+}
+
+/** The pid of the container's PID 1 as the host sees it: the only child of the cbox process. */
+export function containerPid(cboxPid: number): number {
+  const children = safeRead(`/proc/${cboxPid}/task/${cboxPid}/children`).trim().split(/\s+/).filter(Boolean);
+  if (children.length !== 1) throw new Error(`cbox ${cboxPid} has children [${children}]`);
+  return Number(children[0]);
+}
+
+export function removeDir(dir: string): void {
+  rmSync(dir, { recursive: true, force: true });
+}
