@@ -48,7 +48,7 @@ export function runContainer(opts: RunOptions, paths: Paths): number {
     if (failure) throw startFailure(plan, failure);
     updateState(dirs, { status: "running", pid: child.pid });
 
-    const code = exitCodeOf(child.wait(FORWARDED_SIGNALS));
+    const code = exitCodeOf(child.wait());
     updateState(dirs, { status: "exited", exitCode: code, finished: new Date().toISOString() });
     keep = !spec.remove;
     return code;
@@ -71,7 +71,7 @@ function hostFacts(maps: UserMaps | undefined): HostFacts {
 
 function spawnContainer(plan: Op[], flags: number) {
   try {
-    return spawnHeld(plan, flags);
+    return spawnHeld(plan, flags, FORWARDED_SIGNALS);
   } catch (err) {
     if (!(err instanceof SpawnError)) throw err;
     const userns = process.getuid!() !== 0;

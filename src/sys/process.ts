@@ -30,7 +30,11 @@ export class HeldChild {
 
   /** Lets the child run its plan; returns the op that failed, or null once it has exec'd. */
   release(): OpFailure | null {
-    writeSync(this.releaseFd, "x");
+    try {
+      writeSync(this.releaseFd, "x");
+    } catch {
+      // EPIPE: a forwarded signal killed the child before its release; wait() tells how it ended
+    }
     this.closeRelease();
     const msg = Buffer.alloc(8);
     let got = 0;
@@ -44,9 +48,9 @@ export class HeldChild {
     return got === 8 ? { index: msg.readInt32LE(0), errno: msg.readInt32LE(4) } : null;
   }
 
-  /** Blocks until the child ends, forwarding the given signals to it; the raw wait status. */
-  wait(forward: number[] = []): number {
-    const status = shim().cbox_wait(this.pid, new Int32Array(forward), forward.length);
+  /** Blocks until the child ends; the raw wait status. */
+  wait(): number {
+    const status = shim().cbox_wait(this.pid);
     this.reaped = true;
     return status;
   }
@@ -71,10 +75,11 @@ export class HeldChild {
   }
 }
 
-export function spawnHeld(plan: Op[], cloneFlags: number): HeldChild {
+/** Clones a child that waits to run plan; signals in `forward` sent to cbox go on to it. */
+export function spawnHeld(plan: Op[], cloneFlags: number, forward: number[] = []): HeldChild {
   const bytes = encodePlan(plan);
   const out = new Int32Array(3);
-  const r = shim().cbox_spawn(bytes, bytes.length, cloneFlags, out);
+  const r = shim().cbox_spawn(bytes, bytes.length, cloneFlags, new Int32Array(forward), forward.length, out);
   if (r < 0) throw new SpawnError(-r);
   return new HeldChild(out[0]!, out[1]!, out[2]!);
 }

@@ -247,10 +247,28 @@ static int child_main(void *arg) {
   return 0;
 }
 
+/* Signal forwarding while the child lives. A signal the terminal sent to our whole process
+ * group (si_code SI_KERNEL) already reached the child, which shares that group: skip it. */
+static volatile int forward_to;
+static void forward(int sig, int *info, void *ctx) {
+  if (info[2] != 0x80 && forward_to > 0) kill(forward_to, sig);
+}
+
+static void forward_signals(int pid, const int *signals, int nsignals) {
+  struct { void (*handler)(int, int *, void *); unsigned long long mask[16]; int flags; void (*restorer)(void); } act;
+  int i;
+  for (i = 0; i < (int)sizeof act; i++) ((char *)&act)[i] = 0;
+  act.handler = forward;
+  act.flags = 0x10000000 | 4; /* SA_RESTART | SA_SIGINFO */
+  forward_to = pid;
+  for (i = 0; i < nsignals; i++) sigaction(signals[i], &act, 0);
+}
+
 static char child_stack[1 << 18] __attribute__((aligned(16)));
 
-/* out: [pid, release_w, error_r]. Returns 0 or -errno. */
-int cbox_spawn(const unsigned char *plan, int len, int flags, int *out) {
+/* out: [pid, release_w, error_r]. From the moment the child exists, the given signals sent to
+ * us are forwarded to it, so none is lost between its start and cbox_wait. Returns 0 or -errno. */
+int cbox_spawn(const unsigned char *plan, int len, int flags, const int *signals, int nsignals, int *out) {
   struct spawn sp;
   int release[2], error[2], pid, err;
   if (pipe2(release, O_CLOEXEC) < 0) return -errno;
@@ -263,27 +281,15 @@ int cbox_spawn(const unsigned char *plan, int len, int flags, int *out) {
   close(release[0]);
   close(error[1]);
   if (pid < 0) { close(release[1]); close(error[0]); return -err; }
+  if (nsignals > 0) forward_signals(pid, signals, nsignals);
   out[0] = pid; out[1] = release[1]; out[2] = error[0];
   return 0;
 }
 
-/* Signal forwarding while the container runs. A signal the terminal sent to our whole process
- * group (si_code SI_KERNEL) already reached the container, which shares that group: skip it. */
-static volatile int forward_to;
-static void forward(int sig, int *info, void *ctx) {
-  if (info[2] != 0x80 && forward_to > 0) kill(forward_to, sig);
-}
-
-/* Waits for pid, forwarding the given signals to it; returns the raw wait status or -errno. */
-int cbox_wait(int pid, const int *signals, int nsignals) {
-  struct { void (*handler)(int, int *, void *); unsigned long long mask[16]; int flags; void (*restorer)(void); } act;
-  int i, status, r;
-  forward_to = pid;
-  for (i = 0; i < (int)sizeof act; i++) ((char *)&act)[i] = 0;
-  act.handler = forward;
-  act.flags = 0x10000000 | 4; /* SA_RESTART | SA_SIGINFO */
-  for (i = 0; i < nsignals; i++) sigaction(signals[i], &act, 0);
+/* Waits for pid (signals are forwarded to it since cbox_spawn); the raw wait status or -errno. */
+int cbox_wait(int pid) {
+  int status, r;
   while ((r = waitpid(pid, &status, 0x40000000 /* __WALL */)) < 0 && errno == EINTR) {}
-  forward_to = 0;
+  if (forward_to == pid) forward_to = 0;
   return r < 0 ? -errno : status;
 }

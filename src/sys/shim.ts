@@ -5,8 +5,8 @@ import { closeSync, openSync, writeSync } from "node:fs";
 import source from "./shim.c" with { type: "text" };
 
 export interface ShimSymbols {
-  cbox_spawn(plan: Uint8Array, len: number, flags: number, out: Int32Array): number;
-  cbox_wait(pid: number, signals: Int32Array, nsignals: number): number;
+  cbox_spawn(plan: Uint8Array, len: number, flags: number, signals: Int32Array, nsignals: number, out: Int32Array): number;
+  cbox_wait(pid: number): number;
 }
 
 // O_TMPFILE | O_RDWR: an unnamed file, so nothing is left behind even if we are killed.
@@ -23,8 +23,8 @@ export function shim(): ShimSymbols {
     const lib = cc({
       source: `/proc/self/fd/${fd}`,
       symbols: {
-        cbox_spawn: { args: ["ptr", "i32", "i32", "ptr"], returns: "i32" },
-        cbox_wait: { args: ["i32", "ptr", "i32"], returns: "i32" },
+        cbox_spawn: { args: ["ptr", "i32", "i32", "ptr", "i32", "ptr"], returns: "i32" },
+        cbox_wait: { args: ["i32"], returns: "i32" },
       },
     });
     loaded = lib.symbols as unknown as ShimSymbols;

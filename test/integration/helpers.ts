@@ -70,21 +70,34 @@ function baseEnv(as?: RunAs): Record<string, string> {
   return env;
 }
 
-/** Reads from a stream until `text` appears (or the stream ends); returns all read so far. */
-export async function readUntil(stream: ReadableStream<Uint8Array>, text: string): Promise<string> {
-  const reader = stream.getReader();
-  const decoder = new TextDecoder();
-  let seen = "";
-  try {
-    while (!seen.includes(text)) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      seen += decoder.decode(value);
-    }
-  } finally {
-    reader.releaseLock();
+/** Reads a process's output progressively: wait for a text, then take the rest. */
+export class OutputReader {
+  private reader: ReadableStreamDefaultReader<Uint8Array>;
+  private decoder = new TextDecoder();
+  seen = "";
+
+  constructor(stream: ReadableStream<Uint8Array>) {
+    this.reader = stream.getReader();
   }
-  return seen;
+
+  /** Resolves once `text` has appeared (or the stream ended); returns everything read so far. */
+  async until(text: string): Promise<string> {
+    while (!this.seen.includes(text)) {
+      const { value, done } = await this.reader.read();
+      if (done) break;
+      this.seen += this.decoder.decode(value);
+    }
+    return this.seen;
+  }
+
+  /** Everything the stream gave, to its end. */
+  async all(): Promise<string> {
+    for (;;) {
+      const { value, done } = await this.reader.read();
+      if (done) return this.seen;
+      this.seen += this.decoder.decode(value);
+    }
+  }
 }
 
 /** Every path under dir with its type and size: a fingerprint to prove nothing changed. */

@@ -1,0 +1,267 @@
+import { describe, expect, test } from "bun:test";
+import { buildPlan, type ContainerDirs, describeOp, type HostFacts } from "../../src/container/plan.ts";
+import { type ContainerSpec, DEFAULT_PATH } from "../../src/container/spec.ts";
+import { devFilesystem, MountFlag, overlayPathProblem } from "../../src/linux/mounts.ts";
+import type { Op } from "../../src/sys/ops.ts";
+
+const ROOT_HOST: HostFacts = { userNamespace: false, canMknod: true, ttyGroupMapped: true, setgroupsAllowed: true };
+const ROOTLESS_HOST: HostFacts = { userNamespace: true, canMknod: false, ttyGroupMapped: false, setgroupsAllowed: false };
+
+const dirs: ContainerDirs = {
+  dir: "/s/c/id",
+  rootfs: "/s/c/id/rootfs",
+  upper: "/s/c/id/upper",
+  work: "/s/c/id/work",
+  hostname: "/s/c/id/hostname",
+  hosts: "/s/c/id/hosts",
+  resolvConf: "/s/c/id/resolv.conf",
+};
+const R = dirs.rootfs;
+
+function spec(over: Partial<ContainerSpec> = {}): ContainerSpec {
+  return {
+    id: "a".repeat(64),
+    name: "",
+    rootfs: "/images/alpine",
+    command: ["sh", "-c", "echo hi"],
+    env: ["PATH=/custom/bin:/bin", "HOSTNAME=aaaaaaaaaaaa", "HOME=/root"],
+    workdir: "/",
+    user: { uid: 1000, gid: 1001, groups: [1001, 10], home: "/root" },
+    hostname: "aaaaaaaaaaaa",
+    interactive: false,
+    remove: false,
+    ...over,
+  };
+}
+
+const mounts = (ops: Op[]) => ops.filter((o) => o.op === "mount");
+const indexOf = (ops: Op[], pred: (o: Op) => boolean) => ops.findIndex(pred);
+const mountOn = (ops: Op[], target: string) => ops.find((o) => o.op === "mount" && o.strs![1] === target);
+
+for (const [label, host] of [
+  ["root host", ROOT_HOST],
+  ["rootless host", ROOTLESS_HOST],
+] as const) {
+  describe(`buildPlan on a ${label}`, () => {
+    const ops = buildPlan(spec(), dirs, host);
+
+    test("the first mount makes everything private, before every other mount", () => {
+      const all = mounts(ops);
+      expect(all[0]).toEqual({ op: "mount", ints: [16384 | 262144], strs: ["", "/", "", ""] });
+      expect(MountFlag.rec | MountFlag.private).toBe(16384 | 262144);
+      const first = ops.indexOf(all[0]!);
+      expect(ops.findIndex((o) => o.op === "mount")).toBe(first);
+      expect(all.filter((m) => m.strs![1] === "/")).toHaveLength(1);
+    });
+
+    test("the overlay root has the exact data string", () => {
+      const overlay = mountOn(ops, R)!;
+      const data = "lowerdir=/images/alpine,upperdir=/s/c/id/upper,workdir=/s/c/id/work";
+      expect(overlay).toEqual({
+        op: "mount",
+        ints: [0],
+        strs: ["overlay", R, "overlay", host.userNamespace ? `${data},userxattr` : data],
+      });
+    });
+
+    test("pivot_root, then a detached umount of the old root, then rmdir", () => {
+      const p = indexOf(ops, (o) => o.op === "pivotRoot");
+      expect(ops[p]).toEqual({ op: "pivotRoot", strs: [R, ".cbox-oldroot"] });
+      expect(ops[p - 1]).toEqual({ op: "mkdir", ints: [0o700, 1], strs: [`${R}/.cbox-oldroot`] });
+      expect(ops[p + 1]).toEqual({ op: "umount", ints: [2], strs: ["/.cbox-oldroot"] });
+      expect(ops[p + 2]).toEqual({ op: "rmdir", strs: ["/.cbox-oldroot"] });
+      expect(ops.filter((o) => o.op === "pivotRoot")).toHaveLength(1);
+    });
+
+    test("no mount after pivot_root, and every mount targets the new root", () => {
+      const p = indexOf(ops, (o) => o.op === "pivotRoot");
+      expect(ops.slice(p).some((o) => o.op === "mount")).toBe(false);
+      for (const m of mounts(ops).slice(1)) expect(m.strs![1]!.startsWith(R)).toBe(true);
+    });
+
+    test("hostname, hosts and resolv.conf are bound into /etc", () => {
+      for (const [src, name] of [
+        [dirs.hostname, "hostname"],
+        [dirs.hosts, "hosts"],
+        [dirs.resolvConf, "resolv.conf"],
+      ]) {
+        const target = `${R}/etc/${name}`;
+        const m = indexOf(ops, (o) => o.op === "mount" && o.strs![1] === target);
+        expect(ops[m]).toEqual({ op: "mount", ints: [MountFlag.bind], strs: [src!, target, "", ""] });
+        expect(ops[m - 1]).toEqual({ op: "touch", ints: [0o644], strs: [target] });
+      }
+    });
+
+    test("setgid comes before setuid; closeFrom(3) before exec", () => {
+      const g = indexOf(ops, (o) => o.op === "setgid");
+      const u = indexOf(ops, (o) => o.op === "setuid");
+      expect(ops[g]).toEqual({ op: "setgid", ints: [1001] });
+      expect(ops[u]).toEqual({ op: "setuid", ints: [1000] });
+      expect(g).toBeLessThan(u);
+      expect(g).toBeGreaterThan(indexOf(ops, (o) => o.op === "pivotRoot"));
+      expect(ops.at(-2)).toEqual({ op: "closeFrom", ints: [3] });
+    });
+
+    test("setgroups is present only when allowed, before setgid", () => {
+      const s = indexOf(ops, (o) => o.op === "setgroups");
+      if (host.setgroupsAllowed) {
+        expect(ops[s]).toEqual({ op: "setgroups", ints: [1001, 10] });
+        expect(s).toBeLessThan(indexOf(ops, (o) => o.op === "setgid"));
+      } else {
+        expect(s).toBe(-1);
+      }
+    });
+
+    test("exec is last: [argc, envc] and [PATH, ...argv, ...env]", () => {
+      const s = spec();
+      expect(ops.at(-1)).toEqual({
+        op: "exec",
+        ints: [3, 3],
+        strs: ["/custom/bin:/bin", "sh", "-c", "echo hi", ...s.env],
+      });
+      expect(ops.filter((o) => o.op === "exec")).toHaveLength(1);
+    });
+
+    test("pdeathsig(SIGKILL) comes first; sethostname and loopbackUp before pivot_root", () => {
+      expect(ops[0]).toEqual({ op: "pdeathsig", ints: [9] });
+      const p = indexOf(ops, (o) => o.op === "pivotRoot");
+      expect(indexOf(ops, (o) => o.op === "sethostname")).toBeLessThan(p);
+      expect(ops.find((o) => o.op === "sethostname")).toEqual({ op: "sethostname", strs: ["aaaaaaaaaaaa"] });
+      expect(indexOf(ops, (o) => o.op === "loopbackUp")).toBeLessThan(p);
+    });
+  });
+}
+
+describe("buildPlan devices", () => {
+  const devs: [string, number, number][] = [
+    ["null", 1, 3],
+    ["zero", 1, 5],
+    ["full", 1, 7],
+    ["random", 1, 8],
+    ["urandom", 1, 9],
+    ["tty", 5, 0],
+  ];
+
+  test("root: mknod of character devices with their majors and minors", () => {
+    const ops = buildPlan(spec(), dirs, ROOT_HOST);
+    const nodes = ops.filter((o) => o.op === "mknod");
+    expect(nodes).toEqual(
+      devs.map(([name, major, minor]) => ({ op: "mknod", ints: [0o020000 | 0o666, major, minor], strs: [`${R}/dev/${name}`] })),
+    );
+    expect(ops.some((o) => o.op === "mount" && o.strs![0].startsWith("/dev/"))).toBe(false);
+  });
+
+  test("rootless: touch then bind of the host's /dev/* instead of mknod", () => {
+    const ops = buildPlan(spec(), dirs, ROOTLESS_HOST);
+    expect(ops.some((o) => o.op === "mknod")).toBe(false);
+    for (const [name] of devs) {
+      const target = `${R}/dev/${name}`;
+      const i = indexOf(ops, (o) => o.op === "touch" && o.strs![0] === target);
+      expect(ops[i]).toEqual({ op: "touch", ints: [0o666], strs: [target] });
+      expect(ops[i + 1]).toEqual({ op: "mount", ints: [MountFlag.bind], strs: [`/dev/${name}`, target, "", ""] });
+    }
+  });
+
+  test("the devices come after the /dev tmpfs", () => {
+    for (const host of [ROOT_HOST, ROOTLESS_HOST]) {
+      const ops = buildPlan(spec(), dirs, host);
+      const tmpfs = indexOf(ops, (o) => o.op === "mount" && o.strs![1] === `${R}/dev`);
+      expect(ops[tmpfs]!.strs).toEqual(["tmpfs", `${R}/dev`, "tmpfs", "mode=755,size=65536k"]);
+      const firstDev = indexOf(ops, (o) => (o.op === "mknod" || o.op === "touch") && o.strs![0] === `${R}/dev/null`);
+      expect(firstDev).toBeGreaterThan(tmpfs);
+    }
+  });
+
+  test("devpts gets gid=5 only when the tty group is mapped", () => {
+    const pts = (ttyGroupMapped: boolean) =>
+      devFilesystem(R, { canMknod: false, ttyGroupMapped }).find((o) => o.op === "mount" && o.strs![2] === "devpts")!.strs![3];
+    expect(pts(true)).toBe("newinstance,ptmxmode=0666,mode=0620,gid=5");
+    expect(pts(false)).toBe("newinstance,ptmxmode=0666,mode=0620");
+    expect(mountOn(buildPlan(spec(), dirs, ROOTLESS_HOST), `${R}/dev/pts`)!.strs![3]).not.toContain("gid=");
+    expect(mountOn(buildPlan(spec(), dirs, ROOT_HOST), `${R}/dev/pts`)!.strs![3]).toContain("gid=5");
+  });
+
+  test("/dev/ptmx points into the new devpts", () => {
+    const ops = buildPlan(spec(), dirs, ROOT_HOST);
+    expect(ops).toContainEqual({ op: "symlink", strs: ["pts/ptmx", `${R}/dev/ptmx`] });
+  });
+});
+
+describe("buildPlan options", () => {
+  test("not interactive: /dev/null is opened onto fd 0 after pivot_root", () => {
+    const ops = buildPlan(spec({ interactive: false }), dirs, ROOT_HOST);
+    const i = indexOf(ops, (o) => o.op === "openDup");
+    expect(ops[i]).toEqual({ op: "openDup", ints: [0, 0], strs: ["/dev/null"] });
+    expect(i).toBeGreaterThan(indexOf(ops, (o) => o.op === "pivotRoot"));
+  });
+
+  test("interactive: stdin is left alone", () => {
+    expect(buildPlan(spec({ interactive: true }), dirs, ROOT_HOST).some((o) => o.op === "openDup")).toBe(false);
+  });
+
+  test("workdir /a/b: mkdir /a, mkdir /a/b, chdir /a/b after pivot_root", () => {
+    const ops = buildPlan(spec({ workdir: "/a/b" }), dirs, ROOT_HOST);
+    const rm = indexOf(ops, (o) => o.op === "rmdir");
+    const i = indexOf(ops, (o) => o.op === "mkdir" && o.strs![0] === "/a");
+    expect(i).toBeGreaterThan(rm);
+    expect(ops.slice(i, i + 3)).toEqual([
+      { op: "mkdir", ints: [0o755, 1], strs: ["/a"] },
+      { op: "mkdir", ints: [0o755, 1], strs: ["/a/b"] },
+      { op: "chdir", strs: ["/a/b"] },
+    ]);
+  });
+
+  test("workdir /: chdir / with no mkdir after pivot_root", () => {
+    const ops = buildPlan(spec({ workdir: "/" }), dirs, ROOT_HOST);
+    const after = ops.slice(indexOf(ops, (o) => o.op === "pivotRoot"));
+    expect(after.some((o) => o.op === "mkdir")).toBe(false);
+    expect(after).toContainEqual({ op: "chdir", strs: ["/"] });
+  });
+
+  test("umask 0 while setting up, 022 after pivot_root", () => {
+    const ops = buildPlan(spec(), dirs, ROOT_HOST);
+    const umasks = ops.filter((o) => o.op === "umask");
+    expect(umasks).toEqual([
+      { op: "umask", ints: [0] },
+      { op: "umask", ints: [0o022] },
+    ]);
+    expect(ops.indexOf(umasks[1]!)).toBeGreaterThan(indexOf(ops, (o) => o.op === "pivotRoot"));
+  });
+
+  test("exec falls back to the default PATH when env has none", () => {
+    const ops = buildPlan(spec({ env: ["A=1"], command: ["true"] }), dirs, ROOT_HOST);
+    expect(ops.at(-1)).toEqual({ op: "exec", ints: [1, 1], strs: [DEFAULT_PATH, "true", "A=1"] });
+  });
+});
+
+describe("mounts helpers", () => {
+  test("overlayPathProblem flags ',' ':' and newline only", () => {
+    expect(overlayPathProblem("/a/b c")).toBe("");
+    expect(overlayPathProblem("/a,b")).toBe("overlayfs cannot use a path with ',' or ':' in it: /a,b");
+    expect(overlayPathProblem("/a:b")).not.toBe("");
+    expect(overlayPathProblem("/a\nb")).not.toBe("");
+  });
+});
+
+describe("describeOp", () => {
+  test("mounts: filesystem, bind and propagation", () => {
+    expect(describeOp({ op: "mount", ints: [0], strs: ["proc", "/r/proc", "proc", ""] })).toBe("mount proc on /r/proc");
+    expect(describeOp({ op: "mount", ints: [4096], strs: ["/dev/null", "/r/dev/null", "", ""] })).toBe(
+      "bind mount /dev/null on /r/dev/null",
+    );
+    expect(describeOp({ op: "mount", ints: [278528], strs: ["", "/", "", ""] })).toBe("change propagation of /");
+  });
+
+  test("exec names the command, not the PATH", () => {
+    expect(describeOp({ op: "exec", ints: [1, 0], strs: ["/bin", "nosuch"] })).toBe("exec nosuch");
+  });
+
+  test("id ops show their ints; other ops their strings or name", () => {
+    expect(describeOp({ op: "setgroups", ints: [1, 2] })).toBe("setgroups(1, 2)");
+    expect(describeOp({ op: "setuid", ints: [1000] })).toBe("setuid(1000)");
+    expect(describeOp({ op: "pivotRoot", strs: ["/r", ".cbox-oldroot"] })).toBe("pivot_root into /r");
+    expect(describeOp({ op: "openDup", ints: [0, 0], strs: ["/dev/null"] })).toBe("open /dev/null");
+    expect(describeOp({ op: "symlink", strs: ["pts/ptmx", "/r/dev/ptmx"] })).toBe("symlink pts/ptmx /r/dev/ptmx");
+    expect(describeOp({ op: "loopbackUp" })).toBe("loopbackUp");
+  });
+});
