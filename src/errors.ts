@@ -41,9 +41,11 @@ const errnoText: Record<string, string> = {
   ETXTBSY: "text file busy",
 };
 
-const errnoNames = new Map<number, string>(
-  Object.entries(constants.errno).map(([name, num]) => [num as number, name]),
-);
+// Several names share a number (EAGAIN/EWOULDBLOCK): keep the first, or the one we have text for.
+const errnoNames = new Map<number, string>();
+for (const [name, num] of Object.entries(constants.errno)) {
+  if (!errnoNames.has(num) || name in errnoText) errnoNames.set(num, name);
+}
 
 /** "permission denied" for 13; the symbolic name for errnos without a text here. */
 export function describeErrno(errno: number): string {

@@ -47,7 +47,7 @@ export function parseFlags(argv: string[], defs: FlagDefs, stopAtOperand: boolea
     }
     const long = arg.startsWith("--");
     const eq = arg.indexOf("=");
-    if (long || eq > 0) {
+    if (long || eq === 2) {
       const key = long ? arg.slice(2, eq > 0 ? eq : undefined) : arg.slice(1, eq);
       const name = lookup(key, arg);
       const isBool = defs[name]!.type === "boolean";

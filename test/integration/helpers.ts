@@ -100,15 +100,19 @@ export class OutputReader {
   }
 }
 
-/** Every path under dir with its type and size: a fingerprint to prove nothing changed. */
-export function treeListing(dir: string): string[] {
+/**
+ * Every path under dir with its type, size, mode and mtime: a fingerprint to prove nothing
+ * changed. Folders whose entries come and go (a store) compare without their own mtimes.
+ */
+export function treeListing(dir: string, folderMtimes = true): string[] {
   if (!existsSync(dir)) return [];
   const out: string[] = [];
   const walk = (d: string) => {
     for (const name of readdirSync(d).sort()) {
       const p = join(d, name);
       const st = statSync(p, { throwIfNoEntry: false });
-      out.push(`${p.slice(dir.length)} ${st?.isDirectory() ? "d" : (st?.size ?? "?")} ${st?.mode.toString(8)} ${st?.mtimeMs}`);
+      const mtime = st?.isDirectory() && !folderMtimes ? "" : st?.mtimeMs;
+      out.push(`${p.slice(dir.length)} ${st?.isDirectory() ? "d" : (st?.size ?? "?")} ${st?.mode.toString(8)} ${mtime}`);
       if (st?.isDirectory() && !statSync(p).isSymbolicLink()) walk(p);
     }
   };

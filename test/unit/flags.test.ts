@@ -66,7 +66,7 @@ describe("parseFlags", () => {
 
   // Bug in src/cli/flags.ts: an argument like "-eK=V" contains "=" so it is taken as "-<key>=value"
   // with key "eK", and fails with "unknown flag: -eK=V". Docker reads it as -e "K=V".
-  test.failing("-eK=V attaches the value to the short flag", () => {
+  test("-eK=V attaches the value to the short flag", () => {
     expect(parseFlags(["-eK=V"], defs, true).flags.env).toEqual(["K=V"]);
   });
 

@@ -1,0 +1,167 @@
+import { afterEach, beforeEach, describe, expect, test } from "bun:test";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import {
+  type ContainerState,
+  containerDirs,
+  createContainer,
+  listContainerIds,
+  newContainerId,
+  ownerSelf,
+  readState,
+  recoverStale,
+  updateState,
+} from "../../src/container/store.ts";
+import { CboxError } from "../../src/errors.ts";
+import { type Paths, storagePaths } from "../../src/paths.ts";
+
+const DEAD_PID = 2147483646;
+let tmp: string;
+let paths: Paths;
+
+beforeEach(() => {
+  tmp = mkdtempSync(join(tmpdir(), "cbox-store-"));
+  paths = storagePaths(tmp);
+});
+afterEach(() => rmSync(tmp, { recursive: true, force: true }));
+
+const removeTree = (p: string) => rmSync(p, { recursive: true, force: true });
+
+function state(over: Partial<ContainerState> = {}): ContainerState {
+  return {
+    id: newContainerId(),
+    name: "",
+    rootfs: "/images/x",
+    command: ["sh"],
+    created: new Date().toISOString(),
+    status: "running",
+    owner: ownerSelf(),
+    remove: false,
+    ...over,
+  };
+}
+
+describe("storagePaths", () => {
+  test("containers and names live under the given root", () => {
+    expect(paths).toEqual({ root: tmp, containers: join(tmp, "containers"), names: join(tmp, "names") });
+  });
+});
+
+describe("createContainer", () => {
+  test("makes rootfs, upper, work and state.json", () => {
+    const s = state();
+    const dirs = createContainer(paths, s);
+    expect(dirs).toEqual(containerDirs(paths, s.id));
+    expect(dirs.dir).toBe(join(tmp, "containers", s.id));
+    for (const d of [dirs.rootfs, dirs.upper, dirs.work]) expect(statSync(d).isDirectory()).toBe(true);
+    expect(readState(dirs.dir)).toEqual(s);
+    expect(readdirSync(paths.containers)).toEqual([s.id]);
+    expect(listContainerIds(paths)).toEqual([s.id]);
+  });
+
+  test("a name is reserved in names/ holding the id", () => {
+    const s = state({ name: "web" });
+    createContainer(paths, s);
+    expect(readFileSync(join(paths.names, "web"), "utf8")).toBe(s.id);
+  });
+
+  test("a second container with the same name is refused and leaves no folder", () => {
+    const first = state({ name: "web" });
+    createContainer(paths, first);
+    const second = state({ name: "web" });
+    let err: unknown;
+    try {
+      createContainer(paths, second);
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(CboxError);
+    expect((err as CboxError).message).toBe(
+      `the name "web" is already in use by container ${first.id.slice(0, 12)}; remove it or pick another name`,
+    );
+    expect((err as CboxError).exitCode).toBe(125);
+    expect(readdirSync(paths.containers)).toEqual([first.id]);
+    expect(readFileSync(join(paths.names, "web"), "utf8")).toBe(first.id);
+  });
+
+  test("updateState merges a change into state.json", () => {
+    const s = state();
+    const dirs = createContainer(paths, s);
+    expect(updateState(dirs, { status: "exited", exitCode: 3 })).toEqual({ ...s, status: "exited", exitCode: 3 });
+    expect(readState(dirs.dir)?.exitCode).toBe(3);
+    expect(updateState(containerDirs(paths, "f".repeat(64)), { status: "exited" })).toBeUndefined();
+  });
+});
+
+describe("recoverStale", () => {
+  test("removes a half-created folder of a dead process, keeps one of a live process", () => {
+    mkdirSync(paths.containers, { recursive: true });
+    const dead = join(paths.containers, `.new-${DEAD_PID}-x`);
+    const live = join(paths.containers, `.new-${process.pid}-y`);
+    mkdirSync(join(dead, "rootfs"), { recursive: true });
+    mkdirSync(live);
+    recoverStale(paths, removeTree);
+    expect(existsSync(dead)).toBe(false);
+    expect(existsSync(live)).toBe(true);
+  });
+
+  test("a container whose owner is dead is marked exited when not --rm", () => {
+    const s = state({ name: "a", owner: { pid: DEAD_PID, startTime: "123" } });
+    const dirs = createContainer(paths, s);
+    recoverStale(paths, removeTree);
+    const after = readState(dirs.dir)!;
+    expect(after.status).toBe("exited");
+    expect(after.exitCode).toBeNull();
+    expect(typeof after.finished).toBe("string");
+    expect(existsSync(join(paths.names, "a"))).toBe(true);
+  });
+
+  test("a container whose owner is dead is removed with its name when --rm", () => {
+    const s = state({ name: "b", remove: true, owner: { pid: DEAD_PID, startTime: "123" } });
+    const dirs = createContainer(paths, s);
+    const removed: string[] = [];
+    recoverStale(paths, (p) => {
+      removed.push(p);
+      removeTree(p);
+    });
+    expect(removed).toEqual([dirs.dir]);
+    expect(existsSync(dirs.dir)).toBe(false);
+    expect(existsSync(join(paths.names, "b"))).toBe(false);
+  });
+
+  test("a live pid with another start time counts as dead (pid reuse)", () => {
+    const s = state({ owner: { pid: process.pid, startTime: "not-the-start-time" } });
+    const dirs = createContainer(paths, s);
+    recoverStale(paths, removeTree);
+    expect(readState(dirs.dir)!.status).toBe("exited");
+  });
+
+  test("a container owned by the current process is kept as it is", () => {
+    const s = state({ name: "mine", remove: true });
+    const dirs = createContainer(paths, s);
+    recoverStale(paths, removeTree);
+    expect(readState(dirs.dir)).toEqual(s);
+    expect(readFileSync(join(paths.names, "mine"), "utf8")).toBe(s.id);
+  });
+
+  test("an exited container is left alone", () => {
+    const s = state({ status: "exited", exitCode: 0, remove: true, owner: { pid: DEAD_PID, startTime: "1" } });
+    const dirs = createContainer(paths, s);
+    recoverStale(paths, removeTree);
+    expect(readState(dirs.dir)).toEqual(s);
+  });
+
+  test("a name pointing to a missing container is deleted; valid names stay", () => {
+    const s = state({ name: "ok" });
+    createContainer(paths, s);
+    writeFileSync(join(paths.names, "ghost"), "e".repeat(64));
+    recoverStale(paths, removeTree);
+    expect(existsSync(join(paths.names, "ghost"))).toBe(false);
+    expect(existsSync(join(paths.names, "ok"))).toBe(true);
+  });
+
+  test("a store that does not exist yet is fine", () => {
+    expect(() => recoverStale(storagePaths(join(tmp, "none")), removeTree)).not.toThrow();
+  });
+});

@@ -1,0 +1,93 @@
+import { describe, expect, test } from "bun:test";
+import { formatMap, rootlessMaps, setgroupsAllowed, subordinateRanges } from "../../src/linux/userns.ts";
+
+const helpers = { newuidmap: "/usr/bin/newuidmap", newgidmap: "/usr/bin/newgidmap" };
+
+describe("subordinateRanges", () => {
+  const text = [
+    "alice:100000:65536",
+    "bob:200000:65536",
+    "1000:300000:1000",
+    "  alice:400000:10  ",
+    "alice:500000:0",
+    "alice:600000",
+    "alice:x:10",
+    "alice:700000:10:extra",
+    "# alice:800000:10",
+    "",
+  ].join("\n");
+
+  test("matches by name and by numeric id, in file order", () => {
+    expect(subordinateRanges(text, "alice", 1000)).toEqual([
+      { start: 100000, count: 65536 },
+      { start: 300000, count: 1000 },
+      { start: 400000, count: 10 },
+    ]);
+  });
+
+  test("ignores other users", () => {
+    expect(subordinateRanges(text, "bob", 1001)).toEqual([{ start: 200000, count: 65536 }]);
+    expect(subordinateRanges(text, "carol", 1002)).toEqual([]);
+  });
+
+  test("ignores malformed lines and zero counts", () => {
+    expect(subordinateRanges("alice:5:0\nalice:a:b\nalice:1\nalice:1:2:3\n", "alice", 1)).toEqual([]);
+  });
+
+  test("empty text gives no ranges", () => {
+    expect(subordinateRanges("", "alice", 1000)).toEqual([]);
+  });
+});
+
+describe("rootlessMaps", () => {
+  const sub = [{ start: 100000, count: 65536 }];
+  const subg = [{ start: 200000, count: 1000 }];
+
+  test("without helpers: only the user's own id as 0", () => {
+    expect(rootlessMaps(1000, 1001, sub, subg)).toEqual({
+      uid: [{ inside: 0, outside: 1000, count: 1 }],
+      gid: [{ inside: 0, outside: 1001, count: 1 }],
+    });
+  });
+
+  test("with helpers but no ranges: only the own id, no helpers", () => {
+    const maps = rootlessMaps(1000, 1001, [], subg, helpers);
+    expect(maps).toEqual({ uid: [{ inside: 0, outside: 1000, count: 1 }], gid: [{ inside: 0, outside: 1001, count: 1 }] });
+    expect(maps.helpers).toBeUndefined();
+    expect(rootlessMaps(1000, 1001, sub, [], helpers).helpers).toBeUndefined();
+  });
+
+  test("with helpers and ranges: own id as 0, then the first range from 1", () => {
+    const more = [...sub, { start: 900000, count: 5 }];
+    expect(rootlessMaps(1000, 1001, more, subg, helpers)).toEqual({
+      uid: [
+        { inside: 0, outside: 1000, count: 1 },
+        { inside: 1, outside: 100000, count: 65536 },
+      ],
+      gid: [
+        { inside: 0, outside: 1001, count: 1 },
+        { inside: 1, outside: 200000, count: 1000 },
+      ],
+      helpers,
+    });
+  });
+});
+
+describe("formatMap", () => {
+  test("one `inside outside count` line per range, newline-terminated", () => {
+    expect(
+      formatMap([
+        { inside: 0, outside: 1000, count: 1 },
+        { inside: 1, outside: 100000, count: 65536 },
+      ]),
+    ).toBe("0 1000 1\n1 100000 65536\n");
+  });
+});
+
+describe("setgroupsAllowed", () => {
+  test("allowed without a user namespace and with helpers; denied when we write the maps", () => {
+    expect(setgroupsAllowed(undefined)).toBe(true);
+    expect(setgroupsAllowed(rootlessMaps(1000, 1000, [{ start: 1, count: 1 }], [{ start: 1, count: 1 }], helpers))).toBe(true);
+    expect(setgroupsAllowed(rootlessMaps(1000, 1000, [], []))).toBe(false);
+  });
+});
