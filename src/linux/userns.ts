@@ -1,6 +1,5 @@
 // User namespace maps: who the container's ids are on the host.
 import { readFileSync, writeFileSync } from "node:fs";
-import { userInfo } from "node:os";
 
 /** One line of /proc/PID/uid_map or gid_map: `inside outside count`. */
 export interface IdRange {
@@ -46,18 +45,25 @@ export function rootlessMaps(
   return { uid: withRange(uid, subuid[0]!), gid: withRange(gid, subgid[0]!), helpers };
 }
 
+function read(path: string): string {
+  try {
+    return readFileSync(path, "utf8");
+  } catch {
+    return "";
+  }
+}
+
+/** The login name of uid from passwd text (Bun's os.userInfo() does not look it up). */
+export function userName(uid: number, passwd: string): string {
+  const entry = passwd.split("\n").find((line) => line.split(":")[2] === String(uid));
+  return entry?.split(":")[0] ?? process.env.USER ?? "";
+}
+
 /** Reads /etc/subuid, /etc/subgid and finds the setuid helpers for the calling user. */
 export function detectRootlessMaps(): UserMaps {
   const uid = process.getuid!();
   const gid = process.getgid!();
-  const name = userInfo().username;
-  const read = (path: string) => {
-    try {
-      return readFileSync(path, "utf8");
-    } catch {
-      return "";
-    }
-  };
+  const name = userName(uid, read("/etc/passwd"));
   const newuidmap = Bun.which("newuidmap");
   const newgidmap = Bun.which("newgidmap");
   const helpers = newuidmap && newgidmap ? { newuidmap, newgidmap } : undefined;

@@ -1,0 +1,127 @@
+// Rootless: an ordinary user the test creates runs containers in a user namespace.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { chmodSync, chownSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { buildRootfs, cbox, hostMounts, isRoot, removeDir, tempDir, treeListing, type RunAs } from "./helpers.ts";
+
+const SUB_START = 231072;
+const SUB_COUNT = 65536;
+const users = { plain: "cbox-rl-plain", sub: "cbox-rl-sub" };
+
+let work: string;
+let savedSubuid: string;
+let savedSubgid: string;
+const env: Record<keyof typeof users, { as: RunAs; rootfs: string; store: string }> = {} as never;
+
+function sh(...cmd: string[]): string {
+  const r = Bun.spawnSync(cmd, { stderr: "pipe" });
+  if (r.exitCode !== 0) throw new Error(`${cmd.join(" ")}: ${r.stderr}`);
+  return r.stdout.toString();
+}
+
+function readOr(path: string): string {
+  try {
+    return readFileSync(path, "utf8");
+  } catch {
+    return "";
+  }
+}
+
+beforeAll(() => {
+  if (!isRoot) return;
+  work = tempDir();
+  chmodSync(work, 0o755);
+  savedSubuid = readOr("/etc/subuid");
+  savedSubgid = readOr("/etc/subgid");
+  for (const [key, name] of Object.entries(users) as [keyof typeof users, string][]) {
+    Bun.spawnSync(["userdel", "-r", name], { stderr: "ignore" });
+    sh("useradd", "-m", "-K", "SUB_UID_COUNT=0", "-K", "SUB_GID_COUNT=0", "-s", "/bin/sh", name);
+    const uid = Number(sh("id", "-u", name).trim());
+    const gid = Number(sh("id", "-g", name).trim());
+    const as = { uid, gid, home: `/home/${name}` };
+    const dir = join(work, key);
+    sh("install", "-d", "-o", String(uid), "-g", String(gid), dir);
+    env[key] = { as, rootfs: buildRootfs(join(dir, "rootfs"), as), store: join(dir, "store") };
+  }
+  const others = (text: string) => text.split("\n").filter((l) => l && !Object.values(users).some((u) => l.startsWith(`${u}:`)));
+  writeFileSync("/etc/subuid", [...others(savedSubuid), `${users.sub}:${SUB_START}:${SUB_COUNT}`, ""].join("\n"));
+  writeFileSync("/etc/subgid", [...others(savedSubgid), `${users.sub}:${SUB_START}:${SUB_COUNT}`, ""].join("\n"));
+});
+
+afterAll(() => {
+  if (!isRoot) return;
+  writeFileSync("/etc/subuid", savedSubuid);
+  writeFileSync("/etc/subgid", savedSubgid);
+  for (const name of Object.values(users)) Bun.spawnSync(["userdel", "-r", name], { stderr: "ignore" });
+  removeDir(work);
+});
+
+function run(key: keyof typeof users, args: string[], rm = true) {
+  const e = env[key];
+  return cbox(["run", ...(rm ? ["--rm"] : []), "--root", e.store, "--rootfs", e.rootfs, ...args], { as: e.as });
+}
+
+const hasNewuidmap = !!Bun.which("newuidmap") && !!Bun.which("newgidmap");
+
+describe.skipIf(!isRoot)("rootless (tests create the users, so they need root to set up)", () => {
+  test("uid and gid are both 0 inside, the command is PID 1, the mounts are the container's", () => {
+    const r = run("plain", ["sh", "-c", "id -u; id -g; echo $$; cut -d' ' -f5 /proc/self/mountinfo | sort | tr '\\n' ' '; true"]);
+    expect(r.stderr).toBe("");
+    // The devices are the host's, bound in: a user namespace cannot make device nodes.
+    const devices = ["full", "null", "random", "tty", "urandom", "zero"].map((d) => `/dev/${d}`);
+    const points = ["/", "/dev", ...devices, "/dev/mqueue", "/dev/pts", "/dev/shm", "/etc/hostname", "/etc/hosts", "/etc/resolv.conf", "/proc", "/sys"];
+    expect(r.stdout.split("\n")).toEqual(["0", "0", "1", points.sort().join(" ") + " "]);
+  });
+
+  test("a user without subordinate ids maps only itself", () => {
+    const { uid, gid } = env.plain.as;
+    const r = run("plain", ["cat", "/proc/self/uid_map", "/proc/self/gid_map", "/proc/self/setgroups"]);
+    const lines = r.stdout.trim().split("\n").map((l) => l.trim().split(/\s+/).join(" "));
+    expect(lines).toEqual([`0 ${uid} 1`, `0 ${gid} 1`, "deny"]);
+  });
+
+  test.skipIf(!hasNewuidmap)("a user with /etc/subuid and /etc/subgid ranges gets them mapped too", () => {
+    const { uid, gid } = env.sub.as;
+    const r = run("sub", ["cat", "/proc/self/uid_map", "/proc/self/gid_map"]);
+    const lines = r.stdout.trim().split("\n").map((l) => l.trim().split(/\s+/).join(" "));
+    expect(lines).toEqual([`0 ${uid} 1`, `1 ${SUB_START} ${SUB_COUNT}`, `0 ${gid} 1`, `1 ${SUB_START} ${SUB_COUNT}`]);
+  });
+
+  test.skipIf(!hasNewuidmap)("chown to other ids works with ranges; the host sees the subordinate ids", () => {
+    const r = run("sub", ["--name", "owned", "sh", "-c", "touch /owned && chown 1000:1000 /owned && stat -c '%u %g' /owned"], false);
+    expect(r.stdout).toBe("1000 1000\n");
+    const id = readFileSync(join(env.sub.store, "names", "owned"), "utf8").trim();
+    const st = statSync(join(env.sub.store, "containers", id, "upper", "owned"));
+    expect([st.uid, st.gid]).toEqual([SUB_START + 999, SUB_START + 999]);
+    // Those files are not the user's on the host; rm still removes them, from the user namespace.
+    expect(cbox(["rm", "--root", env.sub.store, "owned"], { as: env.sub.as }).code).toBe(0);
+    expect(treeListing(join(env.sub.store, "containers"))).toEqual([]);
+  });
+
+  test("without ranges, chown to an unmapped id is refused", () => {
+    const r = run("plain", ["sh", "-c", "touch /f; chown 1000 /f"]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain("Invalid argument");
+  });
+
+  test("writes only where the user may: not a host-root file, not /sys; new files are the user's", () => {
+    const e = env.plain;
+    writeFileSync(join(e.rootfs, "root-owned"), "host root's\n");
+    chownSync(join(e.rootfs, "root-owned"), 0, 0);
+    const r = run("plain", ["--name", "writes", "sh", "-c", "echo x >> /root-owned; touch /sys/x; echo y > /new && cat /new"], false);
+    expect(r.stdout).toBe("y\n");
+    expect(r.stderr).toContain("can't create /root-owned: Permission denied");
+    expect(r.stderr).toContain("Read-only file system");
+    expect(readFileSync(join(e.rootfs, "root-owned"), "utf8")).toBe("host root's\n");
+    const id = readFileSync(join(e.store, "names", "writes"), "utf8").trim();
+    expect(statSync(join(e.store, "containers", id, "upper", "new")).uid).toBe(e.as.uid);
+    expect(cbox(["rm", "--root", e.store, "writes"], { as: e.as }).code).toBe(0);
+  });
+
+  test("runs leave no mount and no folder behind", () => {
+    const before = { mounts: hostMounts(), store: treeListing(env.plain.store, false) };
+    for (let i = 0; i < 10; i++) expect(run("plain", ["true"]).code).toBe(0);
+    expect(run("plain", ["no-such-command"]).code).toBe(127);
+    expect({ mounts: hostMounts(), store: treeListing(env.plain.store, false) }).toEqual(before);
+  });
+});
