@@ -1,0 +1,21 @@
+// The test command (npm test): builds dist/cbox, builds nothing else by hand, runs every test
+// with bun test, and ends with one plain summary line ("N passed, N failed, N skipped").
+import { $ } from "bun";
+
+await $`bun scripts/build.ts --host-only`;
+
+const proc = Bun.spawn(["bun", "test", "--timeout", "120000", ...(process.argv.slice(2).length ? process.argv.slice(2) : ["test/"])], {
+  stdout: "inherit",
+  stderr: "pipe",
+});
+let summary = "";
+const decoder = new TextDecoder();
+for await (const chunk of proc.stderr) {
+  const text = decoder.decode(chunk);
+  process.stderr.write(text);
+  summary = (summary + text).slice(-4096);
+}
+const code = await proc.exited;
+const count = (word: string) => Number(new RegExp(`^\\s*(\\d+) ${word}$`, "m").exec(summary)?.[1] ?? 0);
+console.log(`tests: ${count("pass")} passed, ${count("fail")} failed, ${count("skip")} skipped`);
+process.exit(code);
