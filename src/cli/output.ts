@@ -1,13 +1,17 @@
-// The one logger: messages go to stderr so a container's stdout stays its own.
-import { createConsola } from "consola";
+// The one logger: every message is one line on stderr, so a container's stdout stays its own.
+import { createConsola, type LogObject } from "consola";
 
-export const logger = createConsola({ stdout: process.stderr, stderr: process.stderr, formatOptions: { date: false } });
+function oneLine(log: LogObject): void {
+  const prefix = log.type === "warn" ? "cbox: warning: " : "cbox: ";
+  process.stderr.write(`${prefix}${log.args.map(String).join(" ")}\n`);
+}
 
-/** The one-line form every cbox failure takes. */
+export const logger = createConsola({ reporters: [{ log: oneLine }] });
+
 export function printError(message: string): void {
-  process.stderr.write(`cbox: ${message}\n`);
+  logger.error(message);
 }
 
 export function warn(message: string): void {
-  process.stderr.write(`cbox: warning: ${message}\n`);
+  logger.warn(message);
 }
