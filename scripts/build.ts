@@ -7,7 +7,7 @@ const host = process.arch === "arm64" ? "arm64" : "x64";
 const other = host === "arm64" ? "x64" : "arm64";
 
 async function build(target: string, outfile: string): Promise<boolean> {
-  const res = await $`bun build --compile --minify --target=bun-linux-${target} src/main.ts --outfile ${outfile}`.quiet().nothrow();
+  const res = await $`bun build --compile --minify --bytecode --format=esm --target=bun-linux-${target} src/main.ts --outfile ${outfile}`.quiet().nothrow();
   if (res.exitCode !== 0) {
     console.error(`build ${outfile} failed:\n${res.stderr}`);
     return false;

@@ -3,7 +3,7 @@ import { defineCommand, showUsage, type CommandDef } from "citty";
 import pkg from "../package.json" with { type: "json" };
 import { printError } from "./cli/output.ts";
 import { parseFlags, type FlagDefs } from "./cli/flags.ts";
-import { CboxError, ExitCode } from "./errors.ts";
+import { CboxError, ExitCode, systemErrorText } from "./errors.ts";
 
 const commands: Record<string, () => Promise<{ default: CommandDef<any>; args: FlagDefs }>> = {
   run: () => import("./cli/commands/run.ts"),
@@ -41,14 +41,20 @@ async function main(argv: string[]): Promise<number> {
   return typeof result === "number" ? result : 0;
 }
 
-try {
-  process.exitCode = await main(process.argv.slice(2));
-} catch (err) {
-  if (err instanceof CboxError) {
-    printError(err.message);
-    process.exitCode = err.exitCode;
-  } else {
-    printError(`internal error: ${err instanceof Error ? err.message : String(err)}`);
-    process.exitCode = ExitCode.cboxError;
-  }
-}
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    if (err instanceof CboxError) {
+      printError(err.message);
+      process.exitCode = err.exitCode;
+    } else if ((err as NodeJS.ErrnoException)?.code) {
+      printError(systemErrorText(err)); // a file system call failed: say which and on what
+      process.exitCode = ExitCode.cboxError;
+    } else {
+      printError(`internal error: ${err instanceof Error ? err.message : String(err)}`);
+      process.exitCode = ExitCode.cboxError;
+    }
+  },
+);

@@ -1,5 +1,4 @@
 // Where cbox keeps things (DESIGN.md, Storage): a storage root for images and containers.
-import { homedir } from "node:os";
 import { join } from "node:path";
 
 export interface Paths {
@@ -16,6 +15,6 @@ export function storagePaths(rootFlag?: string): Paths {
 
 function defaultRoot(): string {
   if (process.getuid?.() === 0) return "/var/lib/cbox";
-  const data = process.env.XDG_DATA_HOME || join(process.env.HOME || homedir(), ".local/share");
+  const data = process.env.XDG_DATA_HOME || join(process.env.HOME || "/", ".local/share");
   return join(data, "cbox");
 }

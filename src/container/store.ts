@@ -1,6 +1,5 @@
 // Containers on disk: one folder each, state written atomically, names reserved atomically.
 // A cbox killed with SIGKILL leaves a folder whose owner is gone; recoverStale() finds it.
-import { randomBytes } from "node:crypto";
 import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { CboxError } from "../errors.ts";
@@ -25,8 +24,9 @@ export interface ContainerState {
   finished?: string;
 }
 
+/** 64 hex digits. Web Crypto, not node:crypto, whose import costs ~10 ms of start-up (measured). */
 export function newContainerId(): string {
-  return randomBytes(32).toString("hex");
+  return Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("hex");
 }
 
 export function containerDirs(paths: Paths, id: string): ContainerDirs {

@@ -18,8 +18,7 @@ describe("errno texts", () => {
     expect(describeErrno(99999)).toBe("errno 99999");
   });
 
-  // Bug in src/errors.ts: errnoNames is built from os.constants.errno where EWOULDBLOCK (11)
-  // comes after EAGAIN (11) and overwrites it, so 11 is named "EWOULDBLOCK" and has no text.
+  // 11 is also EWOULDBLOCK; the name shown must be EAGAIN's, with its text.
   test("errno 11 is EAGAIN, resource temporarily unavailable", () => {
     expect(errnoName(11)).toBe("EAGAIN");
     expect(describeErrno(11)).toBe("resource temporarily unavailable");
