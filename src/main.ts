@@ -42,9 +42,7 @@ async function main(argv: string[]): Promise<number> {
 }
 
 main(process.argv.slice(2)).then(
-  (code) => {
-    process.exitCode = code;
-  },
+  (code) => process.exit(code), // nothing is left to run; skip the event loop's wind-down
   (err: unknown) => {
     if (err instanceof CboxError) {
       printError(err.message);

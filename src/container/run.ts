@@ -49,8 +49,8 @@ export function runContainer(opts: RunOptions, paths: Paths): number {
     updateState(dirs, { status: "running", pid: child.pid });
 
     const code = exitCodeOf(child.wait());
-    updateState(dirs, { status: "exited", exitCode: code, finished: new Date().toISOString() });
     keep = !spec.remove;
+    if (keep) updateState(dirs, { status: "exited", exitCode: code, finished: new Date().toISOString() });
     return code;
   } finally {
     if (!keep) for (const failure of cleanup.unwind()) warn(`cleanup: ${failure}`);

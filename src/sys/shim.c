@@ -41,6 +41,7 @@ extern int sigaction(int sig, const void *act, void *old);
 extern int sigemptyset(void *set);
 extern int sigprocmask(int how, const void *set, void *old);
 extern void *signal(int sig, void *handler);
+extern void *mmap(void *addr, size_t len, int prot, int flags, int fd, long off);
 extern void _exit(int code);
 extern int *__errno_location(void);
 #define errno (*__errno_location())
@@ -136,10 +137,7 @@ static int open_dup(const char *path, int flags, int target) {
 }
 
 /* execvpe without malloc: the first string is the PATH to search when argv[0] has no '/'. */
-static char *exec_argv[MAX_STRS + 1], *exec_envp[MAX_STRS + 1];
-
-static int exec_op(struct op *o) {
-  char **argv = exec_argv, **envp = exec_envp;
+static int exec_op(struct op *o, char **argv, char **envp) {
   const char *path = o->strs[0], *name, *p;
   char buf[4096];
   int i, n, argc = (int)o->ints[0], envc = (int)o->ints[1], saw_eacces = 0, err;
@@ -167,6 +165,16 @@ static int exec_op(struct op *o) {
   errno = saw_eacces ? EACCES : ENOENT;
   return -1;
 }
+
+/* Memory the child uses before execve, mapped once (see cbox_spawn for why it is ours). */
+#define MAX_PLAN (1 << 20)
+struct child_memory {
+  char stack[1 << 18];
+  unsigned char plan[MAX_PLAN];
+  struct op op;
+  char *argv[MAX_STRS + 1], *envp[MAX_STRS + 1];
+};
+static struct child_memory *mem;
 
 static int run_op(struct op *o) {
   char **s = o->strs;
@@ -200,7 +208,7 @@ static int run_op(struct op *o) {
   case OP_SETUID: return setresuid((unsigned int)v[0], (unsigned int)v[0], (unsigned int)v[0]);
   case OP_OPEN_DUP: return open_dup(s[0], (int)v[0] | O_CLOEXEC, (int)v[1]);
   case OP_CLOSE_FROM: return (int)syscall(SYS_close_range, (unsigned int)v[0], ~0U, CLOSE_RANGE_CLOEXEC);
-  case OP_EXEC: return exec_op(o);
+  case OP_EXEC: return exec_op(o, mem->argv, mem->envp);
   case OP_PDEATHSIG: return prctl(PR_SET_PDEATHSIG, (unsigned long)v[0], 0, 0, 0);
   }
   errno = EINVAL;
@@ -222,7 +230,7 @@ static void report(int fd, int index, int err) {
 
 static int child_main(void *arg) {
   struct spawn *sp = arg;
-  static struct op o;
+  struct op *o = &mem->op;
   unsigned long long mask[16];
   unsigned int off = 0;
   int n, sig, index = 0;
@@ -237,9 +245,9 @@ static int child_main(void *arg) {
   while ((n = (int)read(sp->release_r, &go, 1)) < 0 && errno == EINTR) {}
   if (n != 1) _exit(125); /* the parent gave up or died before releasing us */
   while (off < sp->len) {
-    n = (int)decode(sp->plan + off, sp->len - off, &o);
+    n = (int)decode(sp->plan + off, sp->len - off, o);
     if (!n) report(sp->error_w, index, EINVAL);
-    if (run_op(&o) < 0) report(sp->error_w, index, errno);
+    if (run_op(o) < 0) report(sp->error_w, index, errno);
     off += n;
     index++;
   }
@@ -271,11 +279,10 @@ static void forward_signals(int pid, const int *signals, int nsignals) {
  * One child at a time may be between clone and execve. The child's errno is the calling
  * thread's (shared TLS): that thread only blocks in read(2) on the error pipe meanwhile, which
  * looks at errno only when it fails, and SA_RESTART keeps signals from failing it.
+ * The large buffers are mapped at the first spawn, not static: TinyCC would zero them at
+ * compile time, ~3 ms of every start (measured).
  */
 #define CLONE_VM 0x100
-#define MAX_PLAN (1 << 20)
-static char child_stack[1 << 18] __attribute__((aligned(16)));
-static unsigned char plan_copy[MAX_PLAN];
 static struct spawn spawn_args;
 
 /* out: [pid, release_w, error_r]. From the moment the child exists, the given signals sent to
@@ -284,13 +291,18 @@ int cbox_spawn(const unsigned char *plan, int len, int flags, const int *signals
   struct spawn *sp = &spawn_args;
   int release[2], error[2], pid, err, i;
   if (len < 0 || len > MAX_PLAN) return -7; /* E2BIG */
-  for (i = 0; i < len; i++) plan_copy[i] = plan[i];
+  if (!mem) {
+    void *m = mmap(0, sizeof *mem, 3 /* PROT_READ|PROT_WRITE */, 0x22 /* MAP_PRIVATE|MAP_ANONYMOUS */, -1, 0);
+    if (m == (void *)-1) return -errno;
+    mem = m;
+  }
+  for (i = 0; i < len; i++) mem->plan[i] = plan[i];
   if (pipe2(release, O_CLOEXEC) < 0) return -errno;
   if (pipe2(error, O_CLOEXEC) < 0) { err = errno; close(release[0]); close(release[1]); return -err; }
-  sp->plan = plan_copy; sp->len = (unsigned int)len;
+  sp->plan = mem->plan; sp->len = (unsigned int)len;
   sp->release_r = release[0]; sp->release_w = release[1];
   sp->error_r = error[0]; sp->error_w = error[1];
-  pid = clone(child_main, child_stack + sizeof child_stack, flags | CLONE_VM | SIGCHLD, sp);
+  pid = clone(child_main, mem->stack + sizeof mem->stack, flags | CLONE_VM | SIGCHLD, sp);
   err = errno;
   close(release[0]);
   close(error[1]);
