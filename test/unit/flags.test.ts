@@ -1,6 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { type FlagDefs, parseFlags } from "../../src/cli/flags.ts";
 import { CboxError } from "../../src/errors.ts";
+import { thrown } from "./helpers.ts";
 
 const defs: FlagDefs = {
   rm: { type: "boolean" },
@@ -12,15 +13,6 @@ const defs: FlagDefs = {
   tty: { type: "boolean", alias: "t" },
 };
 
-function thrown(fn: () => unknown): CboxError {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(CboxError);
-    return err as CboxError;
-  }
-  throw new Error("expected a throw");
-}
 
 describe("parseFlags", () => {
   test("stops at the first operand: the command keeps its own flags", () => {

@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { buildSpec, containerEnv, DEFAULT_PATH, resolveUser, type RunOptions } from "../../src/container/spec.ts";
 import { CboxError } from "../../src/errors.ts";
+import { thrown } from "./helpers.ts";
 
 let tmp: string;
 let rootfs: string;
@@ -31,15 +32,6 @@ beforeAll(() => {
 
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
-function thrown(fn: () => unknown): CboxError {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(CboxError);
-    return err as CboxError;
-  }
-  throw new Error("expected a throw");
-}
 
 const ctx = { hostname: "box", home: "/root" };
 
