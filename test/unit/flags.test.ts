@@ -1,6 +1,5 @@
 import { describe, expect, test } from "bun:test";
 import { type FlagDefs, parseFlags } from "../../src/cli/flags.ts";
-import { CboxError } from "../../src/errors.ts";
 import { thrown } from "./helpers.ts";
 
 const defs: FlagDefs = {

@@ -3,7 +3,6 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { buildSpec, containerEnv, DEFAULT_PATH, resolveUser, type RunOptions } from "../../src/container/spec.ts";
-import { CboxError } from "../../src/errors.ts";
 import { thrown } from "./helpers.ts";
 
 let tmp: string;
