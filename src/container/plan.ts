@@ -67,9 +67,12 @@ function execOp(spec: ContainerSpec): Op {
   return { op: "exec", ints: [spec.command.length, spec.env.length], strs: [path, ...spec.command, ...spec.env] };
 }
 
-/** A short text for an op, for the one-line error when it fails. */
-export function describeOp(op: Op): string {
-  const s = op.strs ?? [];
+/**
+ * A short text for an op, for the one-line error when it fails. Paths under the new root are
+ * shown as the container sees them.
+ */
+export function describeOp(op: Op, root = ""): string {
+  const s = (op.strs ?? []).map((str) => (root && str.startsWith(`${root}/`) ? str.slice(root.length) : str));
   switch (op.op) {
     case "mount":
       return s[2] ? `mount ${s[2]} on ${s[1]}` : s[0] ? `bind mount ${s[0]} on ${s[1]}` : `change propagation of ${s[1]}`;

@@ -45,7 +45,7 @@ export function runContainer(opts: RunOptions, paths: Paths): number {
     cleanup.push("stop the container", () => child.abort());
     if (maps) writeChildMaps(child.pid, maps);
     const failure = child.release();
-    if (failure) throw startFailure(plan, failure);
+    if (failure) throw startFailure(plan, failure, dirs.rootfs);
     updateState(dirs, { status: "running", pid: child.pid });
 
     const code = exitCodeOf(child.wait());
@@ -90,7 +90,7 @@ function writeChildMaps(pid: number, maps: UserMaps): void {
   }
 }
 
-function startFailure(plan: Op[], failure: OpFailure): CboxError {
+function startFailure(plan: Op[], failure: OpFailure, root: string): CboxError {
   const op = plan[failure.index];
   if (!op) return new CboxError(`container setup failed at step ${failure.index}: ${describeErrno(failure.errno)}`);
   if (op.op === "exec") {
@@ -102,5 +102,5 @@ function startFailure(plan: Op[], failure: OpFailure): CboxError {
     }
     return new CboxError(`exec ${JSON.stringify(cmd)}: ${describeErrno(failure.errno)}`, ExitCode.cannotExecute);
   }
-  return new CboxError(`${describeOp(op)}: ${describeErrno(failure.errno)}`);
+  return new CboxError(`${describeOp(op, root)}: ${describeErrno(failure.errno)}`);
 }

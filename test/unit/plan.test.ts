@@ -264,4 +264,13 @@ describe("describeOp", () => {
     expect(describeOp({ op: "symlink", strs: ["pts/ptmx", "/r/dev/ptmx"] })).toBe("symlink pts/ptmx /r/dev/ptmx");
     expect(describeOp({ op: "loopbackUp" })).toBe("loopbackUp");
   });
+
+  test("given the new root, paths under it are shown as the container sees them", () => {
+    const touch = { op: "touch", ints: [0o644], strs: ["/c/1/rootfs/etc/hosts"] } as const;
+    expect(describeOp(touch, "/c/1/rootfs")).toBe("touch /etc/hosts");
+    expect(describeOp({ op: "mount", ints: [4096], strs: ["/c/1/hosts", "/c/1/rootfs/etc/hosts", "", ""] }, "/c/1/rootfs")).toBe(
+      "bind mount /c/1/hosts on /etc/hosts",
+    );
+    expect(describeOp(touch, "/c/1/root")).toBe("touch /c/1/rootfs/etc/hosts");
+  });
 });
