@@ -31,6 +31,8 @@ export function runContainer(opts: RunOptions, paths: Paths): number {
       id: spec.id,
       name: spec.name,
       rootfs: spec.rootfs,
+      image: spec.image.ref,
+      imageId: spec.image.id,
       command: spec.command,
       created: new Date().toISOString(),
       status: "created",

@@ -12,10 +12,17 @@ export interface User {
   home: string;
 }
 
+/** The image a container's root comes from; empty for --rootfs DIR. */
+export interface ImageUse {
+  ref: string;
+  id: string;
+}
+
 export interface ContainerSpec {
   id: string;
   name: string;
   rootfs: string;
+  image: ImageUse;
   command: string[];
   env: string[];
   workdir: string;
@@ -29,6 +36,7 @@ export const DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/
 
 export interface RunOptions {
   rootfs?: string;
+  image?: ImageUse;
   command: string[];
   name?: string;
   env: string[];
@@ -44,7 +52,9 @@ export function buildSpec(opts: RunOptions, id: string, hostEnv: Record<string, 
   if (!opts.rootfs) throw new CboxError("no root filesystem: give --rootfs DIR");
   const rootfs = resolve(opts.rootfs);
   checkRootfs(rootfs);
-  if (opts.command.length === 0) throw new CboxError("no command given: cbox run --rootfs DIR CMD [ARG...]");
+  if (opts.command.length === 0) {
+    throw new CboxError(opts.image ? `no command given and ${opts.image.ref} has none: cbox run IMAGE CMD [ARG...]` : "no command given: cbox run --rootfs DIR CMD [ARG...]");
+  }
   if (opts.name !== undefined) checkName(opts.name);
   const hostname = opts.hostname ?? id.slice(0, 12);
   checkHostname(hostname);
@@ -56,6 +66,7 @@ export function buildSpec(opts: RunOptions, id: string, hostEnv: Record<string, 
     id,
     name: opts.name ?? "",
     rootfs,
+    image: opts.image ?? { ref: "", id: "" },
     command: opts.command,
     env,
     workdir,

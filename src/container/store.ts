@@ -3,6 +3,7 @@
 import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { CboxError } from "../errors.ts";
+import { writeAtomic } from "../files.ts";
 import { isSameProcess, processStartTime } from "../linux/proc.ts";
 import type { Paths } from "../paths.ts";
 import type { ContainerDirs } from "./plan.ts";
@@ -13,6 +14,9 @@ export interface ContainerState {
   id: string;
   name: string;
   rootfs: string;
+  /** The image reference and id, empty for --rootfs DIR. */
+  image: string;
+  imageId: string;
   command: string[];
   created: string;
   status: Status;
@@ -44,13 +48,6 @@ export function containerDirs(paths: Paths, id: string): ContainerDirs {
 
 export function ownerSelf(): ContainerState["owner"] {
   return { pid: process.pid, startTime: processStartTime(process.pid) ?? "" };
-}
-
-/** Writes a file by a temp name and a rename, so readers see the old or the new, never half. */
-export function writeAtomic(path: string, data: string, mode = 0o644): void {
-  const tmp = `${path}.tmp-${process.pid}`;
-  writeFileSync(tmp, data, { mode });
-  renameSync(tmp, path);
 }
 
 function writeState(dir: string, state: ContainerState): void {

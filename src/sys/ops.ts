@@ -21,6 +21,7 @@ export const OpCode = {
   closeFrom: 17,
   exec: 18,
   pdeathsig: 19,
+  exit: 20,
 } as const;
 
 export type OpName = keyof typeof OpCode;

@@ -73,7 +73,7 @@ extern int *__errno_location(void);
 enum {
   OP_MOUNT = 1, OP_UMOUNT, OP_MKDIR, OP_MKNOD, OP_SYMLINK, OP_TOUCH, OP_PIVOT_ROOT, OP_RMDIR,
   OP_SETHOSTNAME, OP_CHDIR, OP_LOOPBACK_UP, OP_UMASK, OP_SETGROUPS, OP_SETGID, OP_SETUID,
-  OP_OPEN_DUP, OP_CLOSE_FROM, OP_EXEC, OP_PDEATHSIG
+  OP_OPEN_DUP, OP_CLOSE_FROM, OP_EXEC, OP_PDEATHSIG, OP_EXIT
 };
 
 #define MAX_INTS 64
@@ -101,6 +101,12 @@ static unsigned int decode(const unsigned char *p, unsigned int left, struct op 
     off++;
   }
   return o->size;
+}
+
+/* glibc's and musl's dev_t encoding. */
+static unsigned long makedev(unsigned long major, unsigned long minor) {
+  return ((major & 0xfffff000UL) << 32) | ((major & 0xfffUL) << 8) |
+         ((minor & 0xffffff00UL) << 12) | (minor & 0xffUL);
 }
 
 static const char *nul_if_empty(const char *s) { return s[0] ? s : 0; }
@@ -188,8 +194,7 @@ static int run_op(struct op *o) {
     r = mkdir(s[0], (unsigned int)v[0]);
     return (r < 0 && errno == EEXIST && v[1]) ? 0 : r;
   case OP_MKNOD:
-    return mknod(s[0], (unsigned int)v[0],
-                 ((unsigned long)v[1] << 8) | (unsigned long)v[2]); /* majors/minors < 256 here */
+    return mknod(s[0], (unsigned int)v[0], makedev((unsigned long)v[1], (unsigned long)v[2]));
   case OP_SYMLINK: return symlink(s[0], s[1]);
   case OP_TOUCH: return touch(s[0], (unsigned int)v[0]);
   case OP_PIVOT_ROOT: return pivot(s[0], s[1]);
@@ -210,6 +215,7 @@ static int run_op(struct op *o) {
   case OP_CLOSE_FROM: return (int)syscall(SYS_close_range, (unsigned int)v[0], ~0U, CLOSE_RANGE_CLOEXEC);
   case OP_EXEC: return exec_op(o, mem->argv, mem->envp);
   case OP_PDEATHSIG: return prctl(PR_SET_PDEATHSIG, (unsigned long)v[0], 0, 0, 0);
+  case OP_EXIT: _exit((int)v[0]);
   }
   errno = EINVAL;
   return -1;
@@ -251,7 +257,7 @@ static int child_main(void *arg) {
     off += n;
     index++;
   }
-  report(sp->error_w, index, EINVAL); /* a plan must end in OP_EXEC */
+  report(sp->error_w, index, EINVAL); /* a plan must end in OP_EXEC or OP_EXIT */
   return 0;
 }
 

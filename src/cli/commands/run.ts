@@ -1,12 +1,13 @@
 import { defineCommand } from "citty";
 import { runContainer } from "../../container/run.ts";
 import { storagePaths } from "../../paths.ts";
-import { rootFlag, type CommandArgs } from "../args.ts";
+import { pullFlags, rootFlag, type CommandArgs } from "../args.ts";
 import type { FlagDefs } from "../flags.ts";
 
 export const args = {
   ...rootFlag,
-  rootfs: { type: "string", description: "Directory to use as the (read-only) lower layer of the container's root" },
+  ...pullFlags,
+  rootfs: { type: "string", description: "Use this directory as the (read-only) lower layer instead of an image" },
   rm: { type: "boolean", description: "Remove the container when it exits" },
   name: { type: "string", description: "Name the container" },
   env: { type: "string", alias: "e", multiple: true, description: "Set an environment variable (NAME=VALUE, or NAME to copy it)" },
@@ -15,16 +16,24 @@ export const args = {
   user: { type: "string", alias: "u", description: "User to run as: UID[:GID] or NAME[:GROUP]" },
   hostname: { type: "string", alias: "h", description: "Container host name" },
   interactive: { type: "boolean", alias: "i", description: "Keep stdin open and pass it to the container" },
+  quiet: { type: "boolean", alias: "q", description: "Say nothing while pulling the image" },
 } satisfies FlagDefs;
 
 export default defineCommand({
-  meta: { name: "run", description: "Run a command in a new container: cbox run [FLAGS] --rootfs DIR CMD [ARG...]" },
+  meta: { name: "run", description: "Run a command in a new container: cbox run [FLAGS] IMAGE [CMD...], or --rootfs DIR CMD..." },
   args,
-  run({ args: a }: { args: CommandArgs<typeof args> }) {
+  async run({ args: a }: { args: CommandArgs<typeof args> }) {
+    const paths = storagePaths(a.root);
+    let source = { rootfs: a.rootfs, image: undefined as { ref: string; id: string } | undefined, command: a._ };
+    if (!a.rootfs) {
+      // Loaded only here: the image code (tar, gzip) stays off the start path of --rootfs runs.
+      const { imageForRun } = await import("../../image/pull.ts");
+      const progress = a.quiet ? "quiet" : process.stderr.isTTY ? "bar" : "lines";
+      source = await imageForRun(paths, a._, { arch: a.arch, mirror: a.mirror, progress, out: process.stderr });
+    }
     return runContainer(
       {
-        rootfs: a.rootfs,
-        command: a._,
+        ...source,
         name: a.name,
         env: a.env ?? [],
         envFiles: a["env-file"] ?? [],
@@ -34,7 +43,7 @@ export default defineCommand({
         interactive: !!a.interactive,
         remove: !!a.rm,
       },
-      storagePaths(a.root),
+      paths,
     );
   },
 });

@@ -1,0 +1,140 @@
+// Getting images into the store: pulled from an Alpine mirror, or imported from a local archive.
+import { createReadStream, rmSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { warn } from "../cli/output.ts";
+import { CboxError } from "../errors.ts";
+import type { Paths } from "../paths.ts";
+import { unpackArchive, type ArchiveResult } from "./archive.ts";
+import { imageArch } from "./arch.ts";
+import { httpGet, networkReason } from "./http.ts";
+import { mirrorBase, resolveAlpine, type RemoteImage } from "./mirror.ts";
+import { createProgress, type ProgressMode } from "./progress.ts";
+import { alpineRelease, formatRef, parseRef, type ImageRef } from "./ref.ts";
+import {
+  commitImage,
+  imageNotFound,
+  imageRootfs,
+  newTempDir,
+  readImage,
+  recoverImageTemps,
+  setTag,
+  taggedId,
+  withImageLock,
+  type ImageRecord,
+} from "./store.ts";
+
+export interface PullOptions {
+  arch?: string;
+  mirror?: string;
+  progress: ProgressMode;
+  /** Where progress goes: stdout for `cbox pull`, stderr for `cbox run`. */
+  out: { write(s: string): unknown };
+}
+
+const asRoot = () => process.getuid!() === 0;
+
+/** For `cbox run IMAGE [CMD...]`: the image's root folder, its use, and the command to run. */
+export async function imageForRun(
+  paths: Paths,
+  operands: string[],
+  opts: PullOptions,
+): Promise<{ rootfs: string; image: { ref: string; id: string }; command: string[] }> {
+  const [ref, ...command] = operands;
+  if (!ref) throw new CboxError("no image given: cbox run [FLAGS] IMAGE [CMD...], or --rootfs DIR CMD...");
+  const image = await ensureImage(paths, ref, opts);
+  return { rootfs: imageRootfs(paths, image.id), image: { ref, id: image.id }, command: command.length ? command : (image.cmd ?? []) };
+}
+
+/** The image a reference names, pulled first when it is an alpine release not yet stored. */
+export async function ensureImage(paths: Paths, text: string, opts: PullOptions): Promise<ImageRecord> {
+  const ref = parseRef(text);
+  const id = taggedId(paths, ref);
+  if (id) return readImage(paths, id)!;
+  if (ref.name !== "alpine") throw imageNotFound(`${formatRef(ref)} (only alpine images can be pulled; bring others in with cbox import)`);
+  return pullImage(paths, text, opts);
+}
+
+export async function pullImage(paths: Paths, text: string, opts: PullOptions): Promise<ImageRecord> {
+  const ref = parseRef(text);
+  if (ref.name !== "alpine") throw new CboxError(`cannot pull ${formatRef(ref)}: only alpine images can be pulled (bring others in with cbox import)`);
+  const release = alpineRelease(ref.tag);
+  if (!release) throw new CboxError(`alpine:${ref.tag}: not an Alpine release (latest, edge, X.Y or X.Y.Z)`);
+  const arch = imageArch(opts.arch);
+  recoverImageTemps(paths);
+  const remote = await resolveAlpine(mirrorBase(opts.mirror), release, arch, ref.tag);
+  const record = await withImageLock(paths, remote.sha256, async () => readImage(paths, remote.sha256) ?? download(paths, remote, arch, ref, opts));
+  setTag(paths, ref, record.id);
+  return record;
+}
+
+async function download(paths: Paths, remote: RemoteImage, arch: string, ref: ImageRef, opts: PullOptions): Promise<ImageRecord> {
+  const label = `alpine:${ref.tag} (${remote.version}, ${arch})`;
+  const res = await httpGet(remote.url);
+  const total = Number(res.headers.get("content-length")) || undefined;
+  const progress = createProgress(opts.progress, opts.out, label, total);
+  const result = await intoStore(paths, `${remote.url}`, bodyChunks(res, remote.url), {
+    onBytes: (n) => progress.advance(n),
+    check: (r) => {
+      if (r.sha256 !== remote.sha256) {
+        throw new CboxError(`checksum mismatch for ${remote.url}: the mirror says sha256 ${remote.sha256}, the download is ${r.sha256}; nothing was stored`);
+      }
+    },
+    record: (r) => ({
+      id: r.sha256,
+      source: remote.url,
+      arch,
+      version: remote.version,
+      created: remote.date ?? new Date().toISOString(),
+      size: r.bytes,
+      cmd: ["/bin/sh"],
+    }),
+  });
+  progress.finish();
+  return result;
+}
+
+async function* bodyChunks(res: Response, url: string): AsyncIterable<Uint8Array> {
+  try {
+    for await (const chunk of res.body!) yield chunk;
+  } catch (err) {
+    throw new CboxError(`download of ${url} broke off: ${networkReason(err)}; nothing was stored`);
+  }
+}
+
+/** `cbox import FILE NAME[:TAG]`: a local .tar or .tar.gz root filesystem becomes an image. */
+export async function importImage(paths: Paths, file: string, text: string): Promise<ImageRecord> {
+  const ref = parseRef(text);
+  if (!statSync(file, { throwIfNoEntry: false })?.isFile()) throw new CboxError(`cbox import: ${file}: no such file`);
+  recoverImageTemps(paths);
+  const record = await intoStore(paths, file, createReadStream(file), {
+    record: (r) => ({ id: r.sha256, source: `import ${file}`, arch: imageArch(), created: new Date().toISOString(), size: r.bytes }),
+  });
+  setTag(paths, ref, record.id);
+  return record;
+}
+
+/** Unpacks into a temp folder, checks, and stores; on any failure nothing stays behind. */
+async function intoStore(
+  paths: Paths,
+  describe: string,
+  source: AsyncIterable<Uint8Array>,
+  how: { onBytes?: (n: number) => void; check?: (r: ArchiveResult) => void; record: (r: ArchiveResult) => ImageRecord },
+): Promise<ImageRecord> {
+  const tmp = newTempDir(paths);
+  try {
+    const result = await unpackArchive(source, join(tmp, "rootfs"), { asRoot: asRoot(), onBytes: how.onBytes, describe });
+    how.check?.(result);
+    if (result.skippedDevices) warn(`${result.skippedDevices} device nodes in ${describe} were skipped: only root can create them`);
+    const record = how.record(result);
+    const existing = readImage(paths, record.id);
+    if (existing) {
+      rmSync(tmp, { recursive: true, force: true });
+      return existing;
+    }
+    commitImage(paths, tmp, record);
+    return readImage(paths, record.id) ?? record;
+  } catch (err) {
+    rmSync(tmp, { recursive: true, force: true });
+    throw err;
+  }
+}

@@ -1,0 +1,211 @@
+// Safe extraction of an image's tar stream into an empty folder. Hostile archives are refused
+// with the entry named: `..` or absolute paths, paths through a symlink an earlier entry made,
+// hard links leading out, names over the kernel's limits. Nothing is ever written through a
+// symlink: every path is checked against the symlinks this extraction created, and files are
+// opened with O_NOFOLLOW | O_EXCL after whatever stood there is removed.
+import {
+  closeSync,
+  constants,
+  lchownSync,
+  linkSync,
+  lstatSync,
+  lutimesSync,
+  mkdirSync,
+  openSync,
+  rmSync,
+  symlinkSync,
+  unlinkSync,
+  writeSync,
+  chmodSync,
+  utimesSync,
+  chownSync,
+} from "node:fs";
+import { join } from "node:path";
+import type { Headers } from "tar-stream";
+import { CboxError, describeErrno } from "../errors.ts";
+import { makeDeviceNodes, type DeviceNode } from "../sys/nodes.ts";
+
+export interface UnpackOptions {
+  /** Keep the archive's owners and make device nodes: only root may. */
+  asRoot: boolean;
+}
+
+export interface UnpackSummary {
+  entries: number;
+  bytes: number;
+  skippedDevices: number;
+}
+
+const NAME_MAX = 255;
+const PATH_MAX = 4095;
+const S_IFCHR = 0o020000;
+const S_IFBLK = 0o060000;
+const S_IFIFO = 0o010000;
+
+export class UnsafeEntryError extends CboxError {
+  constructor(name: string, reason: string) {
+    super(`refusing archive entry "${name.length > 100 ? `${name.slice(0, 100)}...` : name}": ${reason}`);
+  }
+}
+
+interface Tail {
+  path: string;
+  mode: number;
+  mtime?: Date;
+  uid: number;
+  gid: number;
+}
+
+export interface TarEntry {
+  header: Headers;
+  [Symbol.asyncIterator](): AsyncIterator<Uint8Array>;
+}
+
+export class Unpacker {
+  private symlinks = new Set<string>();
+  private folders: Tail[] = [];
+  private nodes: (DeviceNode & Tail)[] = [];
+  private summary: UnpackSummary = { entries: 0, bytes: 0, skippedDevices: 0 };
+
+  constructor(
+    private root: string,
+    private opts: UnpackOptions,
+  ) {}
+
+  async add(entry: TarEntry): Promise<void> {
+    const h = entry.header;
+    const rel = this.checkPath(h.name, h.name);
+    if (!rel && h.type !== "directory") throw new UnsafeEntryError(h.name, "path names the image root itself");
+    const path = rel ? join(this.root, rel) : this.root;
+    const tail: Tail = { path, mode: (h.mode ?? 0o644) & 0o7777, mtime: h.mtime, uid: h.uid ?? 0, gid: h.gid ?? 0 };
+    this.summary.entries++;
+    if (rel) mkdirSync(join(path, ".."), { recursive: true, mode: 0o755 });
+    switch (h.type) {
+      case "directory":
+        if (rel) this.makeFolder(path);
+        this.folders.push(tail);
+        break;
+      case "file":
+      case "contiguous-file":
+      case undefined:
+        this.clear(path);
+        this.summary.bytes += await writeFile(path, entry);
+        this.finishFile(tail);
+        return;
+      case "symlink":
+        this.clear(path);
+        symlinkSync(h.linkname ?? "", path);
+        this.symlinks.add(rel);
+        this.own(tail, true);
+        lutimesSync(path, tail.mtime ?? new Date(), tail.mtime ?? new Date());
+        break;
+      case "link": {
+        const target = this.checkPath(h.linkname ?? "", h.name, `hard link target "${h.linkname}"`);
+        this.clear(path);
+        linkSync(join(this.root, target), path);
+        if (this.symlinks.has(target)) this.symlinks.add(rel);
+        break;
+      }
+      case "character-device":
+      case "block-device":
+      case "fifo":
+        this.addNode(h, tail);
+        break;
+      default:
+        break; // pax and GNU long-name headers are read by tar-stream itself
+    }
+    await drain(entry);
+  }
+
+  /** Device nodes, then folder owners, modes and times (deepest first: children change them). */
+  finish(): UnpackSummary {
+    const failure = makeDeviceNodes(this.nodes);
+    if (failure) {
+      const node = this.nodes[failure.index];
+      throw new CboxError(`cannot create the device node ${node ? node.path : "(unknown)"}: ${describeErrno(failure.errno)}`);
+    }
+    for (const node of this.nodes) this.finishFile(node);
+    for (const folder of this.folders.reverse()) {
+      // A later entry may have put a symlink where this folder was: never follow it.
+      if (lstatSync(folder.path, { throwIfNoEntry: false })?.isDirectory()) this.finishFile(folder);
+    }
+    return this.summary;
+  }
+
+  /**
+   * The path relative to the root (no "./", no trailing "/"), or UnsafeEntryError. `subject` is
+   * what the reason speaks of: the entry's own path, or its hard link target.
+   */
+  private checkPath(raw: string, entryName: string, subject = "path"): string {
+    const refuse = (reason: string) => new UnsafeEntryError(entryName, reason);
+    const parts = raw.split("/").filter((p) => p !== "" && p !== ".");
+    if (raw.startsWith("/") || parts.includes("..")) throw refuse(`${subject} leaves the image root`);
+    if (parts.some((p) => Buffer.byteLength(p) > NAME_MAX)) throw refuse(`name longer than ${NAME_MAX} bytes`);
+    const rel = parts.join("/");
+    if (Buffer.byteLength(rel) > PATH_MAX) throw refuse(`path longer than ${PATH_MAX} bytes`);
+    for (let i = 1; i < parts.length; i++) {
+      const link = parts.slice(0, i).join("/");
+      if (this.symlinks.has(link)) throw refuse(`${subject} goes through the symlink "${link}"`);
+    }
+    return rel;
+  }
+
+  /** Removes what stands at path unless it is a folder (a later entry may replace a file). */
+  private clear(path: string): void {
+    const st = lstatSync(path, { throwIfNoEntry: false });
+    if (!st) return;
+    if (st.isDirectory()) rmSync(path, { recursive: true });
+    else unlinkSync(path);
+    this.symlinks.delete(path.slice(this.root.length + 1));
+  }
+
+  private makeFolder(path: string): void {
+    const st = lstatSync(path, { throwIfNoEntry: false });
+    if (st?.isDirectory()) return;
+    if (st) this.clear(path);
+    mkdirSync(path, { mode: 0o700 });
+  }
+
+  private addNode(h: Headers, tail: Tail): void {
+    const kind = h.type === "fifo" ? S_IFIFO : h.type === "block-device" ? S_IFBLK : S_IFCHR;
+    if (kind !== S_IFIFO && !this.opts.asRoot) {
+      this.summary.skippedDevices++;
+      return;
+    }
+    this.clear(tail.path);
+    this.nodes.push({ ...tail, mode: kind | tail.mode, major: h.devmajor ?? 0, minor: h.devminor ?? 0 });
+  }
+
+  private own(tail: Tail, link: boolean): void {
+    if (!this.opts.asRoot) return;
+    (link ? lchownSync : chownSync)(tail.path, tail.uid, tail.gid);
+  }
+
+  /** Owner first: chown clears setuid and setgid bits, so the mode comes after it. */
+  private finishFile(tail: Tail): void {
+    this.own(tail, false);
+    chmodSync(tail.path, tail.mode & 0o7777);
+    if (tail.mtime) utimesSync(tail.path, tail.mtime, tail.mtime);
+  }
+}
+
+async function writeFile(path: string, entry: TarEntry): Promise<number> {
+  const fd = openSync(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
+  let bytes = 0;
+  try {
+    for await (const chunk of entry) {
+      let off = 0;
+      while (off < chunk.length) off += writeSync(fd, chunk, off, chunk.length - off);
+      bytes += chunk.length;
+    }
+  } finally {
+    closeSync(fd);
+  }
+  return bytes;
+}
+
+async function drain(entry: TarEntry): Promise<void> {
+  for await (const _ of entry) {
+    // entries without data still need their stream consumed before the next one
+  }
+}
