@@ -54,6 +54,18 @@ export function cbox(args: string[], opts: CboxOptions = {}): Result {
   return { code: res.exitCode ?? -1, stdout: res.stdout.toString(), stderr: res.stderr.toString() };
 }
 
+/** Runs dist/cbox without blocking this process (for tests that serve it, e.g. a mirror). */
+export async function cboxAsync(args: string[], opts: CboxOptions = {}): Promise<Result> {
+  const proc = Bun.spawn([...asUser(opts.as), cboxBin, ...args], {
+    stdin: opts.stdin === undefined ? "ignore" : Buffer.from(opts.stdin),
+    stdout: "pipe",
+    stderr: "pipe",
+    env: { ...baseEnv(opts.as), ...opts.env },
+  });
+  const [stdout, stderr, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
+  return { code, stdout, stderr };
+}
+
 /** Starts dist/cbox in the background (for signal tests); stdout is readable line by line. */
 export function cboxSpawn(args: string[], opts: CboxOptions = {}) {
   return Bun.spawn([...asUser(opts.as), cboxBin, ...args], {
