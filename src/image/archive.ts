@@ -32,7 +32,10 @@ export async function unpackArchive(
       if (!sink) {
         // gzip starts with 1f 8b; anything else is read as a plain tar.
         sink = chunk[0] === 0x1f && chunk[1] === 0x8b ? gunzip : tar;
-        if (sink === gunzip) gunzip.pipe(tar);
+        if (sink === gunzip) {
+          gunzip.pipe(tar);
+          gunzip.on("error", (err) => tar.destroy(err)); // pipe() does not pass errors on
+        }
       }
       if (!sink.write(chunk)) await once(sink, "drain");
     }

@@ -124,7 +124,8 @@ async function intoStore(
   try {
     const result = await unpackArchive(source, join(tmp, "rootfs"), { asRoot: asRoot(), onBytes: how.onBytes, describe });
     how.check?.(result);
-    if (result.skippedDevices) warn(`${result.skippedDevices} device nodes in ${describe} were skipped: only root can create them`);
+    const n = result.skippedDevices;
+    if (n) warn(`${n} device node${n === 1 ? " was" : "s were"} skipped in ${describe}: only root can create them`);
     const record = how.record(result);
     const existing = readImage(paths, record.id);
     if (existing) {
