@@ -93,6 +93,25 @@ describe.skipIf(!isRoot)("cbox run alpine / cbox pull", () => {
     expect(bad.stderr).toStartWith('cbox: --arch "sparc": not an Alpine architecture');
   });
 
+  test("on a terminal, progress is a bar redrawn in place with size, rate and time left", async () => {
+    const root = freshRoot();
+    mirror.fault({ kind: "slow", bytesPerSecond: 3_000_000 });
+    try {
+      const cmd = `${cboxBin} pull --root ${root} --mirror ${mirror.url} alpine:3.20.2`;
+      const proc = Bun.spawn(["script", "-qefc", cmd, "/dev/null"], { stdout: "pipe", stderr: "pipe", stdin: "pipe" });
+      const [out, code] = await Promise.all([new Response(proc.stdout).text(), proc.exited]);
+      expect(code).toBe(0);
+      const redraws = out.split("\r\x1b[K").slice(1);
+      expect(redraws.length).toBeGreaterThan(2);
+      for (const line of redraws.slice(0, -1)) {
+        expect(line).toMatch(/^alpine:3\.20\.2 \(3\.20\.2, x86_64\) \[[= >]{24}\] [\d.]+ k?M?B\/[\d.]+ MB [\d.]+ k?M?B\/s \S+ left$/);
+      }
+      expect(redraws.at(-1)).toMatch(/^alpine:3\.20\.2 .*\[=+>\] ([\d.]+ MB)\/\1 .* left\r?\nsha256:[0-9a-f]{64}\r?\n$/);
+    } finally {
+      mirror.fault(null);
+    }
+  });
+
   test("progress on a non-terminal is plain lines; -q says nothing", async () => {
     const root = freshRoot();
     const r = await pull(root, "alpine:3.20.2");
