@@ -10,7 +10,8 @@ export type ProgressMode = "bar" | "lines" | "quiet";
 export function formatBytes(n: number): string {
   const units = ["B", "kB", "MB", "GB", "TB"];
   let i = 0;
-  while (n >= 1000 && i < units.length - 1) {
+  n = Math.round(n);
+  while (n >= 999.95 && i < units.length - 1) {
     n /= 1000;
     i++;
   }
@@ -19,7 +20,8 @@ export function formatBytes(n: number): string {
 
 function formatSeconds(s: number): string {
   if (!Number.isFinite(s)) return "--";
-  return s < 60 ? `${Math.ceil(s)}s` : `${Math.floor(s / 60)}m${String(Math.ceil(s % 60)).padStart(2, "0")}s`;
+  const t = Math.ceil(s);
+  return t < 60 ? `${t}s` : `${Math.floor(t / 60)}m${String(t % 60).padStart(2, "0")}s`;
 }
 
 /** What one redraw of the bar says: `label [=====>    ] 1.2 MB/3.6 MB 2.1 MB/s 2s left`. */

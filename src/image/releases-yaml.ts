@@ -21,7 +21,7 @@ export function parseReleasesYaml(text: string): YamlEntry[] {
       lastKey = kv[1]!;
       current[lastKey] = unquote(kv[2]!.trim());
     } else if (current && lastKey && /^\s+\S/.test(line)) {
-      current[lastKey] += ` ${line.trim()}`; // a folded continuation line (desc)
+      current[lastKey] = unquote(`${current[lastKey]} ${line.trim()}`); // a folded continuation (desc)
     }
   }
   return entries;

@@ -152,6 +152,11 @@ export class Unpacker {
 
   /** Removes what stands at path unless it is a folder (a later entry may replace a file). */
   private clear(path: string): void {
+    // Whatever waits for finish() at or under this path is gone with it: a symlink may take its
+    // place, and finish() must never reach through that to a folder outside.
+    const under = (t: Tail) => t.path === path || t.path.startsWith(`${path}/`);
+    this.folders = this.folders.filter((t) => !under(t));
+    this.nodes = this.nodes.filter((t) => !under(t));
     const st = lstatSync(path, { throwIfNoEntry: false });
     if (!st) return;
     if (st.isDirectory()) rmSync(path, { recursive: true });
