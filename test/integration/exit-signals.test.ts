@@ -37,7 +37,8 @@ describe.skipIf(!isRoot)("exit codes", () => {
   test("125 for cbox's own errors, one line each", () => {
     const cases: [string[], string][] = [
       [["run", "--root", store, "--rootfs", join(work, "missing"), "true"], `cbox: --rootfs ${join(work, "missing")}: no such directory\n`],
-      [["run", "--root", store, "true"], "cbox: no root filesystem: give --rootfs DIR\n"],
+      [["run", "--root", store], "cbox: no image given: cbox run [FLAGS] IMAGE [CMD...], or --rootfs DIR CMD...\n"],
+      [["run", "--root", store, "true"], "cbox: no such image: true:latest (only alpine images can be pulled; bring others in with cbox import)\n"],
       [["run", "--root", store, "--rootfs", rootfs], "cbox: no command given: cbox run --rootfs DIR CMD [ARG...]\n"],
       [["run", "--bogus", "x"], "cbox: unknown flag: --bogus\n"],
       [["run", "--root", store, "--rootfs", rootfs, "-u", "nosuchuser", "true"], 'cbox: --user: no user "nosuchuser" in the image\'s /etc/passwd\n'],
