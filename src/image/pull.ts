@@ -1,5 +1,5 @@
 // Getting images into the store: pulled from an Alpine mirror, or imported from a local archive.
-import { createReadStream, rmSync, statSync } from "node:fs";
+import { rmSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { warn } from "../cli/output.ts";
 import { CboxError } from "../errors.ts";
@@ -106,7 +106,7 @@ export async function importImage(paths: Paths, file: string, text: string): Pro
   const ref = parseRef(text);
   if (!statSync(file, { throwIfNoEntry: false })?.isFile()) throw new CboxError(`cbox import: ${file}: no such file`);
   recoverImageTemps(paths);
-  const record = await intoStore(paths, file, createReadStream(file), {
+  const record = await intoStore(paths, file, Bun.file(file).stream(), {
     record: (r) => ({ id: r.sha256, source: `import ${file}`, arch: imageArch(), created: new Date().toISOString(), size: r.bytes }),
   });
   setTag(paths, ref, record.id);

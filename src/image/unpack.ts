@@ -63,6 +63,8 @@ export interface TarEntry {
 
 export class Unpacker {
   private symlinks = new Set<string>();
+  /** Folders known to exist (relative paths), so parents are made once. */
+  private knownFolders = new Set<string>();
   private folders: Tail[] = [];
   private nodes: (DeviceNode & Tail)[] = [];
   private summary: UnpackSummary = { entries: 0, bytes: 0, skippedDevices: 0 };
@@ -79,10 +81,11 @@ export class Unpacker {
     const path = rel ? join(this.root, rel) : this.root;
     const tail: Tail = { path, mode: (h.mode ?? 0o644) & 0o7777, mtime: h.mtime, uid: h.uid ?? 0, gid: h.gid ?? 0 };
     this.summary.entries++;
-    if (rel) mkdirSync(join(path, ".."), { recursive: true, mode: 0o755 });
+    if (rel) this.makeParents(rel);
     switch (h.type) {
       case "directory":
         if (rel) this.makeFolder(path);
+        this.knownFolders.add(rel);
         this.folders.push(tail);
         break;
       case "file":
@@ -157,11 +160,13 @@ export class Unpacker {
     const under = (t: Tail) => t.path === path || t.path.startsWith(`${path}/`);
     this.folders = this.folders.filter((t) => !under(t));
     this.nodes = this.nodes.filter((t) => !under(t));
+    const rel = path.slice(this.root.length + 1);
+    for (const known of this.knownFolders) if (known === rel || known.startsWith(`${rel}/`)) this.knownFolders.delete(known);
     const st = lstatSync(path, { throwIfNoEntry: false });
     if (!st) return;
     if (st.isDirectory()) rmSync(path, { recursive: true });
     else unlinkSync(path);
-    this.symlinks.delete(path.slice(this.root.length + 1));
+    this.symlinks.delete(rel);
   }
 
   private makeFolder(path: string): void {
@@ -181,8 +186,17 @@ export class Unpacker {
     this.nodes.push({ ...tail, mode: kind | tail.mode, major: h.devmajor ?? 0, minor: h.devminor ?? 0 });
   }
 
+  /** Parents missing from the archive are made 0755; each is looked at once. */
+  private makeParents(rel: string): void {
+    const parent = rel.slice(0, Math.max(0, rel.lastIndexOf("/")));
+    if (!parent || this.knownFolders.has(parent)) return;
+    mkdirSync(join(this.root, parent), { recursive: true, mode: 0o755 });
+    for (let p = parent; p && !this.knownFolders.has(p); p = p.slice(0, Math.max(0, p.lastIndexOf("/")))) this.knownFolders.add(p);
+  }
+
+  /** Files we create as root are root's already: chown only what belongs to someone else. */
   private own(tail: Tail, link: boolean): void {
-    if (!this.opts.asRoot) return;
+    if (!this.opts.asRoot || (tail.uid === 0 && tail.gid === 0)) return;
     (link ? lchownSync : chownSync)(tail.path, tail.uid, tail.gid);
   }
 

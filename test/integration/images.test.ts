@@ -1,6 +1,6 @@
 // cbox import, images and rmi; device nodes in image archives as root and rootless.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { chmodSync, chownSync, mkdirSync, readdirSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { makeTar } from "../fixtures/hostile.ts";
 import { buildRootfs, cbox, cboxBin, isRoot, removeDir, tempDir, treeListing } from "./helpers.ts";
@@ -70,6 +70,15 @@ describe.skipIf(!isRoot)("import, images, rmi", () => {
     const r = cbox(["import", "--root", root, junk, "junk"]);
     expect(r.code).toBe(125);
     expect(r.stderr).toMatch(new RegExp(`^cbox: ${junk}: the archive is damaged or incomplete \\(.*\\)\\n$`));
+    // A cut-off .tar.gz, at several places: never a partial image.
+    const whole = readFileSync(tarball);
+    for (const fraction of [0.3, 0.6, 0.999]) {
+      const cut = join(work, `cut-${fraction}.tar.gz`);
+      writeFileSync(cut, whole.subarray(0, Math.floor(whole.length * fraction)));
+      const c = cbox(["import", "--root", root, cut, "cut"]);
+      expect(c.code).toBe(125);
+      expect(c.stderr).toMatch(new RegExp(`^cbox: ${cut}: the archive is damaged or incomplete \\(.*\\)\\n$`));
+    }
     expect(cbox(["import", "--root", root, join(work, "missing.tar"), "x"]).stderr).toBe(`cbox: cbox import: ${join(work, "missing.tar")}: no such file\n`);
     expect(treeListing(root, false).filter((l) => !l.startsWith("/images d"))).toEqual([]);
   });
