@@ -65,6 +65,8 @@ export class Unpacker {
   private symlinks = new Set<string>();
   /** Folders known to exist (relative paths), so parents are made once. */
   private knownFolders = new Set<string>();
+  /** Every path this extraction made or queued (relative): nothing else can be in the folder. */
+  private made = new Set<string>();
   private folders: Tail[] = [];
   private nodes: (DeviceNode & Tail)[] = [];
   private summary: UnpackSummary = { entries: 0, bytes: 0, skippedDevices: 0 };
@@ -84,20 +86,23 @@ export class Unpacker {
     if (rel) this.makeParents(rel);
     switch (h.type) {
       case "directory":
-        if (rel) this.makeFolder(path);
+        if (rel) this.makeFolder(path, rel);
         this.knownFolders.add(rel);
+        this.made.add(rel);
         this.folders.push(tail);
         break;
       case "file":
       case "contiguous-file":
       case undefined:
         this.clear(path);
+        this.made.add(rel);
         this.summary.bytes += await writeFile(path, entry);
         this.finishFile(tail);
         return;
       case "symlink":
         this.clear(path);
         symlinkSync(h.linkname ?? "", path);
+        this.made.add(rel);
         this.symlinks.add(rel);
         this.own(tail, true);
         lutimesSync(path, tail.mtime ?? new Date(), tail.mtime ?? new Date());
@@ -106,6 +111,7 @@ export class Unpacker {
         const target = this.checkPath(h.linkname ?? "", h.name, `hard link target "${h.linkname}"`);
         this.clear(path);
         linkSync(join(this.root, target), path);
+        this.made.add(rel);
         if (this.symlinks.has(target)) this.symlinks.add(rel);
         break;
       }
@@ -154,25 +160,26 @@ export class Unpacker {
   }
 
   /** Removes what stands at path unless it is a folder (a later entry may replace a file). */
+  /**
+   * Removes what an earlier entry put at path (the folder starts empty, so only what we made can
+   * stand there). Whatever waits for finish() at or under it goes too: a symlink may take its
+   * place, and finish() must never reach through that to a folder outside.
+   */
   private clear(path: string): void {
-    // Whatever waits for finish() at or under this path is gone with it: a symlink may take its
-    // place, and finish() must never reach through that to a folder outside.
-    const under = (t: Tail) => t.path === path || t.path.startsWith(`${path}/`);
-    this.folders = this.folders.filter((t) => !under(t));
-    this.nodes = this.nodes.filter((t) => !under(t));
     const rel = path.slice(this.root.length + 1);
-    for (const known of this.knownFolders) if (known === rel || known.startsWith(`${rel}/`)) this.knownFolders.delete(known);
+    if (!this.made.has(rel)) return;
+    const under = (p: string, base: string) => p === base || p.startsWith(`${base}/`);
+    this.folders = this.folders.filter((t) => !under(t.path, path));
+    this.nodes = this.nodes.filter((t) => !under(t.path, path));
+    for (const set of [this.made, this.knownFolders, this.symlinks]) for (const p of set) if (under(p, rel)) set.delete(p);
     const st = lstatSync(path, { throwIfNoEntry: false });
-    if (!st) return;
-    if (st.isDirectory()) rmSync(path, { recursive: true });
-    else unlinkSync(path);
-    this.symlinks.delete(rel);
+    if (st?.isDirectory()) rmSync(path, { recursive: true });
+    else if (st) unlinkSync(path);
   }
 
-  private makeFolder(path: string): void {
-    const st = lstatSync(path, { throwIfNoEntry: false });
-    if (st?.isDirectory()) return;
-    if (st) this.clear(path);
+  private makeFolder(path: string, rel: string): void {
+    if (this.knownFolders.has(rel)) return;
+    this.clear(path);
     mkdirSync(path, { mode: 0o700 });
   }
 
@@ -183,6 +190,7 @@ export class Unpacker {
       return;
     }
     this.clear(tail.path);
+    this.made.add(tail.path.slice(this.root.length + 1));
     this.nodes.push({ ...tail, mode: kind | tail.mode, major: h.devmajor ?? 0, minor: h.devminor ?? 0 });
   }
 
@@ -191,7 +199,10 @@ export class Unpacker {
     const parent = rel.slice(0, Math.max(0, rel.lastIndexOf("/")));
     if (!parent || this.knownFolders.has(parent)) return;
     mkdirSync(join(this.root, parent), { recursive: true, mode: 0o755 });
-    for (let p = parent; p && !this.knownFolders.has(p); p = p.slice(0, Math.max(0, p.lastIndexOf("/")))) this.knownFolders.add(p);
+    for (let p = parent; p && !this.knownFolders.has(p); p = p.slice(0, Math.max(0, p.lastIndexOf("/")))) {
+      this.knownFolders.add(p);
+      this.made.add(p);
+    }
   }
 
   /** Files we create as root are root's already: chown only what belongs to someone else. */
