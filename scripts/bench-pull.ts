@@ -4,7 +4,9 @@
 //   bun scripts/bench-pull.ts
 //
 // Env: BENCH_RUNS (default 30), BENCH_NO_BUILD=1 (reuse dist/cbox), TMPDIR (where the mirror,
-//      DIR and STORE go; its file system's metadata speed can dominate the times).
+//      DIR and STORE go). The unpacking is timed twice: on TMPDIR's file system (a disk, as the
+//      store is in real use) and on tmpfs (/dev/shm), where file creation is cheap and what is
+//      left is the programs' own work. The goal is judged on the disk.
 import { mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, join, relative } from "node:path";
@@ -29,21 +31,25 @@ function serve(root: string) {
   });
 }
 
-function report(rows: Row[], peers: Peer[], bytes: number, fs: string): string {
-  const curl = rows.find((r) => r.name.startsWith("curl"))!;
-  const cbox = rows.find((r) => r.name.startsWith("cbox"))!;
+function report(rows: Row[], peers: Peer[], bytes: number, places: string[]): string {
   const cell = (s: string) => s.replaceAll("|", "\\|");
-  const ratio = cbox.mean / curl.mean;
+  const on = (place: string) => rows.filter((r) => r.name.endsWith(`on ${place}`));
+  const ratioOn = (place: string) => {
+    const [curl, cbox] = on(place);
+    return cbox!.mean / curl!.mean;
+  };
+  const vsCurl = (r: Row) => r.mean / rows.find((c) => c.name.startsWith("curl") && c.name.endsWith(r.name.slice(r.name.indexOf(" on "))))!.mean;
+  const ratio = ratioOn(places[0]!);
   return [
     "## Image pull",
     "",
     `Time to download the Alpine minirootfs tarball (${(bytes / 1024).toFixed(0)} KiB, built by \`scripts/make-mirror.ts\`) ` +
-      `from a static mirror on 127.0.0.1 and unpack it into an empty directory on ${fs}.`,
+      `from a static mirror on 127.0.0.1 and unpack it into an empty directory, on ${places.join(" and on ")}.`,
     "",
     "| command | mean ms | ± ms | min ms | max ms | vs curl\\|tar |",
     "|---|--:|--:|--:|--:|--:|",
     ...rows.map(
-      (r) => `| ${cell(r.name)} | ${ms(r.mean)} | ${ms(r.stddev)} | ${ms(r.min)} | ${ms(r.max)} | ${ms(r.mean / curl.mean)}x |`,
+      (r) => `| ${cell(r.name)} | ${ms(r.mean)} | ${ms(r.stddev)} | ${ms(r.min)} | ${ms(r.max)} | ${ms(vsCurl(r))}x |`,
     ),
     "",
     "cbox does more than the pipe: it first fetches the small `.sha256` file, then verifies the tarball's " +
@@ -52,11 +58,12 @@ function report(rows: Row[], peers: Peer[], bytes: number, fs: string): string {
     `${machineLine(RUNS)} · commands run in hyperfine's default shell (\`sh\`, whose startup hyperfine subtracts); ` +
       "the mirror is served by `Bun.serve` from the benchmark's own process.",
     "",
-    `Goal: cbox within ${GOAL}x of curl | tar -xz. Goal ${ratio <= GOAL ? "met" : "NOT met"}: cbox is ${ms(ratio)}x.`,
+    `Goal: cbox within ${GOAL}x of curl | tar -xz, on the disk. Goal ${ratio <= GOAL ? "met" : "NOT met"}: cbox is ${ms(ratio)}x on ${places[0]}` +
+      (places[1] ? `; on ${places[1]} it is ${ms(ratioOn(places[1]))}x (cbox's own start-up and JavaScript unpacking show there).` : "."),
     "",
     "Commands (`bun scripts/bench-pull.ts`), each after its prepare command:",
     "",
-    ...peers.map((p) => `- ${p.name}: \`${p.shown}\` (prepare: \`${p.prepareShown}\`)`),
+    ...peers.filter((p) => p.name.endsWith(`on ${places[0]}`)).map((p) => `- ${p.name.replace(/ on .*/, "")}: \`${p.shown}\` (prepare: \`${p.prepareShown}\`)`),
   ].join("\n");
 }
 
@@ -65,6 +72,7 @@ async function main() {
   const cbox = buildCbox();
   const tmp = mkdtempSync(join(tmpdir(), "cbox-bench-pull-"));
   let server: ReturnType<typeof serve> | undefined;
+  let shmDir: string | undefined;
   try {
     // make-mirror prints "PATH BYTES bytes" for the tarball it wrote.
     const mirror = join(tmp, "mirror");
@@ -72,32 +80,40 @@ async function main() {
     server = serve(mirror);
     const base = `http://127.0.0.1:${server.port}`;
     const url = `${base}/${relative(mirror, tarball!)}`;
-    const [dir, store] = [join(tmp, "unpacked"), join(tmp, "store")];
+    const fsType = (dir: string) => run(["df", "--output=fstype", dir], { quiet: true }).trim().split("\n").pop()!;
+    const places = [{ base: tmp, label: `${fsType(tmp)} (${tmpdir()})` }];
+    const shm = statSync("/dev/shm", { throwIfNoEntry: false })?.isDirectory() && fsType("/dev/shm") !== fsType(tmp);
+    if (shm) places.push({ base: mkdtempSync("/dev/shm/cbox-bench-pull-"), label: "tmpfs (/dev/shm)" });
+    shmDir = shm ? places[1]!.base : undefined;
 
-    const peers: Peer[] = [
-      {
-        name: `curl ${version(["curl", "--version"])} | tar ${version(["tar", "--version"])}`,
-        cmd: `${line(["curl", "-s", url])} | ${line(["tar", "-xz", "-C", dir])}`,
-        prepare: `rm -rf ${line([dir])} && mkdir ${line([dir])}`,
-        shown: `curl -s URL/${basename(tarball!)} | tar -xz -C DIR`,
-        prepareShown: "rm -rf DIR && mkdir DIR",
-      },
-      {
-        name: "cbox",
-        cmd: line([cbox, "pull", "-q", "--root", store, "--mirror", `${base}/alpine`, REF]),
-        prepare: `rm -rf ${line([store])}`,
-        shown: `dist/cbox pull -q --root STORE --mirror URL/alpine ${REF}`,
-        prepareShown: "rm -rf STORE",
-      },
-    ];
+    const peers: Peer[] = places.flatMap(({ base: where, label }) => {
+      const [dir, store] = [join(where, "unpacked"), join(where, "store")];
+      return [
+        {
+          name: `curl ${version(["curl", "--version"])} | tar ${version(["tar", "--version"])} on ${label}`,
+          cmd: `${line(["curl", "-s", url])} | ${line(["tar", "-xz", "-C", dir])}`,
+          prepare: `rm -rf ${line([dir])} && mkdir ${line([dir])}`,
+          shown: `curl -s URL/${basename(tarball!)} | tar -xz -C DIR`,
+          prepareShown: "rm -rf DIR && mkdir DIR",
+        },
+        {
+          name: `cbox on ${label}`,
+          cmd: line([cbox, "pull", "-q", "--root", store, "--mirror", `${base}/alpine`, REF]),
+          prepare: `rm -rf ${line([store])}`,
+          shown: `dist/cbox pull -q --root STORE --mirror URL/alpine ${REF}`,
+          prepareShown: "rm -rf STORE",
+        },
+      ];
+    });
 
-    const fs = run(["df", "--output=fstype", tmp], { quiet: true }).trim().split("\n").pop()!;
-    const body = report(await hyperfine(peers, { runs: RUNS, tmp, shell: true }), peers, Number(size), `${fs} (${tmpdir()})`);
+    const labels = places.map((p) => p.label);
+    const body = report(await hyperfine(peers, { runs: RUNS, tmp, shell: true }), peers, Number(size), labels);
     await writeSection("bench-pull", body);
     console.log(`\n${body}\n\nwrote ${OUT}`);
   } finally {
     server?.stop(true);
     rmSync(tmp, { recursive: true, force: true });
+    if (shmDir) rmSync(shmDir, { recursive: true, force: true });
   }
 }
 
