@@ -3,7 +3,7 @@
 import { once } from "node:events";
 import { extract } from "tar-stream";
 import { CboxError, systemErrorText } from "../errors.ts";
-import { Unpacker, UnsafeEntryError, type TarEntry, type UnpackOptions, type UnpackSummary } from "./unpack.ts";
+import { Unpacker, type TarEntry, type UnpackOptions, type UnpackSummary } from "./unpack.ts";
 
 export interface ArchiveResult extends UnpackSummary {
   sha256: string;
@@ -94,4 +94,3 @@ function archiveError(err: unknown, what: string): CboxError {
   return new CboxError(`${what}: ${e?.message ?? String(err)}`);
 }
 
-export { UnsafeEntryError };

@@ -1,6 +1,6 @@
 // The only module that touches bun:ffi. It compiles shim.c with TinyCC (`cc`) at run time:
 // a Bun process is multi-threaded, so namespaces and forking must happen in C (DESIGN.md).
-import { cc, type Pointer } from "bun:ffi";
+import { cc } from "bun:ffi";
 import { closeSync, openSync, writeSync } from "node:fs";
 import source from "./shim.c" with { type: "text" };
 
@@ -46,4 +46,3 @@ function openTmpfile(): number {
   throw new Error("cannot create a temporary file for the C shim in $XDG_RUNTIME_DIR, /dev/shm or /tmp");
 }
 
-export type { Pointer };
