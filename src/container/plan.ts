@@ -51,6 +51,7 @@ export function buildPlan(spec: ContainerSpec, dirs: ContainerDirs, host: HostFa
     { op: "setgid", ints: [gid] },
     { op: "setuid", ints: [uid] },
     { op: "closeFrom", ints: [3] },
+    ...(spec.init ? [{ op: "init" } satisfies Op] : []),
     execOp(spec),
   ];
 }

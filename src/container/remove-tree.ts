@@ -24,7 +24,7 @@ function removeInUserNamespace(path: string, maps: UserMaps): void {
       { op: "closeFrom", ints: [3] },
       { op: "exec", ints: [3, 0], strs: ["/usr/bin:/bin", "rm", "-rf", path] },
     ],
-    CloneFlag.newuser,
+    CloneFlag.newuser | CloneFlag.vm,
   );
   try {
     writeMaps(child.pid, maps);

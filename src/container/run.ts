@@ -43,7 +43,7 @@ export function runContainer(opts: RunOptions, paths: Paths): number {
     writeEtcFiles(dirs, spec.hostname);
 
     const plan = buildPlan(spec, dirs, host);
-    const child = spawnContainer(plan, containerCloneFlags(host.userNamespace));
+    const child = spawnContainer(plan, containerCloneFlags(host.userNamespace, spec.init));
     cleanup.push("stop the container", () => child.abort());
     if (maps) writeChildMaps(child.pid, maps);
     const failure = child.release();

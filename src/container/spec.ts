@@ -30,6 +30,8 @@ export interface ContainerSpec {
   hostname: string;
   interactive: boolean;
   remove: boolean;
+  /** A minimal init as PID 1 that reaps zombies and forwards signals (docker's --init). */
+  init: boolean;
 }
 
 export const DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -46,6 +48,7 @@ export interface RunOptions {
   hostname?: string;
   interactive: boolean;
   remove: boolean;
+  init?: boolean;
 }
 
 export function buildSpec(opts: RunOptions, id: string, hostEnv: Record<string, string | undefined>): ContainerSpec {
@@ -74,6 +77,7 @@ export function buildSpec(opts: RunOptions, id: string, hostEnv: Record<string, 
     hostname,
     interactive: opts.interactive,
     remove: opts.remove,
+    init: !!opts.init,
   };
 }
 

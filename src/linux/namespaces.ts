@@ -1,5 +1,7 @@
-// clone(2) namespace flags.
+// clone(2) flags: the namespaces, and CLONE_VM.
 export const CloneFlag = {
+  /** Share cbox's memory until execve: saves copying Bun's page tables (~2.5 ms a start). */
+  vm: 0x00000100,
   newns: 0x00020000,
   newcgroup: 0x02000000,
   newuts: 0x04000000,
@@ -9,9 +11,12 @@ export const CloneFlag = {
   newnet: 0x40000000,
 } as const;
 
-/** Every namespace a container gets; a user namespace is added when asked (always when not root). */
-export function containerCloneFlags(userNamespace: boolean): number {
+/**
+ * Every namespace a container gets; a user namespace is added when asked (always when not root).
+ * The first process shares cbox's memory unless it stays as an init that never execs.
+ */
+export function containerCloneFlags(userNamespace: boolean, init: boolean): number {
   const all =
     CloneFlag.newns | CloneFlag.newcgroup | CloneFlag.newuts | CloneFlag.newipc | CloneFlag.newpid | CloneFlag.newnet;
-  return userNamespace ? all | CloneFlag.newuser : all;
+  return all | (userNamespace ? CloneFlag.newuser : 0) | (init ? 0 : CloneFlag.vm);
 }

@@ -1,4 +1,5 @@
 // Device nodes on the host (for image layers): Node has no mknod, so a shim child makes them.
+import { CloneFlag } from "../linux/namespaces.ts";
 import type { Op } from "./ops.ts";
 import { exitCodeOf, spawnHeld } from "./process.ts";
 
@@ -18,7 +19,7 @@ export function makeDeviceNodes(nodes: DeviceNode[]): { index: number; errno: nu
     ...nodes.map((n): Op => ({ op: "mknod", ints: [n.mode, n.major, n.minor], strs: [n.path] })),
     { op: "exit", ints: [0] },
   ];
-  const child = spawnHeld(plan, 0);
+  const child = spawnHeld(plan, CloneFlag.vm);
   const failure = child.release();
   const status = child.wait();
   if (failure) return { index: failure.index - 1, errno: failure.errno };

@@ -22,6 +22,7 @@ export const OpCode = {
   exec: 18,
   pdeathsig: 19,
   exit: 20,
+  init: 21,
 } as const;
 
 export type OpName = keyof typeof OpCode;

@@ -36,6 +36,7 @@ extern int ioctl(int fd, unsigned long req, ...);
 extern int prctl(int op, unsigned long a, unsigned long b, unsigned long c, unsigned long d);
 extern long syscall(long nr, ...);
 extern int kill(int pid, int sig);
+extern int fork(void);
 extern int waitpid(int pid, int *status, int options);
 extern int sigaction(int sig, const void *act, void *old);
 extern int sigemptyset(void *set);
@@ -73,7 +74,7 @@ extern int *__errno_location(void);
 enum {
   OP_MOUNT = 1, OP_UMOUNT, OP_MKDIR, OP_MKNOD, OP_SYMLINK, OP_TOUCH, OP_PIVOT_ROOT, OP_RMDIR,
   OP_SETHOSTNAME, OP_CHDIR, OP_LOOPBACK_UP, OP_UMASK, OP_SETGROUPS, OP_SETGID, OP_SETUID,
-  OP_OPEN_DUP, OP_CLOSE_FROM, OP_EXEC, OP_PDEATHSIG, OP_EXIT
+  OP_OPEN_DUP, OP_CLOSE_FROM, OP_EXEC, OP_PDEATHSIG, OP_EXIT, OP_INIT
 };
 
 #define MAX_INTS 64
@@ -172,6 +173,34 @@ static int exec_op(struct op *o, char **argv, char **envp) {
   return -1;
 }
 
+/*
+ * --init: this process stays as PID 1, a minimal init; a forked child goes on with the plan and
+ * becomes the command. The init forwards every catchable signal to it, reaps every zombie, and
+ * exits with the command's status (128+N for a death by signal N) once the command is gone.
+ * Spawn it without CLONE_VM: the init never execs, so it must not share cbox's memory.
+ */
+static volatile int init_child;
+static void init_forward(int sig) { if (init_child > 0) kill(init_child, sig); }
+
+static int become_init(int error_w) {
+  struct { void (*handler)(int); unsigned long long mask[16]; int flags; void (*restorer)(void); } act;
+  int pid, sig, status, i, r;
+  pid = fork();
+  if (pid <= 0) return pid; /* the command's side carries on; -1 is a failure */
+  init_child = pid;
+  close(error_w); /* the command reports its own exec failure; EOF must not wait for us */
+  prctl(15 /* PR_SET_NAME */, (unsigned long)"init", 0, 0, 0);
+  for (i = 0; i < (int)sizeof act; i++) ((char *)&act)[i] = 0;
+  act.handler = init_forward;
+  act.flags = 0x10000000; /* SA_RESTART */
+  for (sig = 1; sig < 32; sig++) if (sig != 9 && sig != 19 && sig != SIGCHLD) sigaction(sig, &act, 0);
+  for (;;) {
+    r = waitpid(-1, &status, 0);
+    if (r == pid) _exit((status & 0x7f) ? 128 + (status & 0x7f) : (status >> 8) & 0xff);
+    if (r < 0 && errno != EINTR) _exit(125);
+  }
+}
+
 /* Memory the child uses before execve, mapped once (see cbox_spawn for why it is ours). */
 #define MAX_PLAN (1 << 20)
 struct child_memory {
@@ -182,7 +211,7 @@ struct child_memory {
 };
 static struct child_memory *mem;
 
-static int run_op(struct op *o) {
+static int run_op(struct op *o, int error_w) {
   char **s = o->strs;
   const long long *v = o->ints;
   int r;
@@ -216,6 +245,7 @@ static int run_op(struct op *o) {
   case OP_EXEC: return exec_op(o, mem->argv, mem->envp);
   case OP_PDEATHSIG: return prctl(PR_SET_PDEATHSIG, (unsigned long)v[0], 0, 0, 0);
   case OP_EXIT: _exit((int)v[0]);
+  case OP_INIT: return become_init(error_w);
   }
   errno = EINVAL;
   return -1;
@@ -253,7 +283,7 @@ static int child_main(void *arg) {
   while (off < sp->len) {
     n = (int)decode(sp->plan + off, sp->len - off, o);
     if (!n) report(sp->error_w, index, EINVAL);
-    if (run_op(o) < 0) report(sp->error_w, index, errno);
+    if (run_op(o, sp->error_w) < 0) report(sp->error_w, index, errno);
     off += n;
     index++;
   }
@@ -279,8 +309,8 @@ static void forward_signals(int pid, const int *signals, int nsignals) {
 }
 
 /*
- * The child shares our memory (CLONE_VM, as posix_spawn does): copying the page tables of a Bun
- * process costs ~5 ms a container. So everything the child reads lives here, not in memory
+ * The child usually shares our memory (CLONE_VM in flags, as posix_spawn does): copying the page
+ * tables of a Bun process costs ~5 ms a container. So everything the child reads lives here, not in memory
  * JavaScript owns, and the child touches nothing else until execve gives it its own memory.
  * One child at a time may be between clone and execve. The child's errno is the calling
  * thread's (shared TLS): that thread only blocks in read(2) on the error pipe meanwhile, which
@@ -288,7 +318,6 @@ static void forward_signals(int pid, const int *signals, int nsignals) {
  * The large buffers are mapped at the first spawn, not static: TinyCC would zero them at
  * compile time, ~3 ms of every start (measured).
  */
-#define CLONE_VM 0x100
 static struct spawn spawn_args;
 
 /* out: [pid, release_w, error_r]. From the moment the child exists, the given signals sent to
@@ -308,7 +337,7 @@ int cbox_spawn(const unsigned char *plan, int len, int flags, const int *signals
   sp->plan = mem->plan; sp->len = (unsigned int)len;
   sp->release_r = release[0]; sp->release_w = release[1];
   sp->error_r = error[0]; sp->error_w = error[1];
-  pid = clone(child_main, mem->stack + sizeof mem->stack, flags | CLONE_VM | SIGCHLD, sp);
+  pid = clone(child_main, mem->stack + sizeof mem->stack, flags | SIGCHLD, sp);
   err = errno;
   close(release[0]);
   close(error[1]);

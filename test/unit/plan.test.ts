@@ -3,6 +3,7 @@ import { buildPlan, type ContainerDirs, describeOp, type HostFacts } from "../..
 import { type ContainerSpec, DEFAULT_PATH } from "../../src/container/spec.ts";
 import { devFilesystem, MountFlag, overlayPathProblem } from "../../src/linux/mounts.ts";
 import type { Op } from "../../src/sys/ops.ts";
+import { CloneFlag, containerCloneFlags } from "../../src/linux/namespaces.ts";
 
 const ROOT_HOST: HostFacts = { userNamespace: false, canMknod: true, ttyGroupMapped: true, setgroupsAllowed: true };
 const ROOTLESS_HOST: HostFacts = { userNamespace: true, canMknod: false, ttyGroupMapped: false, setgroupsAllowed: false };
@@ -30,6 +31,8 @@ function spec(over: Partial<ContainerSpec> = {}): ContainerSpec {
     hostname: "aaaaaaaaaaaa",
     interactive: false,
     remove: false,
+    image: { ref: "", id: "" },
+    init: false,
     ...over,
   };
 }
@@ -272,5 +275,21 @@ describe("describeOp", () => {
       "bind mount /c/1/hosts on /etc/hosts",
     );
     expect(describeOp(touch, "/c/1/root")).toBe("touch /c/1/rootfs/etc/hosts");
+  });
+});
+
+describe("--init", () => {
+  test("the init op comes last before exec, after the user switch and fd closing", () => {
+    const ops = buildPlan(spec({ init: true }), dirs, ROOT_HOST);
+    expect(ops.slice(-4).map((o) => o.op)).toEqual(["setuid", "closeFrom", "init", "exec"]);
+    expect(buildPlan(spec(), dirs, ROOT_HOST).some((o) => o.op === "init")).toBe(false);
+  });
+
+  test("a container that keeps an init does not share cbox's memory; others do", () => {
+    const vm = CloneFlag.vm;
+    expect(containerCloneFlags(false, false) & vm).toBe(vm);
+    expect(containerCloneFlags(true, true) & vm).toBe(0);
+    expect(containerCloneFlags(true, true) & CloneFlag.newuser).toBe(CloneFlag.newuser);
+    expect(containerCloneFlags(false, true) & CloneFlag.newuser).toBe(0);
   });
 });

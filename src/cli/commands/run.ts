@@ -16,6 +16,7 @@ export const args = {
   user: { type: "string", alias: "u", description: "User to run as: UID[:GID] or NAME[:GROUP]" },
   hostname: { type: "string", alias: "h", description: "Container host name" },
   interactive: { type: "boolean", alias: "i", description: "Keep stdin open and pass it to the container" },
+  init: { type: "boolean", description: "Run a minimal init as PID 1 that forwards signals and reaps zombies" },
   quiet: { type: "boolean", alias: "q", description: "Say nothing while pulling the image" },
 } satisfies FlagDefs;
 
@@ -42,6 +43,7 @@ export default defineCommand({
         hostname: a.hostname,
         interactive: !!a.interactive,
         remove: !!a.rm,
+        init: !!a.init,
       },
       paths,
     );
