@@ -1,24 +1,18 @@
 // Nothing left behind: after many runs, failed starts, and a cbox killed with SIGKILL.
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, mkdirSync, readdirSync } from "node:fs";
 import { join } from "node:path";
-import { buildRootfs, cbox, cboxSpawn, containerPid, hostMounts, isRoot, OutputReader, processesWith, removeDir, tempDir, treeListing } from "./helpers.ts";
+import { cbox, cboxSpawn, containerPid, hostMounts, isRoot, OutputReader, processesWith, rootfsFixture, treeListing } from "./helpers.ts";
 
-let work: string;
-let rootfs: string;
-let store: string;
+const fx = rootfsFixture();
 
 beforeAll(() => {
-  work = tempDir();
-  rootfs = buildRootfs(join(work, "rootfs"));
-  store = join(work, "store");
-  mkdirSync(join(store, "containers"), { recursive: true });
-  mkdirSync(join(store, "names"), { recursive: true });
+  mkdirSync(join(fx.store, "containers"), { recursive: true });
+  mkdirSync(join(fx.store, "names"), { recursive: true });
 });
-afterAll(() => removeDir(work));
 
 function snapshot() {
-  return { mounts: hostMounts(), store: treeListing(store, false) };
+  return { mounts: hostMounts(), store: treeListing(fx.store, false) };
 }
 
 describe.skipIf(!isRoot)("nothing is left behind", () => {
@@ -26,7 +20,7 @@ describe.skipIf(!isRoot)("nothing is left behind", () => {
     const marker = `leak-check-${process.pid}`;
     const before = snapshot();
     for (let i = 0; i < 100; i++) {
-      const r = cbox(["run", "--rm", "--root", store, "--rootfs", rootfs, "sh", "-c", `echo $0 > /f${i}; sleep 0.001 & true`, marker]);
+      const r = cbox(["run", "--rm", "--root", fx.store, "--rootfs", fx.rootfs, "sh", "-c", `echo $0 > /f${i}; sleep 0.001 & true`, marker]);
       if (r.code !== 0) throw new Error(`run ${i}: ${r.code} ${r.stderr}`);
     }
     expect(snapshot()).toEqual(before);
@@ -42,11 +36,11 @@ describe.skipIf(!isRoot)("nothing is left behind", () => {
       [["-u", "nobody:nosuchgroup", "true"], 125],
     ];
     for (const [args, code] of failures) {
-      const r = cbox(["run", "--root", store, "--rootfs", rootfs, ...args]);
+      const r = cbox(["run", "--root", fx.store, "--rootfs", fx.rootfs, ...args]);
       expect(r.code).toBe(code);
       expect(r.stderr.split("\n")).toHaveLength(2); // one line, then the final newline
     }
-    expect(cbox(["run", "--root", store, "--rootfs", rootfs, "-w", "/etc/passwd/sub", "true"]).stderr).toBe(
+    expect(cbox(["run", "--root", fx.store, "--rootfs", fx.rootfs, "-w", "/etc/passwd/sub", "true"]).stderr).toBe(
       "cbox: mkdir /etc/passwd/sub: not a directory\n",
     );
     expect(snapshot()).toEqual(before);
@@ -55,36 +49,36 @@ describe.skipIf(!isRoot)("nothing is left behind", () => {
   test("a cbox killed with SIGKILL takes its container along; the next cbox command cleans the rest", async () => {
     const marker = `sigkill-check-${process.pid}`;
     const before = snapshot();
-    const proc = cboxSpawn(["run", "--rm", "--root", store, "--rootfs", rootfs, "sh", "-c", "echo ready; sleep 100; : $0", marker]);
+    const proc = cboxSpawn(["run", "--rm", "--root", fx.store, "--rootfs", fx.rootfs, "sh", "-c", "echo ready; sleep 100; : $0", marker]);
     await new OutputReader(proc.stdout).until("ready");
     const pid1 = containerPid(proc.pid);
     proc.kill("SIGKILL");
     await proc.exited;
     await waitFor(() => !existsSync(`/proc/${pid1}`));
     expect(processesWith(marker)).toEqual([]);
-    expect(readdirSync(join(store, "containers"))).toHaveLength(1); // the folder the killed cbox could not remove
-    expect(cbox(["run", "--rm", "--root", store, "--rootfs", rootfs, "true"]).code).toBe(0);
+    expect(readdirSync(join(fx.store, "containers"))).toHaveLength(1); // the folder the killed cbox could not remove
+    expect(cbox(["run", "--rm", "--root", fx.store, "--rootfs", fx.rootfs, "true"]).code).toBe(0);
     expect(snapshot()).toEqual(before);
   });
 
   test("a killed cbox's container without --rm is kept, recorded as exited", async () => {
-    const proc = cboxSpawn(["run", "--name", "kept", "--root", store, "--rootfs", rootfs, "sh", "-c", "echo ready; sleep 100"]);
+    const proc = cboxSpawn(["run", "--name", "kept", "--root", fx.store, "--rootfs", fx.rootfs, "sh", "-c", "echo ready; sleep 100"]);
     await new OutputReader(proc.stdout).until("ready");
     proc.kill("SIGKILL");
     await proc.exited;
-    expect(cbox(["run", "--rm", "--root", store, "--rootfs", rootfs, "true"]).code).toBe(0);
-    const [id] = readdirSync(join(store, "containers"));
-    const state = await Bun.file(join(store, "containers", id!, "state.json")).json();
+    expect(cbox(["run", "--rm", "--root", fx.store, "--rootfs", fx.rootfs, "true"]).code).toBe(0);
+    const [id] = readdirSync(join(fx.store, "containers"));
+    const state = await Bun.file(join(fx.store, "containers", id!, "state.json")).json();
     expect([state.status, state.exitCode, state.name]).toEqual(["exited", null, "kept"]);
-    expect(cbox(["rm", "--root", store, "kept"]).code).toBe(0);
-    expect(readdirSync(join(store, "containers"))).toEqual([]);
+    expect(cbox(["rm", "--root", fx.store, "kept"]).code).toBe(0);
+    expect(readdirSync(join(fx.store, "containers"))).toEqual([]);
   });
 
   test("rm removes files the container made unreadable to the host user", () => {
-    const r = cbox(["run", "--name", "locked", "--root", store, "--rootfs", rootfs, "sh", "-c", "mkdir -p /locked/in && touch /locked/in/f && chmod 000 /locked/in /locked"]);
+    const r = cbox(["run", "--name", "locked", "--root", fx.store, "--rootfs", fx.rootfs, "sh", "-c", "mkdir -p /locked/in && touch /locked/in/f && chmod 000 /locked/in /locked"]);
     expect(r.code).toBe(0);
-    expect(cbox(["rm", "--root", store, "locked"]).code).toBe(0);
-    expect(readdirSync(join(store, "containers"))).toEqual([]);
+    expect(cbox(["rm", "--root", fx.store, "locked"]).code).toBe(0);
+    expect(readdirSync(join(fx.store, "containers"))).toEqual([]);
   });
 });
 

@@ -1,19 +1,11 @@
 // Exit codes as docker gives them, and signals sent to cbox reaching the container's PID 1.
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { join } from "node:path";
-import { buildRootfs, cbox, cboxSpawn, containerPid, isRoot, OutputReader, removeDir, tempDir, treeListing } from "./helpers.ts";
+import { cbox, cboxSpawn, containerPid, isRoot, OutputReader, rootfsFixture, treeListing } from "./helpers.ts";
 
-let work: string;
-let rootfs: string;
-let store: string;
-const runArgs = (...cmd: string[]) => ["run", "--rm", "--root", store, "--rootfs", rootfs, ...cmd];
+const fx = rootfsFixture();
+const runArgs = (...cmd: string[]) => ["run", "--rm", "--root", fx.store, "--rootfs", fx.rootfs, ...cmd];
 
-beforeAll(() => {
-  work = tempDir();
-  rootfs = buildRootfs(join(work, "rootfs"));
-  store = join(work, "store");
-});
-afterAll(() => removeDir(work));
 
 describe.skipIf(!isRoot)("exit codes", () => {
   test("the command's own code", () => {
@@ -36,20 +28,20 @@ describe.skipIf(!isRoot)("exit codes", () => {
 
   test("125 for cbox's own errors, one line each", () => {
     const cases: [string[], string][] = [
-      [["run", "--root", store, "--rootfs", join(work, "missing"), "true"], `cbox: --rootfs ${join(work, "missing")}: no such directory\n`],
-      [["run", "--root", store], "cbox: no image given: cbox run [FLAGS] IMAGE [CMD...], or --rootfs DIR CMD...\n"],
-      [["run", "--root", store, "true"], "cbox: no such image: true:latest (only alpine images can be pulled; bring others in with cbox import)\n"],
-      [["run", "--root", store, "--rootfs", rootfs], "cbox: no command given: cbox run --rootfs DIR CMD [ARG...]\n"],
+      [["run", "--root", fx.store, "--rootfs", join(fx.work, "missing"), "true"], `cbox: --rootfs ${join(fx.work, "missing")}: no such directory\n`],
+      [["run", "--root", fx.store], "cbox: no image given: cbox run [FLAGS] IMAGE [CMD...], or --rootfs DIR CMD...\n"],
+      [["run", "--root", fx.store, "true"], "cbox: no such image: true:latest (only alpine images can be pulled; bring others in with cbox import)\n"],
+      [["run", "--root", fx.store, "--rootfs", fx.rootfs], "cbox: no command given: cbox run --rootfs DIR CMD [ARG...]\n"],
       [["run", "--bogus", "x"], "cbox: unknown flag: --bogus\n"],
-      [["run", "--root", store, "--rootfs", rootfs, "-u", "nosuchuser", "true"], 'cbox: --user: no user "nosuchuser" in the image\'s /etc/passwd\n'],
-      [["run", "--root", store, "--rootfs", rootfs, "-w", "relative", "true"], "cbox: --workdir must be an absolute path: relative\n"],
-      [["run", "--root", store, "--rootfs", rootfs, "--name", "bad/name", "true"], 'cbox: --name "bad/name": only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed\n'],
-      [["run", "--root", store, "--rootfs", rootfs, "--env-file", join(work, "nope"), "true"], `cbox: --env-file ${join(work, "nope")}: cannot read it\n`],
+      [["run", "--root", fx.store, "--rootfs", fx.rootfs, "-u", "nosuchuser", "true"], 'cbox: --user: no user "nosuchuser" in the image\'s /etc/passwd\n'],
+      [["run", "--root", fx.store, "--rootfs", fx.rootfs, "-w", "relative", "true"], "cbox: --workdir must be an absolute path: relative\n"],
+      [["run", "--root", fx.store, "--rootfs", fx.rootfs, "--name", "bad/name", "true"], 'cbox: --name "bad/name": only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed\n'],
+      [["run", "--root", fx.store, "--rootfs", fx.rootfs, "--env-file", join(fx.work, "nope"), "true"], `cbox: --env-file ${join(fx.work, "nope")}: cannot read it\n`],
       [["frobnicate"], 'cbox: unknown command "frobnicate"; see cbox --help\n'],
-      [["rm", "--root", store, "nosuch"], "cbox: no such container: nosuch\n"],
+      [["rm", "--root", fx.store, "nosuch"], "cbox: no such container: nosuch\n"],
     ];
     for (const [args, stderr] of cases) expect(cbox(args)).toEqual({ code: 125, stdout: "", stderr });
-    expect(treeListing(store).filter((l) => !l.startsWith("/containers ") && !l.startsWith("/names "))).toEqual([]);
+    expect(treeListing(fx.store).filter((l) => !l.startsWith("/containers ") && !l.startsWith("/names "))).toEqual([]);
   });
 
   test("128+N when the container's PID 1 dies of signal N", async () => {

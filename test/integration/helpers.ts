@@ -1,4 +1,5 @@
 // Shared helpers for integration tests: real containers, started with the built dist/cbox.
+import { afterAll, beforeAll } from "bun:test";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -24,6 +25,21 @@ export interface RunAs {
 
 export function tempDir(prefix = "cbox-test-"): string {
   return mkdtempSync(join(tmpdir(), prefix));
+}
+
+/**
+ * The usual fixture of a test file: a temp folder holding the test rootfs, and a store path in it;
+ * made before the file's tests, removed after them.
+ */
+export function rootfsFixture(): { work: string; rootfs: string; store: string } {
+  const fx = { work: "", rootfs: "", store: "" };
+  beforeAll(() => {
+    fx.work = tempDir();
+    fx.rootfs = buildRootfs(join(fx.work, "rootfs"));
+    fx.store = join(fx.work, "store");
+  });
+  afterAll(() => removeDir(fx.work));
+  return fx;
 }
 
 /** Builds the Alpine-shaped busybox rootfs with the project's recipe, as the given user. */

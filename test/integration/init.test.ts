@@ -1,19 +1,11 @@
 // --init: a minimal PID 1 in the shim that reaps zombies and forwards signals to the command.
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { join } from "node:path";
-import { buildRootfs, cbox, cboxSpawn, isRoot, OutputReader, removeDir, tempDir, treeListing } from "./helpers.ts";
+import { cbox, cboxSpawn, isRoot, OutputReader, rootfsFixture, treeListing } from "./helpers.ts";
 
-let work: string;
-let rootfs: string;
-let store: string;
-const run = (...args: string[]) => ["run", "--rm", "--root", store, "--rootfs", rootfs, ...args];
+const fx = rootfsFixture();
+const run = (...args: string[]) => ["run", "--rm", "--root", fx.store, "--rootfs", fx.rootfs, ...args];
 
-beforeAll(() => {
-  work = tempDir();
-  rootfs = buildRootfs(join(work, "rootfs"));
-  store = join(work, "store");
-});
-afterAll(() => removeDir(work));
 
 // 50 orphans block on a FIFO; PID 1's place then goes to `sleep`, which never reaps. A job started
 // after the loop releases them all at once (after the exec) and then counts the zombies.
@@ -50,6 +42,6 @@ describe.skipIf(!isRoot)("--init", () => {
       stdout: "",
       stderr: 'cbox: exec "no-such-command": executable file not found in $PATH\n',
     });
-    expect(treeListing(join(store, "containers"))).toEqual([]);
+    expect(treeListing(join(fx.store, "containers"))).toEqual([]);
   });
 });

@@ -1,21 +1,13 @@
 // A container as the host's root sees it: namespaces, mounts, /dev, flags.
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { join } from "node:path";
-import { buildRootfs, cbox, isRoot, removeDir, tempDir, treeListing } from "./helpers.ts";
+import { cbox, isRoot, rootfsFixture, treeListing } from "./helpers.ts";
 
-let work: string;
-let rootfs: string;
-let store: string;
-const run = (args: string[], stdin?: string) => cbox(["run", "--rm", "--root", store, "--rootfs", rootfs, ...args], { stdin });
+const fx = rootfsFixture();
+const run = (args: string[], stdin?: string) => cbox(["run", "--rm", "--root", fx.store, "--rootfs", fx.rootfs, ...args], { stdin });
 
-beforeAll(() => {
-  work = tempDir();
-  rootfs = buildRootfs(join(work, "rootfs"));
-  store = join(work, "store");
-});
-afterAll(() => removeDir(work));
 
 describe.skipIf(!isRoot)("cbox run as root", () => {
   test("the command is PID 1 and sees only the container's processes", () => {
@@ -32,10 +24,10 @@ describe.skipIf(!isRoot)("cbox run as root", () => {
     expect(run(["-h", "box1", "hostname"]).stdout).toBe("box1\n");
     expect(run(["--hostname", "box2", "cat", "/etc/hostname"]).stdout).toBe("box2\n");
     expect(hostname()).toBe(before);
-    const r = cbox(["run", "--root", store, "--rootfs", rootfs, "hostname"]);
-    const id = readFileSync(join(store, "containers", treeListing(join(store, "containers"))[0]!.split(" ")[0]!.slice(1), "state.json"), "utf8");
+    const r = cbox(["run", "--root", fx.store, "--rootfs", fx.rootfs, "hostname"]);
+    const id = readFileSync(join(fx.store, "containers", treeListing(join(fx.store, "containers"))[0]!.split(" ")[0]!.slice(1), "state.json"), "utf8");
     expect(r.stdout.trim()).toBe(JSON.parse(id).id.slice(0, 12));
-    expect(cbox(["rm", "--root", store, r.stdout.trim()]).code).toBe(0);
+    expect(cbox(["rm", "--root", fx.store, r.stdout.trim()]).code).toBe(0);
   });
 
   test("the host's mounts are invisible: exactly the container's own mount points", () => {
@@ -45,7 +37,7 @@ describe.skipIf(!isRoot)("cbox run as root", () => {
     expect(points.sort()).toEqual(
       ["/", "/proc", "/sys", "/dev", "/dev/pts", "/dev/shm", "/dev/mqueue", "/etc/hostname", "/etc/hosts", "/etc/resolv.conf"].sort(),
     );
-    expect(r.stdout).not.toContain(rootfs.slice(0, rootfs.lastIndexOf("/")) + "/store ");
+    expect(r.stdout).not.toContain(fx.rootfs.slice(0, fx.rootfs.lastIndexOf("/")) + "/store ");
     expect(run(["ls", "-a", "/"]).stdout).not.toContain(".cbox-oldroot");
   });
 
@@ -96,19 +88,19 @@ describe.skipIf(!isRoot)("cbox run as root", () => {
   });
 
   test("the overlay keeps writes in the container: not in DIR, not in the next container", () => {
-    const before = treeListing(rootfs);
+    const before = treeListing(fx.rootfs);
     expect(run(["sh", "-c", "echo data > /written && rm /etc/motd && chmod 700 /bin && cat /written"]).stdout).toBe("data\n");
-    expect(existsSync(join(rootfs, "written"))).toBe(false);
+    expect(existsSync(join(fx.rootfs, "written"))).toBe(false);
     expect(run(["sh", "-c", "ls /written 2>&1; ls /etc/motd; stat -c %a /bin"]).stdout).toBe(
       "ls: /written: No such file or directory\n/etc/motd\n755\n",
     );
-    expect(treeListing(rootfs)).toEqual(before);
+    expect(treeListing(fx.rootfs)).toEqual(before);
   });
 
   test("-e, --env-file and the default environment", () => {
-    const envFile = join(work, "env");
+    const envFile = join(fx.work, "env");
     writeFileSync(envFile, "# comment\nFROM_FILE=1\nOVERRIDE=file\n\n");
-    const r = cbox(["run", "--rm", "--root", store, "--rootfs", rootfs, "--env-file", envFile, "-e", "OVERRIDE=flag", "-e", "FROM_HOST", "--env", "A=b=c", "env"], {
+    const r = cbox(["run", "--rm", "--root", fx.store, "--rootfs", fx.rootfs, "--env-file", envFile, "-e", "OVERRIDE=flag", "-e", "FROM_HOST", "--env", "A=b=c", "env"], {
       env: { FROM_HOST: "host-value" },
     });
     const env = new Set(r.stdout.trim().split("\n"));
@@ -141,14 +133,14 @@ describe.skipIf(!isRoot)("cbox run as root", () => {
   });
 
   test("--name is unique while the container exists, and rm frees it", () => {
-    const first = cbox(["run", "--root", store, "--rootfs", rootfs, "--name", "web", "true"]);
+    const first = cbox(["run", "--root", fx.store, "--rootfs", fx.rootfs, "--name", "web", "true"]);
     expect(first.code).toBe(0);
-    const second = cbox(["run", "--root", store, "--rootfs", rootfs, "--name", "web", "true"]);
+    const second = cbox(["run", "--root", fx.store, "--rootfs", fx.rootfs, "--name", "web", "true"]);
     expect(second.code).toBe(125);
     expect(second.stderr).toMatch(/^cbox: the name "web" is already in use by container [0-9a-f]{12}; remove it or pick another name\n$/);
-    expect(cbox(["rm", "--root", store, "web"]).stdout).toBe("web\n");
-    expect(cbox(["run", "--rm", "--root", store, "--rootfs", rootfs, "--name", "web", "true"]).code).toBe(0);
-    expect(treeListing(join(store, "containers"))).toEqual([]);
-    expect(treeListing(join(store, "names"))).toEqual([]);
+    expect(cbox(["rm", "--root", fx.store, "web"]).stdout).toBe("web\n");
+    expect(cbox(["run", "--rm", "--root", fx.store, "--rootfs", fx.rootfs, "--name", "web", "true"]).code).toBe(0);
+    expect(treeListing(join(fx.store, "containers"))).toEqual([]);
+    expect(treeListing(join(fx.store, "names"))).toEqual([]);
   });
 });
