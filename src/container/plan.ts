@@ -24,9 +24,33 @@ export interface HostFacts {
 }
 
 const SIGKILL = 9;
+
+/** What the container's side does, as plain data for the plan. */
+export type StdioPlan =
+  | { kind: "null" }
+  | { kind: "inherit" }
+  | { kind: "pipe"; readFd: number }
+  | { kind: "tty"; socket: number; rows: number; cols: number };
+
 const O_RDONLY = 0;
 
-export function buildPlan(spec: ContainerSpec, dirs: ContainerDirs, host: HostFacts): Op[] {
+/** The container's steps, run as root inside after pivot_root; uid will own the pty. */
+export function stdioOps(plan: StdioPlan, uid: number): Op[] {
+  // A session of its own: the container never shares cbox's terminal as controlling terminal.
+  const setsid: Op = { op: "setsid" };
+  switch (plan.kind) {
+    case "null":
+      return [setsid, { op: "openDup", ints: [O_RDONLY, 0], strs: ["/dev/null"] }];
+    case "inherit":
+      return [setsid];
+    case "pipe":
+      return [setsid, { op: "dup2", ints: [plan.readFd, 0] }];
+    case "tty":
+      return [setsid, { op: "console", ints: [plan.socket, uid, plan.rows, plan.cols] }];
+  }
+}
+
+export function buildPlan(spec: ContainerSpec, dirs: ContainerDirs, host: HostFacts, stdio: StdioPlan): Op[] {
   const root = dirs.rootfs;
   const { uid, gid, groups } = spec.user;
   return [
@@ -46,7 +70,7 @@ export function buildPlan(spec: ContainerSpec, dirs: ContainerDirs, host: HostFa
     ...pivotRoot(root),
     { op: "umask", ints: [0o022] },
     ...workdirOps(spec.workdir),
-    ...(spec.interactive ? [] : [{ op: "openDup", ints: [O_RDONLY, 0], strs: ["/dev/null"] } satisfies Op]),
+    ...stdioOps(stdio, uid),
     ...(host.setgroupsAllowed ? [{ op: "setgroups", ints: groups } satisfies Op] : []),
     { op: "setgid", ints: [gid] },
     { op: "setuid", ints: [uid] },
@@ -83,6 +107,10 @@ export function describeOp(op: Op, root = ""): string {
       return `pivot_root into ${s[0]}`;
     case "openDup":
       return `open ${s[0]}`;
+    case "console":
+      return "open a terminal on /dev/ptmx";
+    case "dup2":
+      return "set up stdin";
     case "setuid":
     case "setgid":
     case "setgroups":

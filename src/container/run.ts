@@ -11,10 +11,13 @@ import { writeEtcFiles } from "./etc-files.ts";
 import { buildPlan, describeOp, type HostFacts } from "./plan.ts";
 import { treeRemover } from "./remove-tree.ts";
 import { buildSpec, type RunOptions } from "./spec.ts";
+import { ContainerStdio } from "./stdio.ts";
 import { createContainer, newContainerId, ownerSelf, recoverStale, removeContainer, updateState } from "./store.ts";
 
 /** Signals sent to cbox that the container's PID 1 gets too (docker's sig-proxy). */
 const FORWARDED_SIGNALS = [1, 2, 3, 10, 12, 15]; // HUP INT QUIT USR1 USR2 TERM
+/** Of those, the ones that ask cbox to end: after the stop timeout the container is killed. */
+const STOP_SIGNALS = [1, 15];
 
 export function runContainer(opts: RunOptions, paths: Paths): number {
   const rootless = process.getuid!() !== 0;
@@ -25,6 +28,7 @@ export function runContainer(opts: RunOptions, paths: Paths): number {
   const spec = buildSpec(opts, newContainerId(), process.env);
   const host = hostFacts(maps);
   const cleanup = new CleanupStack();
+  let stdio: ContainerStdio | undefined;
   let keep = false;
   try {
     const dirs = createContainer(paths, {
@@ -42,19 +46,23 @@ export function runContainer(opts: RunOptions, paths: Paths): number {
     cleanup.push("remove the container's folder", () => removeContainer(paths, spec.id, removeTree));
     writeEtcFiles(dirs, spec.hostname);
 
-    const plan = buildPlan(spec, dirs, host);
-    const child = spawnContainer(plan, containerCloneFlags(host.userNamespace, spec.init));
+    stdio = new ContainerStdio({ interactive: spec.interactive, tty: spec.tty });
+    const plan = buildPlan(spec, dirs, host, stdio.plan);
+    const child = spawnContainer(plan, containerCloneFlags(host.userNamespace, spec.init), spec.stopTimeout);
     cleanup.push("stop the container", () => child.abort());
+    stdio.spawned();
     if (maps) writeChildMaps(child.pid, maps);
     const failure = child.release();
     if (failure) throw startFailure(plan, failure, dirs.rootfs);
     updateState(dirs, { status: "running", pid: child.pid });
 
+    stdio.attach(child.pid);
     const code = exitCodeOf(child.wait());
     keep = !spec.remove;
     if (keep) updateState(dirs, { status: "exited", exitCode: code, finished: new Date().toISOString() });
     return code;
   } finally {
+    stdio?.close();
     if (!keep) for (const failure of cleanup.unwind()) warn(`cleanup: ${failure}`);
   }
 }
@@ -71,9 +79,9 @@ function hostFacts(maps: UserMaps | undefined): HostFacts {
   };
 }
 
-function spawnContainer(plan: Op[], flags: number) {
+function spawnContainer(plan: Op[], flags: number, stopTimeout: number) {
   try {
-    return spawnHeld(plan, flags, FORWARDED_SIGNALS);
+    return spawnHeld(plan, flags, { signals: FORWARDED_SIGNALS, stopSignals: STOP_SIGNALS, stopTimeout });
   } catch (err) {
     if (!(err instanceof SpawnError)) throw err;
     const userns = process.getuid!() !== 0;

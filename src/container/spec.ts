@@ -29,7 +29,11 @@ export interface ContainerSpec {
   user: User;
   hostname: string;
   interactive: boolean;
+  /** A new pty for stdin, stdout and stderr (-t). */
+  tty: boolean;
   remove: boolean;
+  /** Seconds from a SIGTERM or SIGHUP to cbox until the container gets SIGKILL. */
+  stopTimeout: number;
   /** A minimal init as PID 1 that reaps zombies and forwards signals (docker's --init). */
   init: boolean;
 }
@@ -47,9 +51,14 @@ export interface RunOptions {
   user?: string;
   hostname?: string;
   interactive: boolean;
+  tty?: boolean;
   remove: boolean;
+  stopTimeout?: string;
   init?: boolean;
 }
+
+/** docker stop's default grace period. */
+export const DEFAULT_STOP_TIMEOUT = 10;
 
 export function buildSpec(opts: RunOptions, id: string, hostEnv: Record<string, string | undefined>): ContainerSpec {
   if (!opts.rootfs) throw new CboxError("no root filesystem: give --rootfs DIR");
@@ -76,9 +85,17 @@ export function buildSpec(opts: RunOptions, id: string, hostEnv: Record<string, 
     user,
     hostname,
     interactive: opts.interactive,
+    tty: !!opts.tty,
     remove: opts.remove,
+    stopTimeout: parseStopTimeout(opts.stopTimeout),
     init: !!opts.init,
   };
+}
+
+function parseStopTimeout(value: string | undefined): number {
+  if (value === undefined) return DEFAULT_STOP_TIMEOUT;
+  if (!/^\d{1,6}$/.test(value)) throw new CboxError(`--stop-timeout ${JSON.stringify(value)}: expected a number of seconds`);
+  return Number(value);
 }
 
 function checkRootfs(rootfs: string): void {

@@ -23,6 +23,9 @@ export const OpCode = {
   pdeathsig: 19,
   exit: 20,
   init: 21,
+  setsid: 22,
+  dup2: 23,
+  console: 24,
 } as const;
 
 export type OpName = keyof typeof OpCode;

@@ -75,11 +75,25 @@ export class HeldChild {
   }
 }
 
-/** Clones a child that waits to run plan; signals in `forward` sent to cbox go on to it. */
-export function spawnHeld(plan: Op[], cloneFlags: number, forward: number[] = []): HeldChild {
+export interface Forwarding {
+  /** Signals sent to cbox that go on to the child. */
+  signals: number[];
+  /** Of those, the ones after which the child is killed if it still lives stopTimeout seconds later. */
+  stopSignals: number[];
+  /** 0: never. */
+  stopTimeout: number;
+}
+
+const NO_FORWARDING: Forwarding = { signals: [], stopSignals: [], stopTimeout: 0 };
+
+/** Clones a child that waits to run plan. */
+export function spawnHeld(plan: Op[], cloneFlags: number, forward = NO_FORWARDING): HeldChild {
   const bytes = encodePlan(plan);
   const out = new Int32Array(3);
-  const r = shim().cbox_spawn(bytes, bytes.length, cloneFlags, new Int32Array(forward), forward.length, out);
+  const stopMask = forward.stopSignals.reduce((mask, sig) => mask | (1 << sig), 0);
+  const stop = new Int32Array([stopMask, forward.stopTimeout]);
+  const signals = new Int32Array(forward.signals);
+  const r = shim().cbox_spawn(bytes, bytes.length, cloneFlags, signals, signals.length, stop, out);
   if (r < 0) throw new SpawnError(-r);
   return new HeldChild(out[0]!, out[1]!, out[2]!);
 }

@@ -18,6 +18,14 @@ extern ssize_t write(int fd, const void *buf, size_t n);
 extern int close(int fd);
 extern int open(const char *path, int flags, ...);
 extern int dup2(int from, int to);
+extern int fchown(int fd, unsigned int uid, unsigned int gid);
+extern int fcntl(int fd, int cmd, ...);
+extern int setsid(void);
+extern int socketpair(int domain, int type, int proto, int fds[2]);
+extern ssize_t sendmsg(int fd, const void *msg, int flags);
+extern ssize_t recvmsg(int fd, void *msg, int flags);
+extern int poll(void *fds, unsigned long n, int timeout);
+extern unsigned int alarm(unsigned int seconds);
 extern int mount(const char *src, const char *dst, const char *type, unsigned long flags, const void *data);
 extern int umount2(const char *target, int flags);
 extern int mkdir(const char *path, unsigned int mode);
@@ -54,7 +62,10 @@ extern int *__errno_location(void);
 #define EINVAL 22
 #define O_RDONLY 0
 #define O_WRONLY 1
+#define O_RDWR 2
 #define O_CREAT 0100
+#define O_NOCTTY 0400
+#define O_NONBLOCK 04000
 #define O_CLOEXEC 02000000
 #define SIGCHLD 17
 #define PR_SET_PDEATHSIG 1
@@ -63,6 +74,15 @@ extern int *__errno_location(void);
 #define IFF_UP 1
 #define AF_INET 2
 #define SOCK_DGRAM 2
+#define AF_UNIX 1
+#define SOCK_STREAM 1
+#define SOL_SOCKET 1
+#define SCM_RIGHTS 1
+#define TIOCGWINSZ 0x5413
+#define TIOCSWINSZ 0x5414
+#define TIOCSCTTY 0x540E
+#define TIOCSPTLCK 0x40045431
+#define TIOCGPTPEER 0x5441
 #define CLOSE_RANGE_CLOEXEC 4
 #define SYS_close_range 436
 #if defined(__x86_64__)
@@ -74,7 +94,7 @@ extern int *__errno_location(void);
 enum {
   OP_MOUNT = 1, OP_UMOUNT, OP_MKDIR, OP_MKNOD, OP_SYMLINK, OP_TOUCH, OP_PIVOT_ROOT, OP_RMDIR,
   OP_SETHOSTNAME, OP_CHDIR, OP_LOOPBACK_UP, OP_UMASK, OP_SETGROUPS, OP_SETGID, OP_SETUID,
-  OP_OPEN_DUP, OP_CLOSE_FROM, OP_EXEC, OP_PDEATHSIG, OP_EXIT, OP_INIT
+  OP_OPEN_DUP, OP_CLOSE_FROM, OP_EXEC, OP_PDEATHSIG, OP_EXIT, OP_INIT, OP_SETSID, OP_DUP2, OP_CONSOLE
 };
 
 #define MAX_INTS 64
@@ -143,6 +163,56 @@ static int open_dup(const char *path, int flags, int target) {
   return close(fd);
 }
 
+/* A msghdr carrying one fd (SCM_RIGHTS) and one byte, laid out as the 64-bit kernel ABI has it. */
+struct fd_message {
+  struct { void *name; unsigned int namelen; void *iov; size_t iovlen; void *control; size_t controllen; int flags; } hdr;
+  struct { void *base; size_t len; } iov;
+  struct { size_t len; int level, type, fd, pad; } cmsg;
+  char byte;
+};
+
+static void fd_message_init(struct fd_message *m, int fd) {
+  int i;
+  for (i = 0; i < (int)sizeof *m; i++) ((char *)m)[i] = 0;
+  m->iov.base = &m->byte; m->iov.len = 1;
+  m->hdr.iov = &m->iov; m->hdr.iovlen = 1;
+  m->hdr.control = &m->cmsg; m->hdr.controllen = sizeof m->cmsg;
+  m->cmsg.len = 20; /* CMSG_LEN(sizeof(int)) */
+  m->cmsg.level = SOL_SOCKET; m->cmsg.type = SCM_RIGHTS; m->cmsg.fd = fd;
+}
+
+/*
+ * -t: a new pty from the container's own devpts (after pivot_root, /dev/ptmx is its own). The
+ * master goes to cbox over sock; the slave, sized rows x cols and owned by uid, becomes this
+ * process's controlling terminal and its stdin, stdout and stderr. Call after setsid.
+ */
+static int console(int sock, unsigned int uid, int rows, int cols) {
+  struct fd_message m;
+  unsigned short size[4];
+  int unlock = 0, master, slave = -1, fd, err;
+  master = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
+  if (master < 0) return -1;
+  if (ioctl(master, TIOCSPTLCK, &unlock) < 0) goto fail;
+  slave = ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
+  if (slave < 0) goto fail;
+  size[0] = (unsigned short)rows; size[1] = (unsigned short)cols; size[2] = size[3] = 0;
+  if (rows > 0 && ioctl(slave, TIOCSWINSZ, size) < 0) goto fail;
+  if (uid != 0 && fchown(slave, uid, ~0U) < 0) goto fail;
+  fd_message_init(&m, master);
+  if (sendmsg(sock, &m.hdr, 0x4000 /* MSG_NOSIGNAL */) < 0) goto fail;
+  close(master);
+  close(sock);
+  if (ioctl(slave, TIOCSCTTY, 0) < 0) { master = -1; goto fail; }
+  for (fd = 0; fd < 3; fd++) if (dup2(slave, fd) < 0) { master = -1; goto fail; }
+  return close(slave);
+fail:
+  err = errno;
+  if (master >= 0) close(master);
+  if (slave >= 0) close(slave);
+  errno = err;
+  return -1;
+}
+
 /* execvpe without malloc: the first string is the PATH to search when argv[0] has no '/'. */
 static int exec_op(struct op *o, char **argv, char **envp) {
   const char *path = o->strs[0], *name, *p;
@@ -173,6 +243,17 @@ static int exec_op(struct op *o, char **argv, char **envp) {
   return -1;
 }
 
+struct sigaction_k { void (*handler)(int); unsigned long long mask[16]; int flags; void (*restorer)(void); };
+
+static void set_handler(int sig, void (*handler)(int)) {
+  struct sigaction_k act;
+  int i;
+  for (i = 0; i < (int)sizeof act; i++) ((char *)&act)[i] = 0;
+  act.handler = handler;
+  act.flags = 0x10000000; /* SA_RESTART */
+  sigaction(sig, &act, 0);
+}
+
 /*
  * --init: this process stays as PID 1, a minimal init; a forked child goes on with the plan and
  * becomes the command. The init forwards every catchable signal to it, reaps every zombie, and
@@ -183,17 +264,13 @@ static volatile int init_child;
 static void init_forward(int sig) { if (init_child > 0) kill(init_child, sig); }
 
 static int become_init(int error_w) {
-  struct { void (*handler)(int); unsigned long long mask[16]; int flags; void (*restorer)(void); } act;
-  int pid, sig, status, i, r;
+  int pid, sig, status, r;
   pid = fork();
   if (pid <= 0) return pid; /* the command's side carries on; -1 is a failure */
   init_child = pid;
   close(error_w); /* the command reports its own exec failure; EOF must not wait for us */
   prctl(15 /* PR_SET_NAME */, (unsigned long)"init", 0, 0, 0);
-  for (i = 0; i < (int)sizeof act; i++) ((char *)&act)[i] = 0;
-  act.handler = init_forward;
-  act.flags = 0x10000000; /* SA_RESTART */
-  for (sig = 1; sig < 32; sig++) if (sig != 9 && sig != 19 && sig != SIGCHLD) sigaction(sig, &act, 0);
+  for (sig = 1; sig < 32; sig++) if (sig != 9 && sig != 19 && sig != SIGCHLD) set_handler(sig, init_forward);
   for (;;) {
     r = waitpid(-1, &status, 0);
     if (r == pid) _exit((status & 0x7f) ? 128 + (status & 0x7f) : (status >> 8) & 0xff);
@@ -246,6 +323,9 @@ static int run_op(struct op *o, int error_w) {
   case OP_PDEATHSIG: return prctl(PR_SET_PDEATHSIG, (unsigned long)v[0], 0, 0, 0);
   case OP_EXIT: _exit((int)v[0]);
   case OP_INIT: return become_init(error_w);
+  case OP_SETSID: return setsid();
+  case OP_DUP2: return v[0] == v[1] ? fcntl((int)v[0], 2 /* F_SETFD */, 0) : dup2((int)v[0], (int)v[1]);
+  case OP_CONSOLE: return console((int)v[0], (unsigned int)v[1], (int)v[2], (int)v[3]);
   }
   errno = EINVAL;
   return -1;
@@ -291,21 +371,30 @@ static int child_main(void *arg) {
   return 0;
 }
 
-/* Signal forwarding while the child lives. A signal the terminal sent to our whole process
- * group (si_code SI_KERNEL) already reached the child, which shares that group: skip it. */
+/*
+ * Signal forwarding while the child lives. The container has its own session, so signals a
+ * terminal sends to cbox's process group reach only cbox: each one is passed on. A signal in
+ * stop_mask also starts the stop timer: if the child still lives stop_after seconds later, it
+ * gets SIGKILL (docker stop's rule, so a PID 1 that ignores SIGTERM cannot keep cbox waiting).
+ */
 static volatile int forward_to;
-static void forward(int sig, int *info, void *ctx) {
-  if (info[2] != 0x80 && forward_to > 0) kill(forward_to, sig);
+static unsigned long stop_mask;
+static unsigned int stop_after;
+static volatile int stop_armed;
+
+static void forward(int sig) {
+  if (forward_to <= 0) return;
+  kill(forward_to, sig);
+  if (stop_after && (stop_mask >> sig & 1) && !stop_armed) { stop_armed = 1; alarm(stop_after); }
 }
+static void stop_timer_fired(int sig) { if (forward_to > 0) kill(forward_to, 9); }
 
 static void forward_signals(int pid, const int *signals, int nsignals) {
-  struct { void (*handler)(int, int *, void *); unsigned long long mask[16]; int flags; void (*restorer)(void); } act;
   int i;
-  for (i = 0; i < (int)sizeof act; i++) ((char *)&act)[i] = 0;
-  act.handler = forward;
-  act.flags = 0x10000000 | 4; /* SA_RESTART | SA_SIGINFO */
   forward_to = pid;
-  for (i = 0; i < nsignals; i++) sigaction(signals[i], &act, 0);
+  stop_armed = 0;
+  for (i = 0; i < nsignals; i++) set_handler(signals[i], forward);
+  if (stop_after) set_handler(14 /* SIGALRM */, stop_timer_fired);
 }
 
 /*
@@ -321,8 +410,9 @@ static void forward_signals(int pid, const int *signals, int nsignals) {
 static struct spawn spawn_args;
 
 /* out: [pid, release_w, error_r]. From the moment the child exists, the given signals sent to
- * us are forwarded to it, so none is lost between its start and cbox_wait. Returns 0 or -errno. */
-int cbox_spawn(const unsigned char *plan, int len, int flags, const int *signals, int nsignals, int *out) {
+ * us are forwarded to it, so none is lost between its start and cbox_wait; stop: [mask of the
+ * signals that start the stop timer, its seconds (0: none)]. Returns 0 or -errno. */
+int cbox_spawn(const unsigned char *plan, int len, int flags, const int *signals, int nsignals, const int *stop, int *out) {
   struct spawn *sp = &spawn_args;
   int release[2], error[2], pid, err, i;
   if (len < 0 || len > MAX_PLAN) return -7; /* E2BIG */
@@ -342,6 +432,8 @@ int cbox_spawn(const unsigned char *plan, int len, int flags, const int *signals
   close(release[0]);
   close(error[1]);
   if (pid < 0) { close(release[1]); close(error[0]); return -err; }
+  stop_mask = (unsigned int)stop[0];
+  stop_after = (unsigned int)stop[1];
   if (nsignals > 0) forward_signals(pid, signals, nsignals);
   out[0] = pid; out[1] = release[1]; out[2] = error[0];
   return 0;
@@ -349,8 +441,9 @@ int cbox_spawn(const unsigned char *plan, int len, int flags, const int *signals
 
 /* Waits for pid (signals are forwarded to it since cbox_spawn); the raw wait status or -errno. */
 int cbox_wait(int pid) {
-  int status, r;
+  int status, r, err;
   while ((r = waitpid(pid, &status, 0x40000000 /* __WALL */)) < 0 && errno == EINTR) {}
-  if (forward_to == pid) forward_to = 0;
-  return r < 0 ? -errno : status;
+  err = errno;
+  if (forward_to == pid) { forward_to = 0; alarm(0); }
+  return r < 0 ? -err : status;
 }

@@ -1,12 +1,26 @@
-// The only module that touches bun:ffi. It compiles shim.c with TinyCC (`cc`) at run time:
+// The only module that touches bun:ffi. It compiles the C shim with TinyCC (`cc`) at run time:
 // a Bun process is multi-threaded, so namespaces and forking must happen in C (DESIGN.md).
 import { cc } from "bun:ffi";
 import { closeSync, openSync, writeSync } from "node:fs";
-import source from "./shim.c" with { type: "text" };
+import spawnSource from "./shim.c" with { type: "text" };
+import stdioSource from "./stdio.c" with { type: "text" };
 
 export interface ShimSymbols {
-  cbox_spawn(plan: Uint8Array, len: number, flags: number, signals: Int32Array, nsignals: number, out: Int32Array): number;
+  cbox_spawn(
+    plan: Uint8Array,
+    len: number,
+    flags: number,
+    signals: Int32Array,
+    nsignals: number,
+    stop: Int32Array,
+    out: Int32Array,
+  ): number;
   cbox_wait(pid: number): number;
+  cbox_ioctl(fd: number, request: number, arg: Uint8Array): number;
+  cbox_socketpair(out: Int32Array): number;
+  cbox_pipe(out: Int32Array): number;
+  cbox_recv_fd(sock: number): number;
+  cbox_relay(fds: Int32Array, pid: number): number;
 }
 
 // O_TMPFILE | O_RDWR: an unnamed file, so nothing is left behind even if we are killed.
@@ -19,12 +33,18 @@ export function shim(): ShimSymbols {
   if (loaded) return loaded;
   const fd = openTmpfile();
   try {
-    writeSync(fd, source);
+    // One compile (bun:ffi's cost is per cc call): stdio.c uses shim.c's declarations.
+    writeSync(fd, spawnSource + stdioSource);
     const lib = cc({
       source: `/proc/self/fd/${fd}`,
       symbols: {
-        cbox_spawn: { args: ["ptr", "i32", "i32", "ptr", "i32", "ptr"], returns: "i32" },
+        cbox_spawn: { args: ["ptr", "i32", "i32", "ptr", "i32", "ptr", "ptr"], returns: "i32" },
         cbox_wait: { args: ["i32"], returns: "i32" },
+        cbox_ioctl: { args: ["i32", "i32", "ptr"], returns: "i32" },
+        cbox_socketpair: { args: ["ptr"], returns: "i32" },
+        cbox_pipe: { args: ["ptr"], returns: "i32" },
+        cbox_recv_fd: { args: ["i32"], returns: "i32" },
+        cbox_relay: { args: ["ptr", "i32"], returns: "i32" },
       },
     });
     loaded = lib.symbols as unknown as ShimSymbols;
@@ -45,4 +65,3 @@ function openTmpfile(): number {
   }
   throw new Error("cannot create a temporary file for the C shim in $XDG_RUNTIME_DIR, /dev/shm or /tmp");
 }
-

@@ -49,7 +49,7 @@ export function buildRootfs(dir: string, as?: RunAs): string {
   return dir;
 }
 
-function asUser(as?: RunAs): string[] {
+export function asUser(as?: RunAs): string[] {
   return as ? ["setpriv", `--reuid=${as.uid}`, `--regid=${as.gid}`, "--clear-groups", "--"] : [];
 }
 
@@ -92,7 +92,7 @@ export function cboxSpawn(args: string[], opts: CboxOptions = {}) {
   });
 }
 
-function baseEnv(as?: RunAs): Record<string, string> {
+export function baseEnv(as?: RunAs): Record<string, string> {
   const env: Record<string, string> = { PATH: process.env.PATH ?? "/usr/bin:/bin" };
   if (as) env.HOME = as.home;
   return env;

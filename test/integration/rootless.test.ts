@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { chmodSync, chownSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { buildRootfs, cbox, hostMounts, isRoot, removeDir, tempDir, treeListing, type RunAs } from "./helpers.ts";
+import { TerminalSession } from "./terminal.ts";
 
 const SUB_START = 231072;
 const SUB_COUNT = 65536;
@@ -123,5 +124,28 @@ describe.skipIf(!isRoot)("rootless (tests create the users, so they need root to
     for (let i = 0; i < 10; i++) expect(run("plain", ["true"]).code).toBe(0);
     expect(run("plain", ["no-such-command"]).code).toBe(127);
     expect({ mounts: hostMounts(), store: treeListing(env.plain.store, false) }).toEqual(before);
+  });
+
+  test("-t: a pty from the container's own devpts, owned by the user the command runs as", () => {
+    expect(run("plain", ["-t", "sh", "-c", "tty; stat -c %u /proc/self/fd/0"]).stdout).toBe("/dev/pts/0\r\n0\r\n");
+    const asOther = run("sub", ["-t", "-u", "1000:1000", "sh", "-c", "tty; stat -c %u /proc/self/fd/0; id -u"]);
+    expect(asOther.stdout).toBe("/dev/pts/0\r\n1000\r\n1000\r\n");
+  });
+
+  test("-it on a terminal: the shell answers, exit code and terminal settings come back", async () => {
+    const e = env.plain;
+    const dir = tempDir();
+    chmodSync(dir, 0o777);
+    try {
+      const s = new TerminalSession(["run", "--rm", "-it", "--root", e.store, "--rootfs", e.rootfs, "sh"], dir, undefined, e.as);
+      await s.until("/ # ");
+      s.type("echo inside-$(id -u)-$(stty size | tr ' ' x)\r");
+      await s.until("inside-0-30x100");
+      s.type("exit 5\r");
+      expect(await s.exitCode()).toBe(5);
+      expect(s.settings().after).toBe(s.settings().before);
+    } finally {
+      removeDir(dir);
+    }
   });
 });

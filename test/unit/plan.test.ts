@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { buildPlan, type ContainerDirs, describeOp, type HostFacts } from "../../src/container/plan.ts";
+import { buildPlan, type ContainerDirs, describeOp, type HostFacts, type StdioPlan } from "../../src/container/plan.ts";
 import { type ContainerSpec, DEFAULT_PATH } from "../../src/container/spec.ts";
 import { devFilesystem, MountFlag, overlayPathProblem } from "../../src/linux/mounts.ts";
 import type { Op } from "../../src/sys/ops.ts";
@@ -30,13 +30,16 @@ function spec(over: Partial<ContainerSpec> = {}): ContainerSpec {
     user: { uid: 1000, gid: 1001, groups: [1001, 10], home: "/root" },
     hostname: "aaaaaaaaaaaa",
     interactive: false,
+    tty: false,
     remove: false,
+    stopTimeout: 10,
     image: { ref: "", id: "" },
     init: false,
     ...over,
   };
 }
 
+const plan = (s: ContainerSpec, host: HostFacts, stdio: StdioPlan = { kind: "null" }) => buildPlan(s, dirs, host, stdio);
 const mounts = (ops: Op[]) => ops.filter((o) => o.op === "mount");
 const indexOf = (ops: Op[], pred: (o: Op) => boolean) => ops.findIndex(pred);
 const mountOn = (ops: Op[], target: string) => ops.find((o) => o.op === "mount" && o.strs![1] === target);
@@ -46,7 +49,7 @@ for (const [label, host] of [
   ["rootless host", ROOTLESS_HOST],
 ] as const) {
   describe(`buildPlan on a ${label}`, () => {
-    const ops = buildPlan(spec(), dirs, host);
+    const ops = plan(spec(), host);
 
     test("the first mount makes everything private, before every other mount", () => {
       const all = mounts(ops);
@@ -146,7 +149,7 @@ describe("buildPlan devices", () => {
   ];
 
   test("root: mknod of character devices with their majors and minors", () => {
-    const ops = buildPlan(spec(), dirs, ROOT_HOST);
+    const ops = plan(spec(), ROOT_HOST);
     const nodes = ops.filter((o) => o.op === "mknod");
     expect(nodes).toEqual(
       devs.map(([name, major, minor]) => ({ op: "mknod", ints: [0o020000 | 0o666, major, minor], strs: [`${R}/dev/${name}`] })),
@@ -155,7 +158,7 @@ describe("buildPlan devices", () => {
   });
 
   test("rootless: touch then bind of the host's /dev/* instead of mknod", () => {
-    const ops = buildPlan(spec(), dirs, ROOTLESS_HOST);
+    const ops = plan(spec(), ROOTLESS_HOST);
     expect(ops.some((o) => o.op === "mknod")).toBe(false);
     for (const [name] of devs) {
       const target = `${R}/dev/${name}`;
@@ -167,7 +170,7 @@ describe("buildPlan devices", () => {
 
   test("the devices come after the /dev tmpfs", () => {
     for (const host of [ROOT_HOST, ROOTLESS_HOST]) {
-      const ops = buildPlan(spec(), dirs, host);
+      const ops = plan(spec(), host);
       const tmpfs = indexOf(ops, (o) => o.op === "mount" && o.strs![1] === `${R}/dev`);
       expect(ops[tmpfs]!.strs).toEqual(["tmpfs", `${R}/dev`, "tmpfs", "mode=755,size=65536k"]);
       const firstDev = indexOf(ops, (o) => (o.op === "mknod" || o.op === "touch") && o.strs![0] === `${R}/dev/null`);
@@ -180,30 +183,49 @@ describe("buildPlan devices", () => {
       devFilesystem(R, { canMknod: false, ttyGroupMapped }).find((o) => o.op === "mount" && o.strs![2] === "devpts")!.strs![3];
     expect(pts(true)).toBe("newinstance,ptmxmode=0666,mode=0620,gid=5");
     expect(pts(false)).toBe("newinstance,ptmxmode=0666,mode=0620");
-    expect(mountOn(buildPlan(spec(), dirs, ROOTLESS_HOST), `${R}/dev/pts`)!.strs![3]).not.toContain("gid=");
-    expect(mountOn(buildPlan(spec(), dirs, ROOT_HOST), `${R}/dev/pts`)!.strs![3]).toContain("gid=5");
+    expect(mountOn(plan(spec(), ROOTLESS_HOST), `${R}/dev/pts`)!.strs![3]).not.toContain("gid=");
+    expect(mountOn(plan(spec(), ROOT_HOST), `${R}/dev/pts`)!.strs![3]).toContain("gid=5");
   });
 
   test("/dev/ptmx points into the new devpts", () => {
-    const ops = buildPlan(spec(), dirs, ROOT_HOST);
+    const ops = plan(spec(), ROOT_HOST);
     expect(ops).toContainEqual({ op: "symlink", strs: ["pts/ptmx", `${R}/dev/ptmx`] });
   });
 });
 
 describe("buildPlan options", () => {
-  test("not interactive: /dev/null is opened onto fd 0 after pivot_root", () => {
-    const ops = buildPlan(spec({ interactive: false }), dirs, ROOT_HOST);
-    const i = indexOf(ops, (o) => o.op === "openDup");
-    expect(ops[i]).toEqual({ op: "openDup", ints: [0, 0], strs: ["/dev/null"] });
+  test("stdin /dev/null (no -i, no -t): a session of its own, /dev/null onto fd 0 after pivot_root", () => {
+    const ops = plan(spec(), ROOT_HOST, { kind: "null" });
+    const i = indexOf(ops, (o) => o.op === "setsid");
+    expect(ops.slice(i, i + 2)).toEqual([{ op: "setsid" }, { op: "openDup", ints: [0, 0], strs: ["/dev/null"] }]);
     expect(i).toBeGreaterThan(indexOf(ops, (o) => o.op === "pivotRoot"));
   });
 
-  test("interactive: stdin is left alone", () => {
-    expect(buildPlan(spec({ interactive: true }), dirs, ROOT_HOST).some((o) => o.op === "openDup")).toBe(false);
+  test("stdin inherited (-i with a pipe): only the new session", () => {
+    const ops = plan(spec(), ROOT_HOST, { kind: "inherit" });
+    expect(ops.filter((o) => ["setsid", "openDup", "dup2", "console"].includes(o.op))).toEqual([{ op: "setsid" }]);
+  });
+
+  test("stdin through cbox's pipe (-i otherwise): its read end onto fd 0", () => {
+    const ops = plan(spec(), ROOT_HOST, { kind: "pipe", readFd: 7 });
+    const i = indexOf(ops, (o) => o.op === "setsid");
+    expect(ops.slice(i, i + 2)).toEqual([{ op: "setsid" }, { op: "dup2", ints: [7, 0] }]);
+  });
+
+  test("-t: the console op after setsid and pivot_root, as root before the user switch and the init", () => {
+    const ops = plan(spec({ init: true }), ROOT_HOST, { kind: "tty", socket: 9, rows: 30, cols: 100 });
+    const i = indexOf(ops, (o) => o.op === "console");
+    expect(ops[i]).toEqual({ op: "console", ints: [9, 1000, 30, 100] });
+    expect(ops[i - 1]).toEqual({ op: "setsid" });
+    expect(i).toBeGreaterThan(indexOf(ops, (o) => o.op === "pivotRoot"));
+    for (const later of ["setgroups", "setgid", "setuid", "closeFrom", "init"]) {
+      expect(indexOf(ops, (o) => o.op === later)).toBeGreaterThan(i);
+    }
+    expect(ops.some((o) => o.op === "openDup")).toBe(false);
   });
 
   test("workdir /a/b: mkdir /a, mkdir /a/b, chdir /a/b after pivot_root", () => {
-    const ops = buildPlan(spec({ workdir: "/a/b" }), dirs, ROOT_HOST);
+    const ops = plan(spec({ workdir: "/a/b" }), ROOT_HOST);
     const rm = indexOf(ops, (o) => o.op === "rmdir");
     const i = indexOf(ops, (o) => o.op === "mkdir" && o.strs![0] === "/a");
     expect(i).toBeGreaterThan(rm);
@@ -215,14 +237,14 @@ describe("buildPlan options", () => {
   });
 
   test("workdir /: chdir / with no mkdir after pivot_root", () => {
-    const ops = buildPlan(spec({ workdir: "/" }), dirs, ROOT_HOST);
+    const ops = plan(spec({ workdir: "/" }), ROOT_HOST);
     const after = ops.slice(indexOf(ops, (o) => o.op === "pivotRoot"));
     expect(after.some((o) => o.op === "mkdir")).toBe(false);
     expect(after).toContainEqual({ op: "chdir", strs: ["/"] });
   });
 
   test("umask 0 while setting up, 022 after pivot_root", () => {
-    const ops = buildPlan(spec(), dirs, ROOT_HOST);
+    const ops = plan(spec(), ROOT_HOST);
     const umasks = ops.filter((o) => o.op === "umask");
     expect(umasks).toEqual([
       { op: "umask", ints: [0] },
@@ -232,7 +254,7 @@ describe("buildPlan options", () => {
   });
 
   test("exec falls back to the default PATH when env has none", () => {
-    const ops = buildPlan(spec({ env: ["A=1"], command: ["true"] }), dirs, ROOT_HOST);
+    const ops = plan(spec({ env: ["A=1"], command: ["true"] }), ROOT_HOST);
     expect(ops.at(-1)).toEqual({ op: "exec", ints: [1, 1], strs: [DEFAULT_PATH, "true", "A=1"] });
   });
 });
@@ -280,9 +302,9 @@ describe("describeOp", () => {
 
 describe("--init", () => {
   test("the init op comes last before exec, after the user switch and fd closing", () => {
-    const ops = buildPlan(spec({ init: true }), dirs, ROOT_HOST);
+    const ops = plan(spec({ init: true }), ROOT_HOST);
     expect(ops.slice(-4).map((o) => o.op)).toEqual(["setuid", "closeFrom", "init", "exec"]);
-    expect(buildPlan(spec(), dirs, ROOT_HOST).some((o) => o.op === "init")).toBe(false);
+    expect(plan(spec(), ROOT_HOST).some((o) => o.op === "init")).toBe(false);
   });
 
   test("a container that keeps an init does not share cbox's memory; others do", () => {

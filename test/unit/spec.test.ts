@@ -214,4 +214,19 @@ describe("buildSpec", () => {
   });
 
   test("a relative workdir", () => fails({ workdir: "a/b" }, "--workdir must be an absolute path: a/b"));
+
+  test("--stop-timeout: docker's 10 s by default, whole seconds, 0 allowed", () => {
+    expect(buildSpec(opts(), id, {}).stopTimeout).toBe(10);
+    expect(buildSpec(opts({ stopTimeout: "0" }), id, {}).stopTimeout).toBe(0);
+    expect(buildSpec(opts({ stopTimeout: "25" }), id, {}).stopTimeout).toBe(25);
+    for (const bad of ["", "1.5", "-1", "1s", "9999999"]) {
+      fails({ stopTimeout: bad }, `--stop-timeout ${JSON.stringify(bad)}: expected a number of seconds`);
+    }
+  });
+
+  test("-t and -i are kept as given", () => {
+    const spec = buildSpec(opts({ tty: true, interactive: true }), id, {});
+    expect([spec.tty, spec.interactive]).toEqual([true, true]);
+    expect(buildSpec(opts(), id, {}).tty).toBe(false);
+  });
 });

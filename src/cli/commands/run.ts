@@ -16,6 +16,8 @@ export const args = {
   user: { type: "string", alias: "u", description: "User to run as: UID[:GID] or NAME[:GROUP]" },
   hostname: { type: "string", alias: "h", description: "Container host name" },
   interactive: { type: "boolean", alias: "i", description: "Keep stdin open and pass it to the container" },
+  tty: { type: "boolean", alias: "t", description: "Give the container a new terminal (pty)" },
+  "stop-timeout": { type: "string", description: "Seconds from SIGTERM/SIGHUP to cbox until the container is killed (default 10, 0: never)" },
   init: { type: "boolean", description: "Run a minimal init as PID 1 that forwards signals and reaps zombies" },
   quiet: { type: "boolean", alias: "q", description: "Say nothing while pulling the image" },
 } satisfies FlagDefs;
@@ -42,7 +44,9 @@ export default defineCommand({
         user: a.user,
         hostname: a.hostname,
         interactive: !!a.interactive,
+        tty: !!a.tty,
         remove: !!a.rm,
+        stopTimeout: a["stop-timeout"],
         init: !!a.init,
       },
       paths,
