@@ -10,6 +10,22 @@ export class CboxError extends Error {
   }
 }
 
+/** A system call that failed, with its errno (from the C shim, which returns -errno). */
+export class ErrnoError extends Error {
+  constructor(
+    readonly call: string,
+    readonly errno: number,
+  ) {
+    super(`${call}: ${describeErrno(errno)}`);
+  }
+}
+
+/** r, or an ErrnoError for call when r is -errno. */
+export function checkErrno(call: string, r: number): number {
+  if (r < 0) throw new ErrnoError(call, -r);
+  return r;
+}
+
 // Linux errno values (the same on x86_64 and arm64: asm-generic). A table, not node:os, whose
 // import costs ~4 ms of start-up.
 const errnos: Record<number, [string, string]> = {

@@ -1,5 +1,5 @@
 // From a validated spec to the ordered setup ops the shim's child runs. Pure: no I/O.
-import { bindFile, devFilesystem, kernelFilesystems, mkdir, overlayRoot, pivotRoot, privatePropagation } from "../linux/mounts.ts";
+import { attachVolume, bindFile, cloneVolume, devFilesystem, kernelFilesystems, mkdir, mkdirAll, overlayRoot, pivotRoot, privatePropagation } from "../linux/mounts.ts";
 import type { Op } from "../sys/ops.ts";
 import { DEFAULT_PATH, type ContainerSpec } from "./spec.ts";
 
@@ -50,15 +50,26 @@ export function stdioOps(plan: StdioPlan, uid: number): Op[] {
   }
 }
 
-export function buildPlan(spec: ContainerSpec, dirs: ContainerDirs, host: HostFacts, stdio: StdioPlan): Op[] {
+/** What cbox prepared on the host for the container's first process. */
+export interface Prepared {
+  stdio: StdioPlan;
+  /** The overlay's lower layer as that process sees it: the image's folder, or /proc/self/fd/N. */
+  lowerdir: string;
+  /** Free fd numbers for the volumes' mount trees, one per volume. */
+  volumeFds: number[];
+}
+
+export function buildPlan(spec: ContainerSpec, dirs: ContainerDirs, host: HostFacts, prepared: Prepared): Op[] {
   const root = dirs.rootfs;
   const { uid, gid, groups } = spec.user;
+  const fds = prepared.volumeFds;
   return [
     // If cbox dies, the container dies with it; the next cbox command removes what is left.
     { op: "pdeathsig", ints: [SIGKILL] },
+    ...(host.userNamespace ? becomeNamespaceRoot(host) : []),
     { op: "umask", ints: [0] },
     privatePropagation(),
-    ...overlayRoot(root, { lower: spec.rootfs, upper: dirs.upper, work: dirs.work }, host.userNamespace),
+    ...overlayRoot(root, { lower: prepared.lowerdir, upper: dirs.upper, work: dirs.work }, host.userNamespace),
     ...kernelFilesystems(root),
     ...devFilesystem(root, { canMknod: host.canMknod, ttyGroupMapped: host.ttyGroupMapped }),
     mkdir(`${root}/etc`),
@@ -67,10 +78,12 @@ export function buildPlan(spec: ContainerSpec, dirs: ContainerDirs, host: HostFa
     ...bindFile(dirs.resolvConf, `${root}/etc/resolv.conf`),
     { op: "sethostname", strs: [spec.hostname] },
     { op: "loopbackUp" },
+    ...spec.volumes.map((v, i) => cloneVolume(v, fds[i]!)),
     ...pivotRoot(root),
+    ...spec.volumes.flatMap((v, i) => attachVolume(v, fds[i]!)),
     { op: "umask", ints: [0o022] },
     ...workdirOps(spec.workdir),
-    ...stdioOps(stdio, uid),
+    ...stdioOps(prepared.stdio, uid),
     ...(host.setgroupsAllowed ? [{ op: "setgroups", ints: groups } satisfies Op] : []),
     { op: "setgid", ints: [gid] },
     { op: "setuid", ints: [uid] },
@@ -80,11 +93,22 @@ export function buildPlan(spec: ContainerSpec, dirs: ContainerDirs, host: HostFa
   ];
 }
 
+/**
+ * A process cloned into a new user namespace keeps its host ids until it changes them: root's
+ * (--userns=private) are not mapped inside, so files it made and permission checks it met
+ * would be host root's. It takes the namespace's root ids before touching anything.
+ */
+function becomeNamespaceRoot(host: HostFacts): Op[] {
+  return [
+    ...(host.setgroupsAllowed ? [{ op: "setgroups", ints: [0] } satisfies Op] : []),
+    { op: "setgid", ints: [0] },
+    { op: "setuid", ints: [0] },
+  ];
+}
+
 /** Docker creates a missing workdir; so do we, one component at a time. */
 function workdirOps(workdir: string): Op[] {
-  const parts = workdir.split("/").filter(Boolean);
-  const mkdirs = parts.map((_, i) => mkdir("/" + parts.slice(0, i + 1).join("/")));
-  return [...mkdirs, { op: "chdir", strs: [workdir] }];
+  return [...mkdirAll(workdir), { op: "chdir", strs: [workdir] }];
 }
 
 function execOp(spec: ContainerSpec): Op {
@@ -111,6 +135,10 @@ export function describeOp(op: Op, root = ""): string {
       return "open a terminal on /dev/ptmx";
     case "dup2":
       return "set up stdin";
+    case "cloneTree":
+      return `open volume ${s[0]}`;
+    case "attachTree":
+      return `mount volume on ${s[0]}`;
     case "setuid":
     case "setgid":
     case "setgroups":

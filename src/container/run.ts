@@ -2,7 +2,7 @@
 import { warn } from "../cli/output.ts";
 import { CboxError, describeErrno, errnoName, ExitCode } from "../errors.ts";
 import { containerCloneFlags } from "../linux/namespaces.ts";
-import { detectRootlessMaps, setgroupsAllowed, writeMaps, type UserMaps } from "../linux/userns.ts";
+import { detectPrivateMaps, detectRootlessMaps, hostIdOfRoot, setgroupsAllowed, writeMaps, type UserMaps } from "../linux/userns.ts";
 import type { Paths } from "../paths.ts";
 import type { Op } from "../sys/ops.ts";
 import { exitCodeOf, spawnHeld, SpawnError, type OpFailure } from "../sys/process.ts";
@@ -11,7 +11,7 @@ import { writeEtcFiles } from "./etc-files.ts";
 import { buildPlan, describeOp, type HostFacts } from "./plan.ts";
 import { treeRemover } from "./remove-tree.ts";
 import { buildSpec, type RunOptions } from "./spec.ts";
-import { ContainerStdio } from "./stdio.ts";
+import { Preparation } from "./prepare.ts";
 import { createContainer, newContainerId, ownerSelf, recoverStale, removeContainer, updateState } from "./store.ts";
 
 /** Signals sent to cbox that the container's PID 1 gets too (docker's sig-proxy). */
@@ -21,14 +21,18 @@ const STOP_SIGNALS = [1, 15];
 
 export function runContainer(opts: RunOptions, paths: Paths): number {
   const rootless = process.getuid!() !== 0;
-  const maps = rootless ? detectRootlessMaps() : undefined;
-  const removeTree = treeRemover(maps);
+  if (rootless && opts.userns === "private") {
+    throw new CboxError("--userns=private is for root: an ordinary user's containers always have a user namespace of their own");
+  }
+  const rootlessMaps = rootless ? detectRootlessMaps() : undefined;
+  const removeTree = treeRemover(rootlessMaps);
   recoverStale(paths, removeTree);
 
   const spec = buildSpec(opts, newContainerId(), process.env);
+  const maps = rootlessMaps ?? (spec.userns === "private" ? privateMaps() : undefined);
   const host = hostFacts(maps);
   const cleanup = new CleanupStack();
-  let stdio: ContainerStdio | undefined;
+  let prep: Preparation | undefined;
   let keep = false;
   try {
     const dirs = createContainer(paths, {
@@ -42,29 +46,36 @@ export function runContainer(opts: RunOptions, paths: Paths): number {
       status: "created",
       owner: ownerSelf(),
       remove: spec.remove,
-    });
+    }, maps?.privileged ? { uid: hostIdOfRoot(maps.uid), gid: hostIdOfRoot(maps.gid) } : undefined);
     cleanup.push("remove the container's folder", () => removeContainer(paths, spec.id, removeTree));
     writeEtcFiles(dirs, spec.hostname);
 
-    stdio = new ContainerStdio({ interactive: spec.interactive, tty: spec.tty });
-    const plan = buildPlan(spec, dirs, host, stdio.plan);
+    prep = new Preparation(spec, maps, dirs.dir, process.env);
+    const plan = buildPlan(spec, dirs, host, prep.prepared);
     const child = spawnContainer(plan, containerCloneFlags(host.userNamespace, spec.init), spec.stopTimeout);
     cleanup.push("stop the container", () => child.abort());
-    stdio.spawned();
+    prep.spawned();
     if (maps) writeChildMaps(child.pid, maps);
     const failure = child.release();
+    prep.started();
     if (failure) throw startFailure(plan, failure, dirs.rootfs);
     updateState(dirs, { status: "running", pid: child.pid });
 
-    stdio.attach(child.pid);
+    prep.stdio.attach(child.pid);
     const code = exitCodeOf(child.wait());
     keep = !spec.remove;
     if (keep) updateState(dirs, { status: "exited", exitCode: code, finished: new Date().toISOString() });
     return code;
   } finally {
-    stdio?.close();
+    prep?.close();
     if (!keep) for (const failure of cleanup.unwind()) warn(`cleanup: ${failure}`);
   }
+}
+
+function privateMaps(): UserMaps {
+  const maps = detectPrivateMaps(process.env);
+  if (typeof maps === "string") throw new CboxError(`--userns=private: ${maps}`);
+  return maps;
 }
 
 function hostFacts(maps: UserMaps | undefined): HostFacts {

@@ -1,6 +1,6 @@
 // A validated container: plain data, checked before anything is created.
-import { readFileSync, statSync } from "node:fs";
-import { isAbsolute, resolve } from "node:path";
+import { readFileSync, realpathSync, statSync } from "node:fs";
+import { isAbsolute, normalize, resolve } from "node:path";
 import { CboxError } from "../errors.ts";
 import { overlayPathProblem } from "../linux/mounts.ts";
 
@@ -17,6 +17,18 @@ export interface ImageUse {
   ref: string;
   id: string;
 }
+
+/** A host path bound into the container (-v). */
+export interface Volume {
+  source: string;
+  target: string;
+  readonly: boolean;
+  /** A file is bound onto a file, a folder onto a folder. */
+  isFile: boolean;
+}
+
+/** host: the container's ids are the host's (root only); private: 0..65535 on a range of their own. */
+export type UsernsMode = "host" | "private";
 
 export interface ContainerSpec {
   id: string;
@@ -36,6 +48,8 @@ export interface ContainerSpec {
   stopTimeout: number;
   /** A minimal init as PID 1 that reaps zombies and forwards signals (docker's --init). */
   init: boolean;
+  volumes: Volume[];
+  userns: UsernsMode;
 }
 
 export const DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -55,6 +69,8 @@ export interface RunOptions {
   remove: boolean;
   stopTimeout?: string;
   init?: boolean;
+  volumes?: string[];
+  userns?: string;
 }
 
 /** docker stop's default grace period. */
@@ -89,7 +105,34 @@ export function buildSpec(opts: RunOptions, id: string, hostEnv: Record<string, 
     remove: opts.remove,
     stopTimeout: parseStopTimeout(opts.stopTimeout),
     init: !!opts.init,
+    volumes: (opts.volumes ?? []).map(parseVolume),
+    userns: parseUserns(opts.userns),
   };
+}
+
+/** -v HOST:CONTAINER[:ro|rw], as docker reads it; the host path must exist (as podman asks). */
+export function parseVolume(value: string): Volume {
+  const parts = value.split(":");
+  const [source = "", target = "", options] = parts;
+  const where = `-v ${value}`;
+  if (parts.length < 2 || parts.length > 3) throw new CboxError(`${where}: expected HOST-PATH:CONTAINER-PATH[:ro]`);
+  if (!isAbsolute(source)) throw new CboxError(`${where}: named volumes are not supported; give an absolute host path`);
+  if (!isAbsolute(target)) throw new CboxError(`${where}: the container path must be absolute`);
+  if (normalize(target) === "/") throw new CboxError(`${where}: cannot mount over the container's /`);
+  if (options !== undefined && options !== "ro" && options !== "rw") throw new CboxError(`${where}: unknown option ${JSON.stringify(options)} (ro or rw)`);
+  let real: string;
+  try {
+    real = realpathSync(source);
+  } catch {
+    throw new CboxError(`${where}: ${source} does not exist`);
+  }
+  return { source: real, target: normalize(target), readonly: options === "ro", isFile: !statSync(real).isDirectory() };
+}
+
+function parseUserns(value: string | undefined): UsernsMode {
+  if (value === undefined || value === "" || value === "host") return "host";
+  if (value !== "private") throw new CboxError(`--userns ${JSON.stringify(value)}: expected host or private`);
+  return "private";
 }
 
 function parseStopTimeout(value: string | undefined): number {

@@ -1,11 +1,12 @@
 // Containers on disk: one folder each, state written atomically, names reserved atomically.
 // A cbox killed with SIGKILL leaves a folder whose owner is gone; recoverStale() finds it.
-import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { CboxError } from "../errors.ts";
 import { writeAtomic } from "../files.ts";
 import { isSameProcess, processStartTime } from "../linux/proc.ts";
 import type { Paths } from "../paths.ts";
+import { detachMount } from "../sys/idmap.ts";
 import type { ContainerDirs } from "./plan.ts";
 
 export type Status = "created" | "running" | "exited";
@@ -66,7 +67,7 @@ export function readState(dir: string): ContainerState | undefined {
  * Creates the container's folder (prepared under a temporary name holding our pid, then renamed
  * into place) and then reserves its name. Either fails cleanly with nothing left.
  */
-export function createContainer(paths: Paths, state: ContainerState): ContainerDirs {
+export function createContainer(paths: Paths, state: ContainerState, rootOwner?: { uid: number; gid: number }): ContainerDirs {
   mkdirSync(paths.containers, { recursive: true, mode: 0o700 });
   mkdirSync(paths.names, { recursive: true, mode: 0o700 });
   const dirs = containerDirs(paths, state.id);
@@ -74,6 +75,16 @@ export function createContainer(paths: Paths, state: ContainerState): ContainerD
   mkdirSync(tmp, { mode: 0o700 });
   try {
     for (const sub of ["rootfs", "upper", "work"]) mkdirSync(join(tmp, sub), { mode: 0o755 });
+    // --userns=private: the container's root (an unprivileged host id) mounts the overlay, so it
+    // must reach these folders (search only: nobody may list them) and own the writable ones.
+    if (rootOwner) {
+      for (const sub of ["rootfs", "upper", "work"]) chownSync(join(tmp, sub), rootOwner.uid, rootOwner.gid);
+      chmodSync(tmp, 0o711);
+      chmodSync(paths.containers, 0o711);
+      chmodSync(paths.root, 0o711);
+      const closed = closedAncestor(paths.root);
+      if (closed) throw new CboxError(`--userns=private: the container's root cannot reach ${paths.root}: ${closed} is not searchable by others (chmod o+x ${closed})`);
+    }
     writeState(tmp, state);
     renameSync(tmp, dirs.dir);
   } catch (err) {
@@ -91,6 +102,14 @@ export function createContainer(paths: Paths, state: ContainerState): ContainerD
     }
   }
   return dirs;
+}
+
+/** The first folder above path that others may not search, if any. */
+function closedAncestor(path: string): string | undefined {
+  for (let dir = dirname(path); ; dir = dirname(dir)) {
+    if ((statSync(dir).mode & 0o001) === 0) return dir;
+    if (dir === "/") return undefined;
+  }
 }
 
 function readNameHolder(paths: Paths, name: string): string {
@@ -114,6 +133,9 @@ export function removeContainer(paths: Paths, id: string, removeTree: (path: str
   const dirs = containerDirs(paths, id);
   const state = readState(dirs.dir);
   if (state?.name && readNameHolder(paths, state.name) === id) rmSync(join(paths.names, state.name), { force: true });
+  // A cbox killed while starting a --userns=private container can leave its idmapped image mounted.
+  const lower = join(dirs.dir, "lower");
+  if (existsSync(lower)) detachMount(lower);
   removeTree(dirs.dir);
 }
 

@@ -15,6 +15,7 @@ export const MountFlag = {
 } as const;
 
 const MNT_DETACH = 2;
+const MOUNT_ATTR_RDONLY = 1;
 const S_IFCHR = 0o020000;
 
 const { rdonly, nosuid, nodev, noexec, bind, strictatime } = MountFlag;
@@ -124,3 +125,32 @@ export function pivotRoot(root: string): Op[] {
   ];
 }
 
+
+/** mkdir of every component of an absolute path, each allowed to exist already. */
+export function mkdirAll(path: string): Op[] {
+  const parts = path.split("/").filter(Boolean);
+  return parts.map((_, i) => mkdir("/" + parts.slice(0, i + 1).join("/")));
+}
+
+export interface VolumeMount {
+  source: string;
+  target: string;
+  readonly: boolean;
+  isFile: boolean;
+}
+
+/**
+ * A volume in two steps. Before pivot_root, while host paths are reachable: a detached copy of
+ * the source's mount tree is put on fd. After pivot_root, so that the target path resolves
+ * inside the container (an image's symlinks cannot lead it onto the host): the target is made
+ * and the tree attached there.
+ */
+export function cloneVolume(v: VolumeMount, fd: number): Op {
+  return { op: "cloneTree", ints: [v.readonly ? MOUNT_ATTR_RDONLY : 0, fd], strs: [v.source] };
+}
+
+export function attachVolume(v: VolumeMount, fd: number): Op[] {
+  const parent = v.target.slice(0, v.target.lastIndexOf("/"));
+  const made: Op[] = v.isFile ? [...mkdirAll(parent), { op: "touch", ints: [0o644], strs: [v.target] }] : mkdirAll(v.target);
+  return [...made, { op: "attachTree", ints: [fd], strs: [v.target] }];
+}

@@ -13,6 +13,41 @@ export interface UserMaps {
   gid: IdRange[];
   /** newuidmap/newgidmap write the maps (subordinate ranges); else we write them ourselves. */
   helpers?: { newuidmap: string; newgidmap: string };
+  /** Written by root, who may map any ids and leave setgroups(2) allowed (--userns=private). */
+  privileged?: boolean;
+}
+
+/** Ids a --userns=private container has: 0..65535 inside. */
+export const PRIVATE_RANGE_SIZE = 65536;
+/** Where they start on the host without a `cbox` entry in /etc/subuid: past the ids of people and of Debian's per-user ranges. */
+export const DEFAULT_PRIVATE_START = 1073741824;
+
+/**
+ * Where --userns=private's ids start on the host (subuid or subgid text): the first range of
+ * the `cbox` entry, else `fallback` (CBOX_USERNS_START), else DEFAULT_PRIVATE_START.
+ * A message instead when the range is too small or the number is not one.
+ */
+export function privateRangeStart(text: string, fallback: string | undefined, file: string): number | string {
+  const entry = subordinateRanges(text, "cbox", -1)[0];
+  if (entry) {
+    if (entry.count >= PRIVATE_RANGE_SIZE) return entry.start;
+    return `${file}: the cbox range holds ${entry.count} ids; --userns=private needs ${PRIVATE_RANGE_SIZE}`;
+  }
+  if (fallback === undefined) return DEFAULT_PRIVATE_START;
+  const start = /^\d{1,10}$/.test(fallback) ? Number(fallback) : NaN;
+  if (start >= 1 && start + PRIVATE_RANGE_SIZE <= 0xffffffff) return start;
+  return `CBOX_USERNS_START=${fallback}: expected a number from 1 that leaves room for ${PRIVATE_RANGE_SIZE} ids`;
+}
+
+/** Maps of --userns=private: 0..65535 inside onto the host ranges, written by root. */
+export function privateMaps(uidStart: number, gidStart: number): UserMaps {
+  const range = (start: number): IdRange[] => [{ inside: 0, outside: start, count: PRIVATE_RANGE_SIZE }];
+  return { uid: range(uidStart), gid: range(gidStart), privileged: true };
+}
+
+/** The first id a map gives to id 0 inside (the host owner of the container's root files). */
+export function hostIdOfRoot(ranges: IdRange[]): number {
+  return ranges.find((r) => r.inside === 0)!.outside;
 }
 
 /** Subordinate ranges of a user from /etc/subuid or /etc/subgid text (`name-or-id:start:count`). */
@@ -59,6 +94,15 @@ export function userName(uid: number, passwd: string): string {
   return entry?.split(":")[0] ?? process.env.USER ?? "";
 }
 
+/** --userns=private's maps from /etc/subuid, /etc/subgid and CBOX_USERNS_START; a message when they are unusable. */
+export function detectPrivateMaps(env: Record<string, string | undefined>): UserMaps | string {
+  const uid = privateRangeStart(read("/etc/subuid"), env.CBOX_USERNS_START, "/etc/subuid");
+  const gid = privateRangeStart(read("/etc/subgid"), env.CBOX_USERNS_START, "/etc/subgid");
+  if (typeof uid === "string") return uid;
+  if (typeof gid === "string") return gid;
+  return privateMaps(uid, gid);
+}
+
 /** Reads /etc/subuid, /etc/subgid and finds the setuid helpers for the calling user. */
 export function detectRootlessMaps(): UserMaps {
   const uid = process.getuid!();
@@ -82,7 +126,7 @@ export function formatMap(ranges: IdRange[]): string {
 
 /** Whether setgroups(2) may be called inside: not when we had to write "deny" to get a gid map. */
 export function setgroupsAllowed(maps: UserMaps | undefined): boolean {
-  return !maps || !!maps.helpers;
+  return !maps || !!maps.helpers || !!maps.privileged;
 }
 
 /** Writes the maps of a child that waits in a new user namespace. Throws with the step named. */
@@ -92,7 +136,7 @@ export function writeMaps(pid: number, maps: UserMaps): void {
     runHelper(maps.helpers.newgidmap, pid, maps.gid);
     return;
   }
-  writeProcFile(pid, "setgroups", "deny");
+  if (!maps.privileged) writeProcFile(pid, "setgroups", "deny");
   writeProcFile(pid, "uid_map", formatMap(maps.uid));
   writeProcFile(pid, "gid_map", formatMap(maps.gid));
 }

@@ -26,6 +26,8 @@ export const OpCode = {
   setsid: 22,
   dup2: 23,
   console: 24,
+  cloneTree: 25,
+  attachTree: 26,
 } as const;
 
 export type OpName = keyof typeof OpCode;

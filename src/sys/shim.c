@@ -85,6 +85,14 @@ extern int *__errno_location(void);
 #define TIOCGPTPEER 0x5441
 #define CLOSE_RANGE_CLOEXEC 4
 #define SYS_close_range 436
+#define SYS_open_tree 428
+#define SYS_move_mount 429
+#define SYS_mount_setattr 442
+#define OPEN_TREE_CLONE 1
+#define AT_FDCWD -100
+#define AT_EMPTY_PATH 0x1000
+#define AT_RECURSIVE 0x8000
+#define MOVE_MOUNT_F_EMPTY_PATH 4
 #if defined(__x86_64__)
 #define SYS_pivot_root 155
 #elif defined(__aarch64__)
@@ -94,7 +102,8 @@ extern int *__errno_location(void);
 enum {
   OP_MOUNT = 1, OP_UMOUNT, OP_MKDIR, OP_MKNOD, OP_SYMLINK, OP_TOUCH, OP_PIVOT_ROOT, OP_RMDIR,
   OP_SETHOSTNAME, OP_CHDIR, OP_LOOPBACK_UP, OP_UMASK, OP_SETGROUPS, OP_SETGID, OP_SETUID,
-  OP_OPEN_DUP, OP_CLOSE_FROM, OP_EXEC, OP_PDEATHSIG, OP_EXIT, OP_INIT, OP_SETSID, OP_DUP2, OP_CONSOLE
+  OP_OPEN_DUP, OP_CLOSE_FROM, OP_EXEC, OP_PDEATHSIG, OP_EXIT, OP_INIT, OP_SETSID, OP_DUP2, OP_CONSOLE,
+  OP_CLONE_TREE, OP_ATTACH_TREE
 };
 
 #define MAX_INTS 64
@@ -213,6 +222,37 @@ fail:
   return -1;
 }
 
+/*
+ * A detached copy of the mount tree at path (open_tree OPEN_TREE_CLONE), with mount attributes
+ * set on all of it (mount_setattr: MOUNT_ATTR_RDONLY, MOUNT_ATTR_IDMAP with userns_fd, ...).
+ * Returns its fd (close-on-exec) or -1.
+ */
+static int clone_tree(const char *path, unsigned long long attr_set, int userns_fd) {
+  struct { unsigned long long set, clr, propagation, userns_fd; } attr;
+  int fd, err;
+  fd = (int)syscall(SYS_open_tree, AT_FDCWD, path, OPEN_TREE_CLONE | O_CLOEXEC | AT_RECURSIVE);
+  if (fd < 0 || !attr_set) return fd;
+  attr.set = attr_set; attr.clr = 0; attr.propagation = 0; attr.userns_fd = (unsigned long long)userns_fd;
+  if (syscall(SYS_mount_setattr, fd, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof attr) == 0) return fd;
+  err = errno;
+  close(fd);
+  errno = err;
+  return -1;
+}
+
+/* A volume's source, cloned before pivot_root into fd `target`; attached after it by attach_tree. */
+static int clone_tree_to(const char *path, unsigned long long attr_set, int target) {
+  int fd = clone_tree(path, attr_set, -1);
+  if (fd < 0 || fd == target) return fd < 0 ? -1 : 0;
+  if (dup2(fd, target) < 0) return -1;
+  return close(fd);
+}
+
+static int attach_tree(int fd, const char *target) {
+  if (syscall(SYS_move_mount, fd, "", AT_FDCWD, target, MOVE_MOUNT_F_EMPTY_PATH) < 0) return -1;
+  return close(fd);
+}
+
 /* execvpe without malloc: the first string is the PATH to search when argv[0] has no '/'. */
 static int exec_op(struct op *o, char **argv, char **envp) {
   const char *path = o->strs[0], *name, *p;
@@ -326,6 +366,8 @@ static int run_op(struct op *o, int error_w) {
   case OP_SETSID: return setsid();
   case OP_DUP2: return v[0] == v[1] ? fcntl((int)v[0], 2 /* F_SETFD */, 0) : dup2((int)v[0], (int)v[1]);
   case OP_CONSOLE: return console((int)v[0], (unsigned int)v[1], (int)v[2], (int)v[3]);
+  case OP_CLONE_TREE: return clone_tree_to(s[0], (unsigned long long)v[0], (int)v[1]);
+  case OP_ATTACH_TREE: return attach_tree((int)v[0], s[0]);
   }
   errno = EINVAL;
   return -1;
@@ -437,6 +479,20 @@ int cbox_spawn(const unsigned char *plan, int len, int flags, const int *signals
   if (nsignals > 0) forward_signals(pid, signals, nsignals);
   out[0] = pid; out[1] = release[1]; out[2] = error[0];
   return 0;
+}
+
+/* For cbox itself: an idmapped copy of the mount tree at path, attached on target. 0 or -errno. */
+int cbox_idmapped_mount(const char *path, int userns_fd, const char *target) {
+  int err, fd = clone_tree(path, 0x00100000 /* MOUNT_ATTR_IDMAP */, userns_fd);
+  if (fd < 0) return -errno;
+  if (attach_tree(fd, target) == 0) return 0;
+  err = errno;
+  close(fd);
+  return -err;
+}
+
+int cbox_umount(const char *target, int flags) {
+  return umount2(target, flags) < 0 ? -errno : 0;
 }
 
 /* Waits for pid (signals are forwarded to it since cbox_spawn); the raw wait status or -errno. */

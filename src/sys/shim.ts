@@ -16,6 +16,8 @@ export interface ShimSymbols {
     out: Int32Array,
   ): number;
   cbox_wait(pid: number): number;
+  cbox_idmapped_mount(path: Uint8Array, usernsFd: number, target: Uint8Array): number;
+  cbox_umount(target: Uint8Array, flags: number): number;
   cbox_ioctl(fd: number, request: number, arg: Uint8Array): number;
   cbox_socketpair(out: Int32Array): number;
   cbox_pipe(out: Int32Array): number;
@@ -40,6 +42,8 @@ export function shim(): ShimSymbols {
       symbols: {
         cbox_spawn: { args: ["ptr", "i32", "i32", "ptr", "i32", "ptr", "ptr"], returns: "i32" },
         cbox_wait: { args: ["i32"], returns: "i32" },
+        cbox_idmapped_mount: { args: ["ptr", "i32", "ptr"], returns: "i32" },
+        cbox_umount: { args: ["ptr", "i32"], returns: "i32" },
         cbox_ioctl: { args: ["i32", "i32", "ptr"], returns: "i32" },
         cbox_socketpair: { args: ["ptr"], returns: "i32" },
         cbox_pipe: { args: ["ptr"], returns: "i32" },

@@ -1,21 +1,8 @@
 // FFI wrappers for cbox's side of a container's stdio (stdio.c): terminals, pipes, fd passing,
 // and the relay loop. Errors come back as -errno and are thrown as ErrnoError here.
+import { checkErrno as check } from "../errors.ts";
 import { Termios } from "../linux/termios.ts";
 import { shim } from "./shim.ts";
-
-export class ErrnoError extends Error {
-  constructor(
-    readonly call: string,
-    readonly errno: number,
-  ) {
-    super(`${call}: errno ${errno}`);
-  }
-}
-
-function check(call: string, r: number): number {
-  if (r < 0) throw new ErrnoError(call, -r);
-  return r;
-}
 
 /** The terminal settings of fd, or undefined when fd is not a terminal. */
 export function getTermios(fd: number): Uint8Array | undefined {

@@ -148,4 +148,13 @@ describe.skipIf(!isRoot)("rootless (tests create the users, so they need root to
       removeDir(dir);
     }
   });
+
+  test("-v: a folder of the user's, written inside as root, is the user's on the host", () => {
+    const e = env.plain;
+    const dir = join(work, "plain", "volume");
+    sh("install", "-d", "-o", String(e.as.uid), "-g", String(e.as.gid), dir);
+    const r = run("plain", ["-v", `${dir}:/data`, "sh", "-c", "echo made > /data/f; id -u"]);
+    expect(r).toEqual({ code: 0, stdout: "0\n", stderr: "" });
+    expect(statSync(join(dir, "f")).uid).toBe(e.as.uid);
+  });
 });

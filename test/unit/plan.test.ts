@@ -35,11 +35,14 @@ function spec(over: Partial<ContainerSpec> = {}): ContainerSpec {
     stopTimeout: 10,
     image: { ref: "", id: "" },
     init: false,
+    volumes: [],
+    userns: "host",
     ...over,
   };
 }
 
-const plan = (s: ContainerSpec, host: HostFacts, stdio: StdioPlan = { kind: "null" }) => buildPlan(s, dirs, host, stdio);
+const plan = (s: ContainerSpec, host: HostFacts, stdio: StdioPlan = { kind: "null" }, volumeFds: number[] = []) =>
+  buildPlan(s, dirs, host, { stdio, lowerdir: s.rootfs, volumeFds });
 const mounts = (ops: Op[]) => ops.filter((o) => o.op === "mount");
 const indexOf = (ops: Op[], pred: (o: Op) => boolean) => ops.findIndex(pred);
 const mountOn = (ops: Op[], target: string) => ops.find((o) => o.op === "mount" && o.strs![1] === target);
@@ -98,9 +101,9 @@ for (const [label, host] of [
       }
     });
 
-    test("setgid comes before setuid; closeFrom(3) before exec", () => {
-      const g = indexOf(ops, (o) => o.op === "setgid");
-      const u = indexOf(ops, (o) => o.op === "setuid");
+    test("the user's setgid comes before its setuid; closeFrom(3) before exec", () => {
+      const g = ops.findLastIndex((o) => o.op === "setgid");
+      const u = ops.findLastIndex((o) => o.op === "setuid");
       expect(ops[g]).toEqual({ op: "setgid", ints: [1001] });
       expect(ops[u]).toEqual({ op: "setuid", ints: [1000] });
       expect(g).toBeLessThan(u);
@@ -222,6 +225,45 @@ describe("buildPlan options", () => {
       expect(indexOf(ops, (o) => o.op === later)).toBeGreaterThan(i);
     }
     expect(ops.some((o) => o.op === "openDup")).toBe(false);
+  });
+
+  test("volumes: cloned before pivot_root onto the given fds, made and attached after it", () => {
+    const volumes = [
+      { source: "/srv/data", target: "/data/deep", readonly: false, isFile: false },
+      { source: "/srv/app.conf", target: "/etc/app.conf", readonly: true, isFile: true },
+    ];
+    const ops = plan(spec({ volumes }), ROOTLESS_HOST, { kind: "null" }, [40, 41]);
+    const pivot = indexOf(ops, (o) => o.op === "pivotRoot");
+    const clones = ops.filter((o) => o.op === "cloneTree");
+    expect(clones).toEqual([
+      { op: "cloneTree", ints: [0, 40], strs: ["/srv/data"] },
+      { op: "cloneTree", ints: [1, 41], strs: ["/srv/app.conf"] },
+    ]);
+    expect(ops.indexOf(clones[1]!)).toBeLessThan(pivot);
+    const rmdir = indexOf(ops, (o) => o.op === "rmdir");
+    expect(ops.slice(rmdir + 1, rmdir + 8)).toEqual([
+      { op: "mkdir", ints: [0o755, 1], strs: ["/data"] },
+      { op: "mkdir", ints: [0o755, 1], strs: ["/data/deep"] },
+      { op: "attachTree", ints: [40], strs: ["/data/deep"] },
+      { op: "mkdir", ints: [0o755, 1], strs: ["/etc"] },
+      { op: "touch", ints: [0o644], strs: ["/etc/app.conf"] },
+      { op: "attachTree", ints: [41], strs: ["/etc/app.conf"] },
+      { op: "umask", ints: [0o022] },
+    ]);
+  });
+
+  test("in a user namespace the child first takes its root ids (setgroups only where allowed)", () => {
+    const firstOps = (host: HostFacts) => plan(spec(), host).slice(1, 4);
+    expect(firstOps({ ...ROOTLESS_HOST, setgroupsAllowed: true })).toEqual([
+      { op: "setgroups", ints: [0] },
+      { op: "setgid", ints: [0] },
+      { op: "setuid", ints: [0] },
+    ]);
+    expect(firstOps(ROOTLESS_HOST).slice(0, 2)).toEqual([
+      { op: "setgid", ints: [0] },
+      { op: "setuid", ints: [0] },
+    ]);
+    expect(plan(spec(), ROOT_HOST)[1]).toEqual({ op: "umask", ints: [0] });
   });
 
   test("workdir /a/b: mkdir /a, mkdir /a/b, chdir /a/b after pivot_root", () => {

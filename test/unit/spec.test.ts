@@ -224,6 +224,17 @@ describe("buildSpec", () => {
     }
   });
 
+  test("-v: host path made real, target normalized, ro; --userns host or private", () => {
+    const spec = buildSpec(opts({ volumes: [`${rootfs}/etc/../etc:/a/../data:ro`, `${rootfs}/etc/passwd:/p`], userns: "private" }), id, {});
+    expect(spec.volumes).toEqual([
+      { source: `${rootfs}/etc`, target: "/data", readonly: true, isFile: false },
+      { source: `${rootfs}/etc/passwd`, target: "/p", readonly: false, isFile: true },
+    ]);
+    expect(spec.userns).toBe("private");
+    expect(buildSpec(opts(), id, {}).userns).toBe("host");
+    fails({ userns: "keep-id" }, '--userns "keep-id": expected host or private');
+  });
+
   test("-t and -i are kept as given", () => {
     const spec = buildSpec(opts({ tty: true, interactive: true }), id, {});
     expect([spec.tty, spec.interactive]).toEqual([true, true]);

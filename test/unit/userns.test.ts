@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { formatMap, rootlessMaps, setgroupsAllowed, subordinateRanges } from "../../src/linux/userns.ts";
+import { DEFAULT_PRIVATE_START, formatMap, hostIdOfRoot, privateMaps, privateRangeStart, rootlessMaps, setgroupsAllowed, subordinateRanges } from "../../src/linux/userns.ts";
 
 const helpers = { newuidmap: "/usr/bin/newuidmap", newgidmap: "/usr/bin/newgidmap" };
 
@@ -89,5 +89,31 @@ describe("setgroupsAllowed", () => {
     expect(setgroupsAllowed(undefined)).toBe(true);
     expect(setgroupsAllowed(rootlessMaps(1000, 1000, [{ start: 1, count: 1 }], [{ start: 1, count: 1 }], helpers))).toBe(true);
     expect(setgroupsAllowed(rootlessMaps(1000, 1000, [], []))).toBe(false);
+  });
+});
+
+describe("--userns=private ranges", () => {
+  test("the cbox entry wins, cut to 65536 ids", () => {
+    expect(privateRangeStart("alice:100000:65536\ncbox:300000:131072\n", "5000000", "/etc/subuid")).toBe(300000);
+  });
+
+  test("a cbox entry too small is refused, naming the file", () => {
+    expect(privateRangeStart("cbox:300000:1000\n", undefined, "/etc/subgid")).toBe("/etc/subgid: the cbox range holds 1000 ids; --userns=private needs 65536");
+  });
+
+  test("without an entry: CBOX_USERNS_START, else the built-in start", () => {
+    expect(privateRangeStart("alice:100000:65536\n", undefined, "/etc/subuid")).toBe(DEFAULT_PRIVATE_START);
+    expect(privateRangeStart("", "2000000", "/etc/subuid")).toBe(2000000);
+    for (const bad of ["0", "-5", "x", "4294967295", "1.5"]) {
+      expect(privateRangeStart("", bad, "/etc/subuid")).toBe(`CBOX_USERNS_START=${bad}: expected a number from 1 that leaves room for 65536 ids`);
+    }
+  });
+
+  test("maps 0..65535 onto the starts, written by root with setgroups left allowed", () => {
+    const maps = privateMaps(300000, 400000);
+    expect(maps.uid).toEqual([{ inside: 0, outside: 300000, count: 65536 }]);
+    expect(maps.gid).toEqual([{ inside: 0, outside: 400000, count: 65536 }]);
+    expect(setgroupsAllowed(maps)).toBe(true);
+    expect(hostIdOfRoot(maps.uid)).toBe(300000);
   });
 });

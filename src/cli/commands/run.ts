@@ -18,6 +18,8 @@ export const args = {
   interactive: { type: "boolean", alias: "i", description: "Keep stdin open and pass it to the container" },
   tty: { type: "boolean", alias: "t", description: "Give the container a new terminal (pty)" },
   "stop-timeout": { type: "string", description: "Seconds from SIGTERM/SIGHUP to cbox until the container is killed (default 10, 0: never)" },
+  volume: { type: "string", alias: "v", multiple: true, description: "Bind a host path into the container: HOST:CONTAINER[:ro]" },
+  userns: { type: "string", description: "User namespace: host (root's default) or private (0..65535 on a range of their own)" },
   init: { type: "boolean", description: "Run a minimal init as PID 1 that forwards signals and reaps zombies" },
   quiet: { type: "boolean", alias: "q", description: "Say nothing while pulling the image" },
 } satisfies FlagDefs;
@@ -48,6 +50,8 @@ export default defineCommand({
         remove: !!a.rm,
         stopTimeout: a["stop-timeout"],
         init: !!a.init,
+        volumes: a.volume ?? [],
+        userns: a.userns,
       },
       paths,
     );

@@ -1,0 +1,56 @@
+// What cbox opens on the host for a container's first process (its stdio ends, fd numbers for
+// volumes, the idmapped image), and lets go of once that process has what it needs.
+import { closeSync, openSync } from "node:fs";
+import type { UserMaps } from "../linux/userns.ts";
+import { detachMount } from "../sys/idmap.ts";
+import { imageLayer } from "./image-layer.ts";
+import type { Prepared } from "./plan.ts";
+import type { ContainerSpec } from "./spec.ts";
+import { ContainerStdio } from "./stdio.ts";
+
+export class Preparation {
+  readonly stdio: ContainerStdio;
+  readonly prepared: Prepared;
+  /** Fds only the child needs. */
+  private fds: number[] = [];
+  /** Mounted on the host until the child has its overlay. */
+  private mounted?: string;
+
+  constructor(spec: ContainerSpec, maps: UserMaps | undefined, containerDir: string, env: Record<string, string | undefined>) {
+    this.stdio = new ContainerStdio({ interactive: spec.interactive, tty: spec.tty });
+    try {
+      const layer = imageLayer(spec, maps, containerDir, env);
+      this.mounted = layer.mounted;
+      // Numbers the child may put the volumes' mount trees on: held here so nothing else takes them.
+      const volumeFds = spec.volumes.map(() => openSync("/dev/null", "r"));
+      this.fds.push(...volumeFds);
+      this.prepared = { stdio: this.stdio.plan, lowerdir: layer.lowerdir, volumeFds };
+    } catch (err) {
+      this.close();
+      throw err;
+    }
+  }
+
+  /** The child is cloned: it holds its own copies now. */
+  spawned(): void {
+    this.closeChildFds();
+    this.stdio.spawned();
+  }
+
+  /** The child has set up its mounts (or failed to): nothing of ours need stay mounted. */
+  started(): void {
+    if (this.mounted) detachMount(this.mounted);
+    this.mounted = undefined;
+  }
+
+  close(): void {
+    this.closeChildFds();
+    this.started();
+    this.stdio.close();
+  }
+
+  private closeChildFds(): void {
+    for (const fd of this.fds) closeSync(fd);
+    this.fds = [];
+  }
+}

@@ -1,0 +1,21 @@
+// Idmapped mounts (mount_setattr MOUNT_ATTR_IDMAP): a tree's files seen with their owners
+// shifted through a user namespace's maps, without touching the files.
+import { checkErrno } from "../errors.ts";
+import { shim } from "./shim.ts";
+
+const cstr = (s: string) => Buffer.from(`${s}\0`);
+
+/** Mounts an idmapped copy of the tree at path on target, in cbox's own mount namespace. */
+export function mountIdmapped(path: string, usernsFd: number, target: string): void {
+  checkErrno("mount_setattr(MOUNT_ATTR_IDMAP)", shim().cbox_idmapped_mount(cstr(path), usernsFd, cstr(target)));
+}
+
+const MNT_DETACH = 2;
+
+/** Detaches whatever is mounted on target; false when nothing was. */
+export function detachMount(target: string): boolean {
+  const r = shim().cbox_umount(cstr(target), MNT_DETACH);
+  if (r === -22 /* EINVAL: not a mount point */ || r === -2 /* ENOENT */) return false;
+  checkErrno(`umount ${target}`, r);
+  return true;
+}
