@@ -1,5 +1,5 @@
 // The setup plan: what the shim's child does, in order, between clone and execve.
-// Codes and the record layout must match shim.c.
+// Codes and the record layout must match the C shim (the enum in c/prelude.c, decode in c/plan.c).
 
 export const OpCode = {
   mount: 1,

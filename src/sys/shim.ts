@@ -2,8 +2,15 @@
 // a Bun process is multi-threaded, so namespaces and forking must happen in C (DESIGN.md).
 import { cc } from "bun:ffi";
 import { closeSync, openSync, writeSync } from "node:fs";
-import spawnSource from "./shim.c" with { type: "text" };
-import stdioSource from "./stdio.c" with { type: "text" };
+import child from "./c/child.c" with { type: "text" };
+import mounts from "./c/mounts.c" with { type: "text" };
+import plan from "./c/plan.c" with { type: "text" };
+import prelude from "./c/prelude.c" with { type: "text" };
+import spawn from "./c/spawn.c" with { type: "text" };
+import stdio from "./c/stdio.c" with { type: "text" };
+
+/** One compilation unit (bun:ffi's cost is per cc call), in the order prelude.c describes. */
+const source = [prelude, mounts, child, plan, spawn, stdio].join("\n");
 
 export interface ShimSymbols {
   cbox_spawn(
@@ -35,8 +42,7 @@ export function shim(): ShimSymbols {
   if (loaded) return loaded;
   const fd = openTmpfile();
   try {
-    // One compile (bun:ffi's cost is per cc call): stdio.c uses shim.c's declarations.
-    writeSync(fd, spawnSource + stdioSource);
+    writeSync(fd, source);
     const lib = cc({
       source: `/proc/self/fd/${fd}`,
       symbols: {

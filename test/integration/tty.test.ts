@@ -18,6 +18,16 @@ async function withSession(args: string[], fn: (s: TerminalSession) => Promise<v
   }
 }
 
+/**
+ * Runs cmd at the prompt and returns once it runs: the shell printed a marker after it put its
+ * terminal back in cooked mode, so a control key typed now is a signal, not a queued byte.
+ */
+async function startedInForeground(s: TerminalSession, cmd: string): Promise<void> {
+  s.type(`echo started-$((1 + 1)); ${cmd}\r`);
+  await s.until("started-2\r\n");
+  await Bun.sleep(200); // from the shell's fork to the command's exec
+}
+
 describe.skipIf(!isRoot)("cbox run -it on a terminal", () => {
   test("a shell with its own terminal: prompt, tty, size and resize, Ctrl-C, exit code, settings restored", async () => {
     await withSession(run("-it", "/bin/sh"), async (s) => {
@@ -31,8 +41,7 @@ describe.skipIf(!isRoot)("cbox run -it on a terminal", () => {
       await Bun.sleep(100);
       s.type("stty size\r");
       await s.until("40 120");
-      s.type("sleep 100\r");
-      await Bun.sleep(300);
+      await startedInForeground(s, "sleep 100");
       s.type("\x03");
       s.type("echo sleep-ended-$?\r");
       await s.until("sleep-ended-130");
@@ -52,14 +61,14 @@ describe.skipIf(!isRoot)("cbox run -it on a terminal", () => {
       s.type("sleep 100 &\r");
       s.type("jobs\r");
       await s.until("Running");
-      s.type("sleep 101\r");
-      await Bun.sleep(300);
+      await startedInForeground(s, "sleep 101");
       s.type("\x1a");
       await s.until("Stopped");
       s.type("jobs -l\r");
       await s.until("sleep 101");
       s.type("fg %2\r");
-      await Bun.sleep(300);
+      await s.until("sleep 101\r\n"); // fg names the job it resumes
+      await Bun.sleep(200);
       s.type("\x1c");
       s.type("echo after-quit-$?\r");
       await s.until("after-quit-131");

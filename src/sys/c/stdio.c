@@ -1,11 +1,8 @@
 /*
  * cbox's side of a container's stdio: the pipe or pty master that cbox holds, and the loop that
- * copies bytes between them and cbox's own stdin and stdout. Compiled together with shim.c,
- * after it (its declarations and constants are used here). Mechanism only: which fds, and
+ * copies bytes between them and cbox's own stdin and stdout. Mechanism only: which fds, and
  * what to send at the end of input, are the caller's choice.
  */
-
-extern int pipe2(int fds[2], int flags);
 
 #define POLLIN 1
 #define POLLOUT 4

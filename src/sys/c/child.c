@@ -1,0 +1,107 @@
+/* What the container's first process does besides mounting: network, stdio, exec, init. */
+
+static int loopback_up(void) {
+  char ifr[40];
+  int i, fd = socket(AF_INET, SOCK_DGRAM | O_CLOEXEC, 0);
+  if (fd < 0) return -1;
+  for (i = 0; i < 40; i++) ifr[i] = 0;
+  ifr[0] = 'l'; ifr[1] = 'o';
+  if (ioctl(fd, SIOCGIFFLAGS, ifr) < 0) { close(fd); return -1; }
+  *(short *)(ifr + 16) |= IFF_UP;
+  if (ioctl(fd, SIOCSIFFLAGS, ifr) < 0) { close(fd); return -1; }
+  return close(fd);
+}
+
+static int open_dup(const char *path, int flags, int target) {
+  int fd = open(path, flags, 0);
+  if (fd < 0) return -1;
+  if (fd == target) return 0;
+  if (dup2(fd, target) < 0) return -1;
+  return close(fd);
+}
+
+/*
+ * -t: a new pty from the container's own devpts (after pivot_root, /dev/ptmx is its own). The
+ * master goes to cbox over sock; the slave, sized rows x cols and owned by uid, becomes this
+ * process's controlling terminal and its stdin, stdout and stderr. Call after setsid.
+ */
+static int console(int sock, unsigned int uid, int rows, int cols) {
+  struct fd_message m;
+  unsigned short size[4];
+  int unlock = 0, master, slave = -1, fd, err;
+  master = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
+  if (master < 0) return -1;
+  if (ioctl(master, TIOCSPTLCK, &unlock) < 0) goto fail;
+  slave = ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
+  if (slave < 0) goto fail;
+  size[0] = (unsigned short)rows; size[1] = (unsigned short)cols; size[2] = size[3] = 0;
+  if (rows > 0 && ioctl(slave, TIOCSWINSZ, size) < 0) goto fail;
+  if (uid != 0 && fchown(slave, uid, ~0U) < 0) goto fail;
+  fd_message_init(&m, master);
+  if (sendmsg(sock, &m.hdr, 0x4000 /* MSG_NOSIGNAL */) < 0) goto fail;
+  close(master);
+  close(sock);
+  if (ioctl(slave, TIOCSCTTY, 0) < 0) { master = -1; goto fail; }
+  for (fd = 0; fd < 3; fd++) if (dup2(slave, fd) < 0) { master = -1; goto fail; }
+  return close(slave);
+fail:
+  err = errno;
+  if (master >= 0) close(master);
+  if (slave >= 0) close(slave);
+  errno = err;
+  return -1;
+}
+
+/* execvpe without malloc: the first string is the PATH to search when argv[0] has no '/'. */
+static int exec_op(struct op *o, char **argv, char **envp) {
+  const char *path = o->strs[0], *name, *p;
+  char buf[4096];
+  int i, n, argc = (int)o->ints[0], envc = (int)o->ints[1], saw_eacces = 0, err;
+  if (argc < 1 || 1 + argc + envc != (int)o->nstrs) { errno = EINVAL; return -1; }
+  for (i = 0; i < argc; i++) argv[i] = o->strs[1 + i];
+  argv[argc] = 0;
+  for (i = 0; i < envc; i++) envp[i] = o->strs[1 + argc + i];
+  envp[envc] = 0;
+  name = argv[0];
+  for (p = name; *p; p++) if (*p == '/') { execve(name, argv, envp); return -1; }
+  for (p = path;;) {
+    for (n = 0; p[n] && p[n] != ':' && n < 2048; n++) buf[n] = p[n];
+    if (n == 0) buf[n++] = '.';
+    buf[n++] = '/';
+    for (i = 0; name[i] && n < 4095; i++) buf[n++] = name[i];
+    buf[n] = 0;
+    execve(buf, argv, envp);
+    err = errno;
+    if (err == EACCES) saw_eacces = 1;
+    else if (err != ENOENT && err != 20 /* ENOTDIR */) return -1;
+    while (*p && *p != ':') p++;
+    if (!*p) break;
+    p++;
+  }
+  errno = saw_eacces ? EACCES : ENOENT;
+  return -1;
+}
+
+/*
+ * --init: this process stays as PID 1, a minimal init; a forked child goes on with the plan and
+ * becomes the command. The init forwards every catchable signal to it, reaps every zombie, and
+ * exits with the command's status (128+N for a death by signal N) once the command is gone.
+ * Spawn it without CLONE_VM: the init never execs, so it must not share cbox's memory.
+ */
+static volatile int init_child;
+static void init_forward(int sig) { if (init_child > 0) kill(init_child, sig); }
+
+static int become_init(int error_w) {
+  int pid, sig, status, r;
+  pid = fork();
+  if (pid <= 0) return pid; /* the command's side carries on; -1 is a failure */
+  init_child = pid;
+  close(error_w); /* the command reports its own exec failure; EOF must not wait for us */
+  prctl(15 /* PR_SET_NAME */, (unsigned long)"init", 0, 0, 0);
+  for (sig = 1; sig < 32; sig++) if (sig != 9 && sig != 19 && sig != SIGCHLD) set_handler(sig, init_forward);
+  for (;;) {
+    r = waitpid(-1, &status, 0);
+    if (r == pid) _exit((status & 0x7f) ? 128 + (status & 0x7f) : (status >> 8) & 0xff);
+    if (r < 0 && errno != EINTR) _exit(125);
+  }
+}

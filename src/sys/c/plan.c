@@ -1,0 +1,114 @@
+/* The plan: decoding its records and running each op in the container's first process. */
+
+/* Returns the byte length of the record at p, filling *o; 0 when the plan is malformed. */
+static unsigned int decode(const unsigned char *p, unsigned int left, struct op *o) {
+  const unsigned int *h = (const unsigned int *)p;
+  unsigned int i, off;
+  if (left < 16) return 0;
+  o->code = h[0]; o->nints = h[1]; o->nstrs = h[2]; o->size = h[3];
+  if (o->size > left || o->nints > MAX_INTS || o->nstrs > MAX_STRS) return 0;
+  o->ints = (const long long *)(p + 16);
+  off = 16 + 8 * o->nints;
+  for (i = 0; i < o->nstrs; i++) {
+    o->strs[i] = (char *)(p + off);
+    while (off < o->size && p[off]) off++;
+    if (off >= o->size) return 0;
+    off++;
+  }
+  return o->size;
+}
+
+/* Memory the child uses before execve, mapped once (see cbox_spawn for why it is ours). */
+#define MAX_PLAN (1 << 20)
+struct child_memory {
+  char stack[1 << 18];
+  unsigned char plan[MAX_PLAN];
+  struct op op;
+  char *argv[MAX_STRS + 1], *envp[MAX_STRS + 1];
+};
+static struct child_memory *mem;
+
+static int run_op(struct op *o, int error_w) {
+  char **s = o->strs;
+  const long long *v = o->ints;
+  int r;
+  switch (o->code) {
+  case OP_MOUNT:
+    return mount(nul_if_empty(s[0]), s[1], nul_if_empty(s[2]), (unsigned long)v[0], nul_if_empty(s[3]));
+  case OP_UMOUNT: return umount2(s[0], (int)v[0]);
+  case OP_MKDIR:
+    r = mkdir(s[0], (unsigned int)v[0]);
+    return (r < 0 && errno == EEXIST && v[1]) ? 0 : r;
+  case OP_MKNOD:
+    return mknod(s[0], (unsigned int)v[0], makedev((unsigned long)v[1], (unsigned long)v[2]));
+  case OP_SYMLINK: return symlink(s[0], s[1]);
+  case OP_TOUCH: return touch(s[0], (unsigned int)v[0]);
+  case OP_PIVOT_ROOT: return pivot(s[0], s[1]);
+  case OP_RMDIR: return rmdir(s[0]);
+  case OP_SETHOSTNAME: { size_t n = 0; while (s[0][n]) n++; return sethostname(s[0], n); }
+  case OP_CHDIR: return chdir(s[0]);
+  case OP_LOOPBACK_UP: return loopback_up();
+  case OP_UMASK: umask((unsigned int)v[0]); return 0;
+  case OP_SETGROUPS: {
+    unsigned int gids[MAX_INTS];
+    int i;
+    for (i = 0; i < (int)o->nints; i++) gids[i] = (unsigned int)v[i];
+    return setgroups(o->nints, gids);
+  }
+  case OP_SETGID: return setresgid((unsigned int)v[0], (unsigned int)v[0], (unsigned int)v[0]);
+  case OP_SETUID: return setresuid((unsigned int)v[0], (unsigned int)v[0], (unsigned int)v[0]);
+  case OP_OPEN_DUP: return open_dup(s[0], (int)v[0] | O_CLOEXEC, (int)v[1]);
+  case OP_CLOSE_FROM: return (int)syscall(SYS_close_range, (unsigned int)v[0], ~0U, CLOSE_RANGE_CLOEXEC);
+  case OP_EXEC: return exec_op(o, mem->argv, mem->envp);
+  case OP_PDEATHSIG: return prctl(PR_SET_PDEATHSIG, (unsigned long)v[0], 0, 0, 0);
+  case OP_EXIT: _exit((int)v[0]);
+  case OP_INIT: return become_init(error_w);
+  case OP_SETSID: return setsid();
+  case OP_DUP2: return v[0] == v[1] ? fcntl((int)v[0], 2 /* F_SETFD */, 0) : dup2((int)v[0], (int)v[1]);
+  case OP_CONSOLE: return console((int)v[0], (unsigned int)v[1], (int)v[2], (int)v[3]);
+  case OP_CLONE_TREE: return clone_tree_to(s[0], (unsigned long long)v[0], (int)v[1]);
+  case OP_ATTACH_TREE: return attach_tree((int)v[0], s[0]);
+  }
+  errno = EINVAL;
+  return -1;
+}
+
+struct spawn {
+  const unsigned char *plan;
+  unsigned int len;
+  int release_r, release_w, error_r, error_w;
+};
+
+static void report(int fd, int index, int err) {
+  int msg[2];
+  msg[0] = index; msg[1] = err;
+  write(fd, msg, sizeof msg);
+  _exit(125);
+}
+
+static int child_main(void *arg) {
+  struct spawn *sp = arg;
+  struct op *o = &mem->op;
+  unsigned long long mask[16];
+  unsigned int off = 0;
+  int n, sig, index = 0;
+  char go;
+  /* Our copies of the parent's ends, so that EOF on the release pipe means the parent is gone. */
+  close(sp->release_w);
+  close(sp->error_r);
+  /* Start clean: Bun's signal dispositions and mask must not leak into the container. */
+  for (sig = 1; sig < 65; sig++) if (sig != 9 && sig != 19 && sig != 32 && sig != 33) signal(sig, 0);
+  for (n = 0; n < 16; n++) mask[n] = 0;
+  sigprocmask(2 /* SIG_SETMASK */, mask, 0);
+  while ((n = (int)read(sp->release_r, &go, 1)) < 0 && errno == EINTR) {}
+  if (n != 1) _exit(125); /* the parent gave up or died before releasing us */
+  while (off < sp->len) {
+    n = (int)decode(sp->plan + off, sp->len - off, o);
+    if (!n) report(sp->error_w, index, EINVAL);
+    if (run_op(o, sp->error_w) < 0) report(sp->error_w, index, errno);
+    off += n;
+    index++;
+  }
+  report(sp->error_w, index, EINVAL); /* a plan must end in OP_EXEC or OP_EXIT */
+  return 0;
+}
