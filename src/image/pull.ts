@@ -33,18 +33,6 @@ export interface PullOptions {
 
 const asRoot = () => process.getuid!() === 0;
 
-/** For `cbox run IMAGE [CMD...]`: the image's root folder, its use, and the command to run. */
-export async function imageForRun(
-  paths: Paths,
-  operands: string[],
-  opts: PullOptions,
-): Promise<{ rootfs: string; image: { ref: string; id: string }; command: string[] }> {
-  const [ref, ...command] = operands;
-  if (!ref) throw new CboxError("no image given: cbox run [FLAGS] IMAGE [CMD...], or --rootfs DIR CMD...");
-  const image = await ensureImage(paths, ref, opts);
-  return { rootfs: imageRootfs(paths, image.id), image: { ref, id: image.id }, command: command.length ? command : (image.cmd ?? []) };
-}
-
 /** The image a reference names, pulled first when it is an alpine release not yet stored. */
 export async function ensureImage(paths: Paths, text: string, opts: PullOptions): Promise<ImageRecord> {
   const ref = parseRef(text);

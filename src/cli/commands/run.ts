@@ -31,10 +31,14 @@ export default defineCommand({
     const paths = storagePaths(a.root);
     let source = { rootfs: a.rootfs, image: undefined as { ref: string; id: string } | undefined, command: a._ };
     if (!a.rootfs) {
-      // Loaded only here: the image code (tar, gzip) stays off the start path of --rootfs runs.
-      const { imageForRun } = await import("../../image/pull.ts");
-      const progress = a.quiet ? "quiet" : process.stderr.isTTY ? "bar" : "lines";
-      source = await imageForRun(paths, a._, { arch: a.arch, mirror: a.mirror, progress, out: process.stderr });
+      // Loaded only here: the image code stays off the start path of --rootfs runs.
+      const { imageForRun } = await import("../../image/use.ts");
+      source = await imageForRun(paths, a._, () => ({
+        arch: a.arch,
+        mirror: a.mirror,
+        progress: a.quiet ? "quiet" : process.stderr.isTTY ? "bar" : "lines",
+        out: process.stderr,
+      }));
     }
     return runContainer(
       {
