@@ -31,7 +31,8 @@ export class ContainerStdio {
       const [ours, child] = socketPair();
       this.ours = ours;
       this.childFds = [child];
-      const size = terminalFd() === undefined ? DEFAULT_SIZE : parseWindowSize(getWindowSize(terminalFd()!)!);
+      const sizeFd = terminalFd();
+      const size = sizeFd === undefined ? DEFAULT_SIZE : parseWindowSize(getWindowSize(sizeFd)!);
       this.plan = { kind: "tty", socket: child, ...size };
     } else if (!opts.interactive) {
       this.plan = { kind: "null" };

@@ -1,7 +1,7 @@
 // Idmapped mounts (mount_setattr MOUNT_ATTR_IDMAP): a tree's files seen with their owners
 // shifted through a user namespace's maps, without touching the files.
 import { checkErrno } from "../errors.ts";
-import { shim } from "./shim.ts";
+import { extraShim as shim } from "./shim.ts";
 
 const cstr = (s: string) => Buffer.from(`${s}\0`);
 

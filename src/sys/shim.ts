@@ -1,16 +1,20 @@
 // The only module that touches bun:ffi. It compiles the C shim with TinyCC (`cc`) at run time:
 // a Bun process is multi-threaded, so namespaces and forking must happen in C (DESIGN.md).
-import { cc } from "bun:ffi";
+import { cc, type FFIFunction } from "bun:ffi";
 import { closeSync, openSync, writeSync } from "node:fs";
 import child from "./c/child.c" with { type: "text" };
+import host from "./c/host.c" with { type: "text" };
 import mounts from "./c/mounts.c" with { type: "text" };
 import plan from "./c/plan.c" with { type: "text" };
 import prelude from "./c/prelude.c" with { type: "text" };
 import spawn from "./c/spawn.c" with { type: "text" };
 import stdio from "./c/stdio.c" with { type: "text" };
 
-/** One compilation unit (bun:ffi's cost is per cc call), in the order prelude.c describes. */
-const source = [prelude, mounts, child, plan, spawn, stdio].join("\n");
+// Two compilation units (see prelude.c). Each symbol bun:ffi binds costs a TinyCC trampoline and
+// each line of source compile time (together ~5 ms of every start, measured), so the start of a
+// plain container compiles only what it needs; -i, -t and --userns=private pay for the rest.
+const coreSource = [prelude, mounts, child, plan, spawn].join("\n");
+const extraSource = [prelude, mounts, host, stdio].join("\n");
 
 export interface ShimSymbols {
   cbox_spawn(
@@ -23,6 +27,9 @@ export interface ShimSymbols {
     out: Int32Array,
   ): number;
   cbox_wait(pid: number): number;
+}
+
+export interface ExtraSymbols {
   cbox_idmapped_mount(path: Uint8Array, usernsFd: number, target: Uint8Array): number;
   cbox_umount(target: Uint8Array, flags: number): number;
   cbox_ioctl(fd: number, request: number, arg: Uint8Array): number;
@@ -36,29 +43,37 @@ export interface ShimSymbols {
 // TinyCC reads the source by path, and a `--compile` binary's embedded files have none.
 const O_TMPFILE_RDWR = 0o20200000 | 0o2;
 
-let loaded: ShimSymbols | undefined;
+let core: ShimSymbols | undefined;
+let extra: ExtraSymbols | undefined;
 
+/** What every container start needs: spawning and waiting. */
 export function shim(): ShimSymbols {
-  if (loaded) return loaded;
+  core ??= compile(coreSource, {
+    cbox_spawn: { args: ["ptr", "i32", "i32", "ptr", "i32", "ptr", "ptr"], returns: "i32" },
+    cbox_wait: { args: ["i32"], returns: "i32" },
+  }) as unknown as ShimSymbols;
+  return core;
+}
+
+/** The rest: stdio relaying, terminals, idmapped mounts. */
+export function extraShim(): ExtraSymbols {
+  extra ??= compile(extraSource, {
+    cbox_idmapped_mount: { args: ["ptr", "i32", "ptr"], returns: "i32" },
+    cbox_umount: { args: ["ptr", "i32"], returns: "i32" },
+    cbox_ioctl: { args: ["i32", "i32", "ptr"], returns: "i32" },
+    cbox_socketpair: { args: ["ptr"], returns: "i32" },
+    cbox_pipe: { args: ["ptr"], returns: "i32" },
+    cbox_recv_fd: { args: ["i32"], returns: "i32" },
+    cbox_relay: { args: ["ptr", "i32"], returns: "i32" },
+  }) as unknown as ExtraSymbols;
+  return extra;
+}
+
+function compile(source: string, symbols: Record<string, FFIFunction>): unknown {
   const fd = openTmpfile();
   try {
     writeSync(fd, source);
-    const lib = cc({
-      source: `/proc/self/fd/${fd}`,
-      symbols: {
-        cbox_spawn: { args: ["ptr", "i32", "i32", "ptr", "i32", "ptr", "ptr"], returns: "i32" },
-        cbox_wait: { args: ["i32"], returns: "i32" },
-        cbox_idmapped_mount: { args: ["ptr", "i32", "ptr"], returns: "i32" },
-        cbox_umount: { args: ["ptr", "i32"], returns: "i32" },
-        cbox_ioctl: { args: ["i32", "i32", "ptr"], returns: "i32" },
-        cbox_socketpair: { args: ["ptr"], returns: "i32" },
-        cbox_pipe: { args: ["ptr"], returns: "i32" },
-        cbox_recv_fd: { args: ["i32"], returns: "i32" },
-        cbox_relay: { args: ["ptr", "i32"], returns: "i32" },
-      },
-    });
-    loaded = lib.symbols as unknown as ShimSymbols;
-    return loaded;
+    return cc({ source: `/proc/self/fd/${fd}`, symbols }).symbols;
   } finally {
     closeSync(fd);
   }

@@ -2,7 +2,7 @@
 // and the relay loop. Errors come back as -errno and are thrown as ErrnoError here.
 import { checkErrno as check } from "../errors.ts";
 import { Termios } from "../linux/termios.ts";
-import { shim } from "./shim.ts";
+import { extraShim as shim } from "./shim.ts";
 
 /** The terminal settings of fd, or undefined when fd is not a terminal. */
 export function getTermios(fd: number): Uint8Array | undefined {

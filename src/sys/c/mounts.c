@@ -1,4 +1,4 @@
-/* Mounts: the ops that build the container's filesystem, and cbox's own idmapped mount. */
+/* Mounts: the ops that build the container's filesystem. */
 
 /* glibc's and musl's dev_t encoding. */
 static unsigned long makedev(unsigned long major, unsigned long minor) {
@@ -48,18 +48,4 @@ static int clone_tree_to(const char *path, unsigned long long attr_set, int targ
 static int attach_tree(int fd, const char *target) {
   if (syscall(SYS_move_mount, fd, "", AT_FDCWD, target, MOVE_MOUNT_F_EMPTY_PATH) < 0) return -1;
   return close(fd);
-}
-
-/* For cbox itself: an idmapped copy of the mount tree at path, attached on target. 0 or -errno. */
-int cbox_idmapped_mount(const char *path, int userns_fd, const char *target) {
-  int err, fd = clone_tree(path, 0x00100000 /* MOUNT_ATTR_IDMAP */, userns_fd);
-  if (fd < 0) return -errno;
-  if (attach_tree(fd, target) == 0) return 0;
-  err = errno;
-  close(fd);
-  return -err;
-}
-
-int cbox_umount(const char *target, int flags) {
-  return umount2(target, flags) < 0 ? -errno : 0;
 }

@@ -3,8 +3,9 @@
  * it decides nothing. No #include: servers often lack libc headers, so the few prototypes
  * and constants used are declared here (they are Linux ABI and stable).
  *
- * One compilation unit in files by concept, joined in this order by shim.ts: prelude.c
- * (declarations, helpers several files use), mounts.c, child.c, plan.c, spawn.c, stdio.c.
+ * Files by concept, joined by shim.ts into two compilation units: the start of every container
+ * (prelude.c: declarations and helpers several files use; mounts.c, child.c, plan.c, spawn.c)
+ * and, compiled only when needed, cbox's other calls (prelude.c, mounts.c, host.c, stdio.c).
  *
  * Plan encoding (see ops.ts): a sequence of records, each
  *   u32 code, u32 nints, u32 nstrs, u32 size | i64 ints[nints] | NUL-terminated strs | pad to 8

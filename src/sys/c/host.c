@@ -1,0 +1,15 @@
+/* Mount calls cbox makes for itself, outside any container: the idmapped image, and its detach. */
+
+/* For cbox itself: an idmapped copy of the mount tree at path, attached on target. 0 or -errno. */
+int cbox_idmapped_mount(const char *path, int userns_fd, const char *target) {
+  int err, fd = clone_tree(path, 0x00100000 /* MOUNT_ATTR_IDMAP */, userns_fd);
+  if (fd < 0) return -errno;
+  if (attach_tree(fd, target) == 0) return 0;
+  err = errno;
+  close(fd);
+  return -err;
+}
+
+int cbox_umount(const char *target, int flags) {
+  return umount2(target, flags) < 0 ? -errno : 0;
+}
