@@ -7,7 +7,7 @@
 // filesystem) on `lower` in the container's folder, just before the clone copies it into the
 // container's mount namespace, and detached from the host once the container has its overlay:
 // overlayfs refuses detached mounts owned by another user namespace as layers.
-import { closeSync, mkdirSync, openSync } from "node:fs";
+import { closeSync, mkdirSync, openSync, rmdirSync } from "node:fs";
 import { join } from "node:path";
 import { CboxError, ErrnoError } from "../errors.ts";
 import { shiftedRoot } from "../image/shift.ts";
@@ -41,6 +41,7 @@ export function imageLayer(
       mountIdmappedWith(spec.rootfs, maps, target);
       return { lowerdir: target, mounted: target };
     } catch (err) {
+      rmdirSync(target); // nothing is mounted on it; an empty `lower` would make cbox rm look for a mount
       if (!(err instanceof ErrnoError) || !IDMAP_UNSUPPORTED.has(err.errno)) throw new CboxError(`--userns=private: cannot idmap ${spec.rootfs}: ${(err as Error).message}`);
     }
   }

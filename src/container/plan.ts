@@ -53,7 +53,7 @@ export function stdioOps(plan: StdioPlan, uid: number): Op[] {
 /** What cbox prepared on the host for the container's first process. */
 export interface Prepared {
   stdio: StdioPlan;
-  /** The overlay's lower layer as that process sees it: the image's folder, or /proc/self/fd/N. */
+  /** The overlay's lower layer: the image's folder, its idmapped mount, or its shifted copy. */
   lowerdir: string;
   /** Free fd numbers for the volumes' mount trees, one per volume. */
   volumeFds: number[];
