@@ -1,5 +1,6 @@
 // From a validated spec to the ordered setup ops the shim's child runs. Pure: no I/O.
 import { attachVolume, bindFile, cloneVolume, devFilesystem, kernelFilesystems, mkdir, mkdirAll, overlayRoot, pivotRoot, privatePropagation } from "../linux/mounts.ts";
+import { CloneFlag } from "../linux/namespaces.ts";
 import type { Op } from "../sys/ops.ts";
 import { DEFAULT_PATH, type ContainerSpec } from "./spec.ts";
 
@@ -66,6 +67,8 @@ export function buildPlan(spec: ContainerSpec, dirs: ContainerDirs, host: HostFa
   return [
     // If cbox dies, the container dies with it; the next cbox command removes what is left.
     { op: "pdeathsig", ints: [SIGKILL] },
+    // Only now, released into its cgroup, so that the container sees that cgroup as its root.
+    { op: "unshare", ints: [CloneFlag.newcgroup] },
     ...(host.userNamespace ? becomeNamespaceRoot(host) : []),
     { op: "umask", ints: [0] },
     privatePropagation(),

@@ -1,6 +1,10 @@
 // `cbox run` in the foreground: create, start, wait, record, clean up.
-import { warn } from "../cli/output.ts";
-import { CboxError, describeErrno, errnoName, ExitCode } from "../errors.ts";
+import { printError, warn } from "../cli/output.ts";
+import { readFileSync } from "node:fs";
+import { CboxError, describeErrno, errnoName, ExitCode, systemErrorText } from "../errors.ts";
+import { CgroupWriteError, type ContainerCgroup } from "../linux/cgroups/cgroup.ts";
+import { readLayout } from "../linux/cgroups/detect.ts";
+import { formatBytes, type Limits } from "../linux/cgroups/limits.ts";
 import { containerCloneFlags } from "../linux/namespaces.ts";
 import { detectPrivateMaps, detectRootlessMaps, hostIdOfRoot, setgroupsAllowed, writeMaps, type UserMaps } from "../linux/userns.ts";
 import type { Paths } from "../paths.ts";
@@ -10,6 +14,7 @@ import { CleanupStack } from "./cleanup.ts";
 import { writeEtcFiles } from "./etc-files.ts";
 import { buildPlan, describeOp, type HostFacts } from "./plan.ts";
 import { treeRemover } from "./remove-tree.ts";
+import { chooseCgroup } from "./resources.ts";
 import { buildSpec, type RunOptions } from "./spec.ts";
 import { Preparation } from "./prepare.ts";
 import { createContainer, newContainerId, ownerSelf, recoverStale, removeContainer, updateState } from "./store.ts";
@@ -29,6 +34,13 @@ export function runContainer(opts: RunOptions, paths: Paths): number {
   recoverStale(paths, removeTree);
 
   const spec = buildSpec(opts, newContainerId(), process.env);
+  const { cgroup, warning } = chooseCgroup(spec.id, spec.limits, {
+    layout: readLayout(),
+    rootless,
+    ownCgroup: () => readFileSync("/proc/self/cgroup", "utf8"),
+    controllersOf: (dir) => readFileSync(`${dir}/cgroup.controllers`, "utf8").trim().split(/\s+/),
+  });
+  if (warning) warn(warning);
   const maps = rootlessMaps ?? (spec.userns === "private" ? privateMaps() : undefined);
   const host = hostFacts(maps);
   const cleanup = new CleanupStack();
@@ -46,15 +58,22 @@ export function runContainer(opts: RunOptions, paths: Paths): number {
       status: "created",
       owner: ownerSelf(),
       remove: spec.remove,
+      cgroups: cgroup?.paths,
     }, maps?.privileged ? { uid: hostIdOfRoot(maps.uid), gid: hostIdOfRoot(maps.gid) } : undefined);
     cleanup.push("remove the container's folder", () => removeContainer(paths, spec.id, removeTree));
     writeEtcFiles(dirs, spec.hostname);
+    if (cgroup) {
+      cleanup.push("remove the container's cgroup", () => cgroup.remove());
+      createCgroup(cgroup);
+    }
 
     prep = new Preparation(spec, maps, dirs.dir, process.env);
     const plan = buildPlan(spec, dirs, host, prep.prepared);
     const child = spawnContainer(plan, containerCloneFlags(host.userNamespace, spec.init), spec.stopTimeout);
     cleanup.push("stop the container", () => child.abort());
     prep.spawned();
+    // Limited before it runs anything of its own: it waits for release until then.
+    if (cgroup) enterCgroup(cgroup, child.pid);
     if (maps) writeChildMaps(child.pid, maps);
     const failure = child.release();
     prep.started();
@@ -63,8 +82,11 @@ export function runContainer(opts: RunOptions, paths: Paths): number {
 
     prep.stdio.attach(child.pid);
     const code = exitCodeOf(child.wait());
+    const oomKilled = (cgroup?.oomKills() ?? 0) > 0;
+    if (oomKilled) printError(outOfMemory(code, spec.limits));
+    cgroup?.remove();
     keep = !spec.remove;
-    if (keep) updateState(dirs, { status: "exited", exitCode: code, finished: new Date().toISOString() });
+    if (keep) updateState(dirs, { status: "exited", exitCode: code, finished: new Date().toISOString(), oomKilled });
     return code;
   } finally {
     prep?.close();
@@ -101,6 +123,29 @@ function spawnContainer(plan: Op[], flags: number, stopTimeout: number) {
       : "";
     throw new CboxError(`cannot create the container's namespaces: ${describeErrno(err.errno)}${hint}`);
   }
+}
+
+function createCgroup(cgroup: ContainerCgroup): void {
+  try {
+    cgroup.create();
+  } catch (err) {
+    if (err instanceof CgroupWriteError) throw new CboxError(`${err.flag}: the kernel refused ${err.value} for ${err.file} (${err.code})`);
+    throw new CboxError(`cannot create the container's cgroup: ${systemErrorText(err)}`);
+  }
+}
+
+function enterCgroup(cgroup: ContainerCgroup, pid: number): void {
+  try {
+    cgroup.enter(pid);
+  } catch (err) {
+    throw new CboxError(`cannot move the container into its cgroup: ${systemErrorText(err)}`);
+  }
+}
+
+/** What the kernel's OOM killer did, in one line: PID 1 itself (137), or another process. */
+function outOfMemory(code: number, limits: Limits): string {
+  const limit = limits.memory === undefined ? "" : ` (limit ${formatBytes(limits.memory)})`;
+  return code === 137 ? `container was killed: out of memory${limit}` : `a process in the container was killed: out of memory${limit}`;
 }
 
 function writeChildMaps(pid: number, maps: UserMaps): void {

@@ -2,7 +2,9 @@
 import { readFileSync, realpathSync, statSync } from "node:fs";
 import { isAbsolute, normalize, resolve } from "node:path";
 import { CboxError } from "../errors.ts";
+import type { Limits } from "../linux/cgroups/limits.ts";
 import { overlayPathProblem } from "../linux/mounts.ts";
+import { onlineCpus, parseLimits, type ResourceOptions } from "./resources.ts";
 
 export interface User {
   uid: number;
@@ -50,6 +52,7 @@ export interface ContainerSpec {
   init: boolean;
   volumes: Volume[];
   userns: UsernsMode;
+  limits: Limits;
 }
 
 export const DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -71,6 +74,7 @@ export interface RunOptions {
   init?: boolean;
   volumes?: string[];
   userns?: string;
+  resources?: ResourceOptions;
 }
 
 /** docker stop's default grace period. */
@@ -107,6 +111,7 @@ export function buildSpec(opts: RunOptions, id: string, hostEnv: Record<string, 
     init: !!opts.init,
     volumes: (opts.volumes ?? []).map(parseVolume),
     userns: parseUserns(opts.userns),
+    limits: parseLimits(opts.resources ?? {}, onlineCpus),
   };
 }
 

@@ -4,6 +4,8 @@ import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, readFileSync,
 import { dirname, join } from "node:path";
 import { CboxError } from "../errors.ts";
 import { writeAtomic } from "../files.ts";
+import { removeCgroups } from "../linux/cgroups/cgroup.ts";
+import { cgroupfs } from "../linux/cgroups/fs.ts";
 import { isSameProcess, processStartTime } from "../linux/proc.ts";
 import type { Paths } from "../paths.ts";
 import { detachMount } from "../sys/idmap.ts";
@@ -27,6 +29,10 @@ export interface ContainerState {
   pid?: number;
   exitCode?: number | null;
   finished?: string;
+  /** The container's cgroup folders, recorded before they are made. */
+  cgroups?: string[];
+  /** The kernel killed a process in it for memory. */
+  oomKilled?: boolean;
 }
 
 /** 64 hex digits. Web Crypto, not node:crypto, whose import costs ~10 ms of start-up (measured). */
@@ -133,6 +139,7 @@ export function removeContainer(paths: Paths, id: string, removeTree: (path: str
   const dirs = containerDirs(paths, id);
   const state = readState(dirs.dir);
   if (state?.name && readNameHolder(paths, state.name) === id) rmSync(join(paths.names, state.name), { force: true });
+  if (state?.cgroups) removeCgroups(state.cgroups, cgroupfs);
   // A cbox killed while starting a --userns=private container can leave its idmapped image mounted.
   const lower = join(dirs.dir, "lower");
   if (existsSync(lower)) detachMount(lower);
@@ -149,8 +156,8 @@ export function listContainerIds(paths: Paths): string[] {
 
 /**
  * Brings the store back to the truth after a cbox was killed: a container whose owner is gone
- * was killed with it (PDEATHSIG), so it is removed (--rm) or recorded as exited; half-created
- * folders and names that point nowhere go.
+ * was killed with it (PDEATHSIG), so it is removed (--rm) or recorded as exited, and its cgroups
+ * go; half-created folders and names that point nowhere go.
  */
 export function recoverStale(paths: Paths, removeTree: (path: string) => void): void {
   let entries: string[];
@@ -170,7 +177,10 @@ export function recoverStale(paths: Paths, removeTree: (path: string) => void): 
     const state = readState(dirs.dir);
     if (!state || state.status === "exited" || isSameProcess(state.owner.pid, state.owner.startTime)) continue;
     if (state.remove) removeContainer(paths, entry, removeTree);
-    else updateState(dirs, { status: "exited", exitCode: null, finished: new Date().toISOString() });
+    else {
+      if (state.cgroups) removeCgroups(state.cgroups, cgroupfs);
+      updateState(dirs, { status: "exited", exitCode: null, finished: new Date().toISOString() });
+    }
   }
   for (const name of safeReaddir(paths.names)) {
     const id = readNameHolder(paths, name);

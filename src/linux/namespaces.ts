@@ -12,11 +12,12 @@ export const CloneFlag = {
 } as const;
 
 /**
- * Every namespace a container gets; a user namespace is added when asked (always when not root).
+ * Every namespace a container gets at clone; a user namespace is added when asked (always when
+ * not root). The cgroup namespace comes later: the child unshares it once it is in its cgroup.
  * The first process shares cbox's memory unless it stays as an init that never execs.
  */
 export function containerCloneFlags(userNamespace: boolean, init: boolean): number {
   const all =
-    CloneFlag.newns | CloneFlag.newcgroup | CloneFlag.newuts | CloneFlag.newipc | CloneFlag.newpid | CloneFlag.newnet;
+    CloneFlag.newns | CloneFlag.newuts | CloneFlag.newipc | CloneFlag.newpid | CloneFlag.newnet;
   return all | (userNamespace ? CloneFlag.newuser : 0) | (init ? 0 : CloneFlag.vm);
 }

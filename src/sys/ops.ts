@@ -28,6 +28,7 @@ export const OpCode = {
   console: 24,
   cloneTree: 25,
   attachTree: 26,
+  unshare: 27,
 } as const;
 
 export type OpName = keyof typeof OpCode;

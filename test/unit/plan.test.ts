@@ -253,7 +253,7 @@ describe("buildPlan options", () => {
   });
 
   test("in a user namespace the child first takes its root ids (setgroups only where allowed)", () => {
-    const firstOps = (host: HostFacts) => plan(spec(), host).slice(1, 4);
+    const firstOps = (host: HostFacts) => plan(spec(), host).slice(2, 5);
     expect(firstOps({ ...ROOTLESS_HOST, setgroupsAllowed: true })).toEqual([
       { op: "setgroups", ints: [0] },
       { op: "setgid", ints: [0] },
@@ -263,7 +263,17 @@ describe("buildPlan options", () => {
       { op: "setgid", ints: [0] },
       { op: "setuid", ints: [0] },
     ]);
-    expect(plan(spec(), ROOT_HOST)[1]).toEqual({ op: "umask", ints: [0] });
+    expect(plan(spec(), ROOT_HOST)[2]).toEqual({ op: "umask", ints: [0] });
+  });
+
+  test("the cgroup namespace is unshared first after release, once cbox has moved the child into its cgroup", () => {
+    for (const host of [ROOT_HOST, ROOTLESS_HOST]) {
+      expect(plan(spec(), host).slice(0, 2)).toEqual([
+        { op: "pdeathsig", ints: [9] },
+        { op: "unshare", ints: [CloneFlag.newcgroup] },
+      ]);
+    }
+    expect(containerCloneFlags(true, false) & CloneFlag.newcgroup).toBe(0);
   });
 
   test("workdir /a/b: mkdir /a, mkdir /a/b, chdir /a/b after pivot_root", () => {

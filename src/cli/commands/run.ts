@@ -21,6 +21,12 @@ export const args = {
   volume: { type: "string", alias: "v", multiple: true, description: "Bind a host path into the container: HOST:CONTAINER[:ro]" },
   userns: { type: "string", description: "User namespace: host (root's default) or private (0..65535 on a range of their own)" },
   init: { type: "boolean", description: "Run a minimal init as PID 1 that forwards signals and reaps zombies" },
+  memory: { type: "string", alias: "m", description: "Memory limit: 64m, 1g or bytes (the container is killed beyond it)" },
+  "memory-swap": { type: "string", description: "Memory plus swap limit (default: twice --memory; -1: swap not limited)" },
+  cpus: { type: "string", description: "CPU time, in CPUs: 0.5 is half of one CPU" },
+  "cpu-shares": { type: "string", alias: "c", description: "CPU weight relative to other containers (default 1024)" },
+  "cpuset-cpus": { type: "string", description: "CPUs the container may run on: 0-1, 0,2" },
+  "pids-limit": { type: "string", description: "Most processes and threads at once (-1: no limit)" },
   quiet: { type: "boolean", alias: "q", description: "Say nothing while pulling the image" },
 } satisfies FlagDefs;
 
@@ -56,6 +62,14 @@ export default defineCommand({
         init: !!a.init,
         volumes: a.volume ?? [],
         userns: a.userns,
+        resources: {
+          memory: a.memory,
+          memorySwap: a["memory-swap"],
+          cpus: a.cpus,
+          cpuShares: a["cpu-shares"],
+          cpusetCpus: a["cpuset-cpus"],
+          pidsLimit: a["pids-limit"],
+        },
       },
       paths,
     );

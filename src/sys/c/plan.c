@@ -68,6 +68,7 @@ static int run_op(struct op *o, int error_w) {
   case OP_CONSOLE: return console((int)v[0], (unsigned int)v[1], (int)v[2], (int)v[3]);
   case OP_CLONE_TREE: return clone_tree_to(s[0], (unsigned long long)v[0], (int)v[1]);
   case OP_ATTACH_TREE: return attach_tree((int)v[0], s[0]);
+  case OP_UNSHARE: return unshare((int)v[0]);
   }
   errno = EINVAL;
   return -1;

@@ -34,6 +34,7 @@ extern int mount(const char *src, const char *dst, const char *type, unsigned lo
 extern int umount2(const char *target, int flags);
 extern int mkdir(const char *path, unsigned int mode);
 extern int rmdir(const char *path);
+extern int unshare(int flags);
 extern int mknod(const char *path, unsigned int mode, unsigned long dev);
 extern int symlink(const char *target, const char *path);
 extern int chdir(const char *path);
@@ -107,7 +108,7 @@ enum {
   OP_MOUNT = 1, OP_UMOUNT, OP_MKDIR, OP_MKNOD, OP_SYMLINK, OP_TOUCH, OP_PIVOT_ROOT, OP_RMDIR,
   OP_SETHOSTNAME, OP_CHDIR, OP_LOOPBACK_UP, OP_UMASK, OP_SETGROUPS, OP_SETGID, OP_SETUID,
   OP_OPEN_DUP, OP_CLOSE_FROM, OP_EXEC, OP_PDEATHSIG, OP_EXIT, OP_INIT, OP_SETSID, OP_DUP2, OP_CONSOLE,
-  OP_CLONE_TREE, OP_ATTACH_TREE
+  OP_CLONE_TREE, OP_ATTACH_TREE, OP_UNSHARE
 };
 
 #define MAX_INTS 64

@@ -1,0 +1,91 @@
+// What run needs of a container's cgroup, whatever the version: one interface, two drivers.
+import { dirname } from "node:path";
+import type { CgroupFs } from "./fs.ts";
+
+export interface ContainerCgroup {
+  /** Its folders (one per hierarchy on v1), kept in the container's state so that a later cbox can remove them. */
+  readonly paths: string[];
+  /** Makes the folders and writes the limits; on failure nothing is left. */
+  create(): void;
+  /** Moves a process in: done for the container's first process before it is released. */
+  enter(pid: number): void;
+  /** How many processes the kernel killed for memory in it. */
+  oomKills(): number;
+  remove(): void;
+}
+
+/** A limit the kernel refused: the flag and the file, for a one-line error. */
+export class CgroupWriteError extends Error {
+  constructor(
+    readonly flag: string,
+    readonly file: string,
+    readonly value: string,
+    readonly code: string,
+  ) {
+    super(`${file}: cannot write ${value}: ${code}`);
+  }
+}
+
+const SIGKILL = 9;
+
+function sleepMs(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}
+
+/**
+ * Removes container cgroups, deepest first, then their `cbox` parent when it is empty. A cgroup
+ * is busy while its last tasks exit; if it stays busy, what is still in it is the remains of a
+ * dead container (its cbox was killed), and is killed.
+ */
+export function removeCgroups(paths: string[], fs: CgroupFs): void {
+  for (const path of paths) {
+    removeWhenEmpty(path, fs);
+    try {
+      fs.rmdir(dirname(path));
+    } catch {
+      // other containers' cgroups are in it
+    }
+  }
+}
+
+function removeWhenEmpty(path: string, fs: CgroupFs): void {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      fs.rmdir(path);
+      return;
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === "ENOENT") return;
+      if (code !== "EBUSY" || attempt >= 300) throw err;
+    }
+    if (attempt >= 50) killTasks(path, fs);
+    sleepMs(10);
+  }
+}
+
+function killTasks(path: string, fs: CgroupFs): void {
+  for (const pid of (fs.read(`${path}/cgroup.procs`) ?? "").split("\n").filter(Boolean)) {
+    try {
+      process.kill(Number(pid), SIGKILL);
+    } catch {
+      // gone already
+    }
+  }
+}
+
+/** Writes settings in order, reporting the first the kernel refuses. */
+export function writeSettings(dir: string, settings: { file: string; value: string; flag: string }[], fs: CgroupFs): void {
+  for (const s of settings) {
+    try {
+      fs.write(`${dir}/${s.file}`, s.value);
+    } catch (err) {
+      throw new CgroupWriteError(s.flag, s.file, s.value, (err as NodeJS.ErrnoException).code ?? String(err));
+    }
+  }
+}
+
+/** The count after "oom_kill " in memory.events (v2) or memory.oom_control (v1). */
+export function oomKillCount(text: string | undefined): number {
+  const m = /^oom_kill (\d+)$/m.exec(text ?? "");
+  return m ? Number(m[1]) : 0;
+}

@@ -1,0 +1,68 @@
+// A container's resource limits in the kernel's units, and how they become control files.
+
+export interface Limits {
+  /** Bytes. */
+  memory?: number;
+  /** Memory plus swap, bytes; -1: swap is not limited. */
+  memorySwap?: number;
+  /** CFS bandwidth: microseconds of CPU time per period (--cpus). */
+  cpuQuota?: number;
+  cpuPeriod?: number;
+  /** Relative weight, 2..262144 (v1's cpu.shares, docker's --cpu-shares). */
+  cpuShares?: number;
+  /** A CPU list such as "0-1,3". */
+  cpusetCpus?: string;
+  pidsLimit?: number;
+}
+
+/** The flag that sets each limit, for the one-line errors. */
+export const LIMIT_FLAGS: Record<keyof Limits, string> = {
+  memory: "--memory",
+  memorySwap: "--memory-swap",
+  cpuQuota: "--cpus",
+  cpuPeriod: "--cpus",
+  cpuShares: "--cpu-shares",
+  cpusetCpus: "--cpuset-cpus",
+  pidsLimit: "--pids-limit",
+};
+
+export const CPU_PERIOD_US = 100_000;
+
+/** One write into a control file, and the flag it comes from. */
+export interface Setting {
+  file: string;
+  value: string;
+  flag: string;
+}
+
+/** The controllers a container's limits need. */
+export type Controller = "memory" | "cpu" | "cpuset" | "pids";
+
+export function hasLimits(limits: Limits): boolean {
+  return Object.values(limits).some((v) => v !== undefined);
+}
+
+export function controllersFor(limits: Limits): Controller[] {
+  const need: Controller[] = [];
+  if (limits.memory !== undefined) need.push("memory");
+  if (limits.cpuQuota !== undefined || limits.cpuShares !== undefined) need.push("cpu");
+  if (limits.cpusetCpus !== undefined) need.push("cpuset");
+  if (limits.pidsLimit !== undefined) need.push("pids");
+  return need;
+}
+
+/** "32 MiB", "1.5 GiB", "100000 bytes". */
+export function formatBytes(bytes: number): string {
+  const units = ["GiB", "MiB", "KiB"];
+  for (const [i, unit] of units.entries()) {
+    const size = 1024 ** (3 - i);
+    if (bytes >= size) return `${Number((bytes / size).toFixed(2))} ${unit}`;
+  }
+  return `${bytes} bytes`;
+}
+
+/** Memory plus swap as docker means it: twice --memory unless --memory-swap says; -1 unlimited. */
+export function memoryAndSwap(limits: Limits): number | undefined {
+  if (limits.memory === undefined) return undefined;
+  return limits.memorySwap ?? 2 * limits.memory;
+}

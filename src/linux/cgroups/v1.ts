@@ -1,0 +1,108 @@
+// cgroup v1: one hierarchy per controller (or a few mounted together), the container's cgroup
+// made in each hierarchy it uses as `cbox/<id>`.
+import { cgroupfs, type CgroupFs } from "./fs.ts";
+import { oomKillCount, removeCgroups, writeSettings, type ContainerCgroup } from "./cgroup.ts";
+import { LIMIT_FLAGS as FLAG, memoryAndSwap, type Limits, type Setting } from "./limits.ts";
+
+export interface Hierarchy {
+  mount: string;
+  controllers: string[];
+}
+
+/** Every container is accounted in these; cpuset only when --cpuset-cpus asks for it. */
+const ALWAYS = ["memory", "cpu", "cpuacct", "pids"];
+
+/** The hierarchies a container with these limits uses, each once even when mounted together. */
+export function v1Hierarchies(all: Hierarchy[], limits: Limits): Hierarchy[] {
+  const wanted = limits.cpusetCpus === undefined ? ALWAYS : [...ALWAYS, "cpuset"];
+  return all.filter((h) => h.controllers.some((c) => wanted.includes(c)));
+}
+
+/** The writes for one hierarchy, in order; hasFile tells which optional files this kernel has. */
+export function v1Settings(controllers: string[], limits: Limits, hasFile: (file: string) => boolean): Setting[] {
+  const out: Setting[] = [];
+  const has = (c: string) => controllers.includes(c);
+  if (has("memory") && limits.memory !== undefined) {
+    out.push({ file: "memory.limit_in_bytes", value: String(limits.memory), flag: FLAG.memory });
+    // Swap accounting may be off (no memsw files): then only memory is limited, as with docker.
+    if (hasFile("memory.memsw.limit_in_bytes")) {
+      out.push({ file: "memory.memsw.limit_in_bytes", value: String(memoryAndSwap(limits)), flag: FLAG.memorySwap });
+    }
+  }
+  if (has("cpu")) {
+    if (limits.cpuShares !== undefined) out.push({ file: "cpu.shares", value: String(limits.cpuShares), flag: FLAG.cpuShares });
+    if (limits.cpuQuota !== undefined) {
+      out.push({ file: "cpu.cfs_period_us", value: String(limits.cpuPeriod), flag: FLAG.cpuQuota });
+      out.push({ file: "cpu.cfs_quota_us", value: String(limits.cpuQuota), flag: FLAG.cpuQuota });
+    }
+  }
+  if (has("pids") && limits.pidsLimit !== undefined) out.push({ file: "pids.max", value: String(limits.pidsLimit), flag: FLAG.pidsLimit });
+  return out;
+}
+
+export class V1Cgroup implements ContainerCgroup {
+  readonly paths: string[];
+
+  constructor(
+    private readonly hierarchies: Hierarchy[],
+    id: string,
+    private readonly limits: Limits,
+    private readonly fs: CgroupFs = cgroupfs,
+  ) {
+    this.paths = hierarchies.map((h) => `${h.mount}/cbox/${id}`);
+  }
+
+  create(): void {
+    const made: string[] = [];
+    try {
+      this.hierarchies.forEach((h, i) => {
+        const dir = this.paths[i]!;
+        this.makeDir(h, dir);
+        made.push(dir);
+        if (h.controllers.includes("cpuset")) this.initCpuset(dir, this.limits.cpusetCpus);
+        writeSettings(dir, v1Settings(h.controllers, this.limits, (f) => this.fs.exists(`${dir}/${f}`)), this.fs);
+      });
+    } catch (err) {
+      removeCgroups(made, this.fs);
+      throw err;
+    }
+  }
+
+  enter(pid: number): void {
+    for (const dir of this.paths) this.fs.write(`${dir}/cgroup.procs`, String(pid));
+  }
+
+  oomKills(): number {
+    const i = this.hierarchies.findIndex((h) => h.controllers.includes("memory"));
+    return i < 0 ? 0 : oomKillCount(this.fs.read(`${this.paths[i]}/memory.oom_control`));
+  }
+
+  remove(): void {
+    removeCgroups(this.paths, this.fs);
+  }
+
+  /** `cbox` then `cbox/<id>`; again if another cbox removed the empty `cbox` in between. */
+  private makeDir(h: Hierarchy, dir: string): void {
+    const parent = `${h.mount}/cbox`;
+    for (let attempt = 0; ; attempt++) {
+      this.fs.mkdir(parent);
+      if (h.controllers.includes("cpuset") && !this.fs.read(`${parent}/cpuset.cpus`)?.trim()) this.initCpuset(parent);
+      try {
+        this.fs.mkdir(dir);
+        return;
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== "ENOENT" || attempt >= 5) throw err;
+      }
+    }
+  }
+
+  /** A new v1 cpuset has no CPUs and no memory nodes: no task could enter it. It takes its parent's. */
+  private initCpuset(dir: string, cpus?: string): void {
+    const parent = dir.slice(0, dir.lastIndexOf("/"));
+    const inherited = (file: string) => (this.fs.read(`${parent}/${file}`) ?? "").trim();
+    writeSettings(dir, [
+      { file: "cpuset.cpus", value: cpus ?? inherited("cpuset.cpus"), flag: FLAG.cpusetCpus },
+      { file: "cpuset.mems", value: inherited("cpuset.mems"), flag: FLAG.cpusetCpus },
+    ], this.fs);
+  }
+}

@@ -1,0 +1,95 @@
+// cgroup v2: one hierarchy. The container's cgroup is `<base>/cbox/<id>`, where base is the
+// hierarchy's root for root, or the cgroup delegated to an ordinary user.
+import { cgroupfs, type CgroupFs } from "./fs.ts";
+import { oomKillCount, removeCgroups, writeSettings, type ContainerCgroup } from "./cgroup.ts";
+import { LIMIT_FLAGS as FLAG, memoryAndSwap, type Limits, type Setting } from "./limits.ts";
+
+/** Accounted for every container when the hierarchy offers them; cpuset only when asked for. */
+const ALWAYS = ["cpu", "memory", "pids"];
+
+export function v2Controllers(available: string[], limits: Limits): string[] {
+  const wanted = limits.cpusetCpus === undefined ? ALWAYS : ["cpuset", ...ALWAYS];
+  return wanted.filter((c) => available.includes(c));
+}
+
+/** cpu.shares (2..262144) onto cpu.weight (1..10000), as runc and crun map it. */
+export function sharesToWeight(shares: number): number {
+  return 1 + Math.floor(((shares - 2) * 9999) / 262142);
+}
+
+/** The writes into the container's cgroup, in order; hasFile tells which optional files this kernel has. */
+export function v2Settings(limits: Limits, hasFile: (file: string) => boolean): Setting[] {
+  const out: Setting[] = [];
+  if (limits.cpusetCpus !== undefined) out.push({ file: "cpuset.cpus", value: limits.cpusetCpus, flag: FLAG.cpusetCpus });
+  if (limits.memory !== undefined) {
+    out.push({ file: "memory.max", value: String(limits.memory), flag: FLAG.memory });
+    const total = memoryAndSwap(limits)!;
+    if (hasFile("memory.swap.max")) {
+      out.push({ file: "memory.swap.max", value: total < 0 ? "max" : String(total - limits.memory), flag: FLAG.memorySwap });
+    }
+  }
+  if (limits.cpuShares !== undefined) out.push({ file: "cpu.weight", value: String(sharesToWeight(limits.cpuShares)), flag: FLAG.cpuShares });
+  if (limits.cpuQuota !== undefined) out.push({ file: "cpu.max", value: `${limits.cpuQuota} ${limits.cpuPeriod}`, flag: FLAG.cpuQuota });
+  if (limits.pidsLimit !== undefined) out.push({ file: "pids.max", value: String(limits.pidsLimit), flag: FLAG.pidsLimit });
+  return out;
+}
+
+export class V2Cgroup implements ContainerCgroup {
+  readonly paths: string[];
+  private readonly dir: string;
+
+  /** base: the cgroup under which `cbox/<id>` is made, a folder of the mounted hierarchy. */
+  constructor(
+    private readonly base: string,
+    id: string,
+    private readonly limits: Limits,
+    private readonly controllers: string[],
+    private readonly fs: CgroupFs = cgroupfs,
+  ) {
+    this.dir = `${base}/cbox/${id}`;
+    this.paths = [this.dir];
+  }
+
+  create(): void {
+    const parent = `${this.base}/cbox`;
+    for (let attempt = 0; ; attempt++) {
+      // Controllers pass down one level at a time: base -> cbox -> cbox/<id>.
+      this.enable(this.base);
+      this.fs.mkdir(parent);
+      this.enable(parent);
+      try {
+        this.fs.mkdir(this.dir);
+        break;
+      } catch (err) {
+        // another cbox removed the empty `cbox` in between
+        if ((err as NodeJS.ErrnoException).code !== "ENOENT" || attempt >= 5) throw err;
+      }
+    }
+    try {
+      writeSettings(this.dir, v2Settings(this.limits, (f) => this.fs.exists(`${this.dir}/${f}`)), this.fs);
+    } catch (err) {
+      this.remove();
+      throw err;
+    }
+  }
+
+  enter(pid: number): void {
+    this.fs.write(`${this.dir}/cgroup.procs`, String(pid));
+  }
+
+  oomKills(): number {
+    return oomKillCount(this.fs.read(`${this.dir}/memory.events`));
+  }
+
+  remove(): void {
+    removeCgroups(this.paths, this.fs);
+  }
+
+  /** Turns on in dir's cgroup.subtree_control the controllers it does not pass down yet. */
+  private enable(dir: string): void {
+    const on = (this.fs.read(`${dir}/cgroup.subtree_control`) ?? "").split(/\s+/);
+    const missing = this.controllers.filter((c) => !on.includes(c));
+    if (missing.length === 0) return;
+    writeSettings(dir, [{ file: "cgroup.subtree_control", value: missing.map((c) => `+${c}`).join(" "), flag: "cgroups" }], this.fs);
+  }
+}
