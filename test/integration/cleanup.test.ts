@@ -2,7 +2,7 @@
 import { beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, mkdirSync, readdirSync } from "node:fs";
 import { join } from "node:path";
-import { cbox, cboxSpawn, containerPid, hostMounts, isRoot, OutputReader, processesWith, rootfsFixture, treeListing } from "./helpers.ts";
+import { cbox, cboxCgroups, cboxSpawn, containerPid, hostMounts, isRoot, OutputReader, processesWith, rootfsFixture, treeListing } from "./helpers.ts";
 
 const fx = rootfsFixture();
 
@@ -12,7 +12,7 @@ beforeAll(() => {
 });
 
 function snapshot() {
-  return { mounts: hostMounts(), store: treeListing(fx.store, false) };
+  return { mounts: hostMounts(), store: treeListing(fx.store, false), cgroups: cboxCgroups() };
 }
 
 describe.skipIf(!isRoot)("nothing is left behind", () => {

@@ -180,3 +180,21 @@ export function containerPid(cboxPid: number): number {
 export function removeDir(dir: string): void {
   rmSync(dir, { recursive: true, force: true });
 }
+
+/** Every cgroup mount point of this host (v1 hierarchies and cgroup2), from the mount table. */
+export function cgroupMounts(): string[] {
+  return readFileSync("/proc/self/mountinfo", "utf8")
+    .split("\n")
+    .map((l) => l.split(" "))
+    .filter((f) => f[3] === "/" && ["cgroup", "cgroup2"].includes(f[f.indexOf("-") + 1] ?? ""))
+    .map((f) => f[4]!);
+}
+
+/** cbox's cgroups (the `cbox` parents and what is in them) in every hierarchy: [] when none is left. */
+export function cboxCgroups(): string[] {
+  return cgroupMounts().flatMap((m) => {
+    const parent = join(m, "cbox");
+    if (!existsSync(parent)) return [];
+    return [parent, ...readdirSync(parent).filter((n) => statSync(join(parent, n)).isDirectory()).map((n) => join(parent, n))];
+  });
+}

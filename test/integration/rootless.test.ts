@@ -2,7 +2,8 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { chmodSync, chownSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { buildRootfs, cbox, hostMounts, isRoot, removeDir, tempDir, treeListing, type RunAs } from "./helpers.ts";
+import { buildRootfs, cbox, cboxCgroups, hostMounts, isRoot, removeDir, tempDir, treeListing, type RunAs } from "./helpers.ts";
+import { parseLayout } from "../../src/linux/cgroups/detect.ts";
 import { TerminalSession } from "./terminal.ts";
 
 const SUB_START = 231072;
@@ -62,6 +63,8 @@ function run(key: keyof typeof users, args: string[], rm = true) {
   return cbox(["run", ...(rm ? ["--rm"] : []), "--root", e.store, "--rootfs", e.rootfs, ...args], { as: e.as });
 }
 
+const cgroupVersion = parseLayout(readFileSync("/proc/self/mountinfo", "utf8")).version;
+const skipNote = (v: number) => (cgroupVersion === v ? "" : ` (skipped: this host has cgroup v${cgroupVersion})`);
 const hasNewuidmap = !!Bun.which("newuidmap") && !!Bun.which("newgidmap");
 
 describe.skipIf(!isRoot)("rootless (tests create the users, so they need root to set up)", () => {
@@ -97,6 +100,27 @@ describe.skipIf(!isRoot)("rootless (tests create the users, so they need root to
     // Those files are not the user's on the host; rm still removes them, from the user namespace.
     expect(cbox(["rm", "--root", env.sub.store, "owned"], { as: env.sub.as }).code).toBe(0);
     expect(treeListing(join(env.sub.store, "containers"))).toEqual([]);
+  });
+
+  test.skipIf(cgroupVersion !== 1)(`cgroup v1${skipNote(1)}: a limit flag is refused (one line, 125, nothing made); no flag, no cgroup`, () => {
+    const e = env.plain;
+    const before = { store: treeListing(e.store, false), cgroups: cboxCgroups() };
+    for (const flags of [["--memory", "64m"], ["--pids-limit", "10"], ["--cpus", "0.5"]]) {
+      const r = run("plain", [...flags, "true"]);
+      expect(r.code).toBe(125);
+      expect(r.stderr).toBe(`cbox: ${flags[0]}: limits for an ordinary user need cgroup v2 with delegation; this host has cgroup v1 (run as root)\n`);
+    }
+    expect({ store: treeListing(e.store, false), cgroups: cboxCgroups() }).toEqual(before);
+    const r = run("plain", ["cat", "/proc/self/cgroup"]);
+    expect(r.code).toBe(0);
+    expect(cboxCgroups()).toEqual([]);
+  });
+
+  test.skipIf(cgroupVersion !== 2)(`cgroup v2${skipNote(2)} without delegation: the limits are not applied, said once, and the container runs`, () => {
+    const r = run("plain", ["--memory", "64m", "true"]);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toStartWith("cbox: warning: limits are not applied: your cgroup ");
+    expect(r.stderr.split("\n")).toHaveLength(2);
   });
 
   test("without ranges, chown to an unmapped id is refused", () => {
