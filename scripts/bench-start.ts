@@ -14,6 +14,7 @@ const GOAL = "cbox within 1.5x of crun's mean start time and faster than runc";
 const RUNS = Number(process.env.BENCH_RUNS ?? 50);
 const ONLY_PEERS = process.env.BENCH_ONLY_PEERS === "1";
 const CGROUP2_STUB = "/sys/fs/cgroup/unified";
+const LIMITS = ["--memory", "64m", "--cpus", "1", "--pids-limit", "100"];
 const IDS = { crun: "cbox-bench-crun", runc: "cbox-bench-runc" };
 
 type Peer = { name: string; cmd: string[]; shown: string };
@@ -75,7 +76,7 @@ function report(rows: Row[], peers: Peer[]): string {
   const byName = (n: string) => rows.find((r) => r.name.startsWith(n));
   const crun = byName("crun")!;
   const runc = byName("runc")!;
-  const cbox = byName("cbox");
+  const cbox = rows.find((r) => r.name === "cbox");
   const table = [
     "| command | mean ms | ± ms | min ms | max ms | vs crun |",
     "|---|--:|--:|--:|--:|--:|",
@@ -132,12 +133,20 @@ async function main() {
         shown: "bwrap --unshare-all --die-with-parent --ro-bind ROOTFS / --proc /proc --dev /dev /bin/true",
       },
     ];
-    if (cbox)
+    if (cbox) {
+      const store = join(tmp, "cbox-store");
       peers.push({
         name: "cbox",
-        cmd: [cbox, "run", "--rm", "--root", join(tmp, "cbox-store"), "--rootfs", rootfs, "/bin/true"],
+        cmd: [cbox, "run", "--rm", "--root", store, "--rootfs", rootfs, "/bin/true"],
         shown: "dist/cbox run --rm --root STORE --rootfs ROOTFS /bin/true",
       });
+      // Every cbox container gets its cgroups; limits only add writes into them.
+      peers.push({
+        name: "cbox with limits",
+        cmd: [cbox, "run", "--rm", "--root", store, ...LIMITS, "--rootfs", rootfs, "/bin/true"],
+        shown: `dist/cbox run --rm --root STORE ${LIMITS.join(" ")} --rootfs ROOTFS /bin/true`,
+      });
+    }
 
     const benches = peers.map((p) => ({ name: p.name, cmd: line(p.cmd) }));
     const body = report(await hyperfine(benches, { runs: RUNS, tmp, wrap: inNs }), peers);
