@@ -2,7 +2,7 @@
 import { readFileSync } from "node:fs";
 import { CboxError } from "../errors.ts";
 import type { ContainerCgroup } from "../linux/cgroups/cgroup.ts";
-import { delegatedCgroup, unifiedPath, type CgroupLayout } from "../linux/cgroups/detect.ts";
+import { delegatedCgroup, readLayout, unifiedPath, type CgroupLayout } from "../linux/cgroups/detect.ts";
 import { controllersFor, CPU_PERIOD_US, hasLimits, LIMIT_FLAGS, type Limits } from "../linux/cgroups/limits.ts";
 import { v1Hierarchies, V1Cgroup } from "../linux/cgroups/v1.ts";
 import { v2Controllers, V2Cgroup } from "../linux/cgroups/v2.ts";
@@ -91,17 +91,31 @@ function formatCpuList(cpus: number[]): string {
 }
 
 export function onlineCpus(): number[] {
-  try {
-    return parseCpuList(readFileSync("/sys/devices/system/cpu/online", "utf8"));
-  } catch {
-    return [0];
-  }
+  return parseCpuList(readOr("/sys/devices/system/cpu/online") ?? "0");
 }
 
 export interface CgroupChoice {
   cgroup?: ContainerCgroup;
   /** Said once, on stderr, when limits were asked for and cannot be applied. */
   warning?: string;
+}
+
+/** This host, as chooseCgroup sees it. */
+export function hostCgroups(rootless: boolean): CgroupHost {
+  return {
+    layout: readLayout(),
+    rootless,
+    ownCgroup: () => readFileSync("/proc/self/cgroup", "utf8"),
+    controllersOf: (dir) => (readOr(`${dir}/cgroup.controllers`) ?? "").split(/\s+/).filter(Boolean),
+  };
+}
+
+function readOr(path: string): string | undefined {
+  try {
+    return readFileSync(path, "utf8");
+  } catch {
+    return undefined;
+  }
 }
 
 export interface CgroupHost {

@@ -1,9 +1,7 @@
 // `cbox run` in the foreground: create, start, wait, record, clean up.
 import { printError, warn } from "../cli/output.ts";
-import { readFileSync } from "node:fs";
 import { CboxError, describeErrno, errnoName, ExitCode, systemErrorText } from "../errors.ts";
 import { CgroupWriteError, type ContainerCgroup } from "../linux/cgroups/cgroup.ts";
-import { readLayout } from "../linux/cgroups/detect.ts";
 import { formatBytes, type Limits } from "../linux/cgroups/limits.ts";
 import { containerCloneFlags } from "../linux/namespaces.ts";
 import { detectPrivateMaps, detectRootlessMaps, hostIdOfRoot, setgroupsAllowed, writeMaps, type UserMaps } from "../linux/userns.ts";
@@ -14,7 +12,7 @@ import { CleanupStack } from "./cleanup.ts";
 import { writeEtcFiles } from "./etc-files.ts";
 import { buildPlan, describeOp, type HostFacts } from "./plan.ts";
 import { treeRemover } from "./remove-tree.ts";
-import { chooseCgroup } from "./resources.ts";
+import { chooseCgroup, hostCgroups } from "./resources.ts";
 import { buildSpec, type RunOptions } from "./spec.ts";
 import { Preparation } from "./prepare.ts";
 import { createContainer, newContainerId, ownerSelf, recoverStale, removeContainer, updateState } from "./store.ts";
@@ -34,12 +32,7 @@ export function runContainer(opts: RunOptions, paths: Paths): number {
   recoverStale(paths, removeTree);
 
   const spec = buildSpec(opts, newContainerId(), process.env);
-  const { cgroup, warning } = chooseCgroup(spec.id, spec.limits, {
-    layout: readLayout(),
-    rootless,
-    ownCgroup: () => readFileSync("/proc/self/cgroup", "utf8"),
-    controllersOf: (dir) => readFileSync(`${dir}/cgroup.controllers`, "utf8").trim().split(/\s+/),
-  });
+  const { cgroup, warning } = chooseCgroup(spec.id, spec.limits, hostCgroups(rootless));
   if (warning) warn(warning);
   const maps = rootlessMaps ?? (spec.userns === "private" ? privateMaps() : undefined);
   const host = hostFacts(maps);
@@ -84,7 +77,7 @@ export function runContainer(opts: RunOptions, paths: Paths): number {
     const code = exitCodeOf(child.wait());
     const oomKilled = (cgroup?.oomKills() ?? 0) > 0;
     if (oomKilled) printError(outOfMemory(code, spec.limits));
-    cgroup?.remove();
+    if (cgroup) removeOrWarn(cgroup);
     keep = !spec.remove;
     if (keep) updateState(dirs, { status: "exited", exitCode: code, finished: new Date().toISOString(), oomKilled });
     return code;
@@ -139,6 +132,15 @@ function enterCgroup(cgroup: ContainerCgroup, pid: number): void {
     cgroup.enter(pid);
   } catch (err) {
     throw new CboxError(`cannot move the container into its cgroup: ${systemErrorText(err)}`);
+  }
+}
+
+/** The container ran; a cgroup that cannot go is worth a warning, not a failed run. */
+function removeOrWarn(cgroup: ContainerCgroup): void {
+  try {
+    cgroup.remove();
+  } catch (err) {
+    warn(`cleanup: remove the container's cgroup: ${systemErrorText(err)}`);
   }
 }
 

@@ -92,6 +92,18 @@ describe("cgroup v2", () => {
     expect(existsSync(join(root, "cbox"))).toBe(false);
   });
 
+  test("a controller the kernel will not pass down is done without, unless a limit needs it", () => {
+    const fs = new FakeCgroupfs(root, 2, [all]);
+    fs.unavailable = "cpu";
+    new V2Cgroup(root, ID, { pidsLimit: 7 }, v2Controllers(all, {}), fs).create();
+    expect(fs.log).toEqual(["write cgroup.subtree_control +pids", "mkdir cbox", "write cbox/cgroup.subtree_control +pids", `mkdir cbox/${ID}`, `write cbox/${ID}/pids.max 7`]);
+    const other = new FakeCgroupfs(join(root, "other"), 2, [all]);
+    other.unavailable = "cpu";
+    const l = { cpuQuota: 50_000, cpuPeriod: 100_000 };
+    expect(() => new V2Cgroup(other.root, ID, l, v2Controllers(all, l), other).create()).toThrow(CgroupWriteError);
+    expect(existsSync(join(other.root, "cbox"))).toBe(false);
+  });
+
   test("enter writes the pid; remove takes the cgroup and the empty cbox parent, and leaves a parent in use", () => {
     const fs = new FakeCgroupfs(root, 2, [all]);
     const a = new V2Cgroup(root, ID, {}, ["memory"], fs);

@@ -33,6 +33,8 @@ export class FakeCgroupfs implements CgroupFs {
   missing = new Set<string>();
   /** file name -> errno code: writes into it fail, as the kernel refusing a value. */
   refuse = new Map<string, string>();
+  /** A controller the kernel will not pass down (EINVAL for a subtree_control write that asks for it). */
+  unavailable?: string;
 
   /** v1: one hierarchy per entry of controllers, at root/<names joined by ","> */
   constructor(
@@ -109,6 +111,7 @@ export class FakeCgroupfs implements CgroupFs {
     const name = path.slice(path.lastIndexOf("/") + 1);
     const refused = this.refuse.get(name);
     if (refused) throw errno(refused, path);
+    if (name === "cgroup.subtree_control" && this.unavailable && value.split(" ").includes(`+${this.unavailable}`)) throw errno("EINVAL", path);
     if (name === "cgroup.procs") appendFileSync(path, `${value}\n`);
     else if (name === "cgroup.subtree_control") {
       const on = new Set(readFileSync(path, "utf8").split(/\s+/).filter(Boolean));

@@ -53,17 +53,15 @@ export class V1Cgroup implements ContainerCgroup {
   }
 
   create(): void {
-    const made: string[] = [];
     try {
       this.hierarchies.forEach((h, i) => {
         const dir = this.paths[i]!;
         this.makeDir(h, dir);
-        made.push(dir);
         if (h.controllers.includes("cpuset")) this.initCpuset(dir, this.limits.cpusetCpus);
         writeSettings(dir, v1Settings(h.controllers, this.limits, (f) => this.fs.exists(`${dir}/${f}`)), this.fs);
       });
     } catch (err) {
-      removeCgroups(made, this.fs);
+      this.remove();
       throw err;
     }
   }

@@ -2,7 +2,7 @@
 // hierarchy's root for root, or the cgroup delegated to an ordinary user.
 import { cgroupfs, type CgroupFs } from "./fs.ts";
 import { oomKillCount, removeCgroups, writeSettings, type ContainerCgroup } from "./cgroup.ts";
-import { LIMIT_FLAGS as FLAG, memoryAndSwap, type Limits, type Setting } from "./limits.ts";
+import { controllersFor, LIMIT_FLAGS as FLAG, memoryAndSwap, type Limits, type Setting } from "./limits.ts";
 
 /** Accounted for every container when the hierarchy offers them; cpuset only when asked for. */
 const ALWAYS = ["cpu", "memory", "pids"];
@@ -51,25 +51,29 @@ export class V2Cgroup implements ContainerCgroup {
   }
 
   create(): void {
+    try {
+      this.makeDir();
+      writeSettings(this.dir, v2Settings(this.limits, (f) => this.fs.exists(`${this.dir}/${f}`)), this.fs);
+    } catch (err) {
+      this.remove();
+      throw err;
+    }
+  }
+
+  /** Controllers pass down one level at a time: base -> cbox -> cbox/<id>. */
+  private makeDir(): void {
     const parent = `${this.base}/cbox`;
     for (let attempt = 0; ; attempt++) {
-      // Controllers pass down one level at a time: base -> cbox -> cbox/<id>.
       this.enable(this.base);
       this.fs.mkdir(parent);
       this.enable(parent);
       try {
         this.fs.mkdir(this.dir);
-        break;
+        return;
       } catch (err) {
         // another cbox removed the empty `cbox` in between
         if ((err as NodeJS.ErrnoException).code !== "ENOENT" || attempt >= 5) throw err;
       }
-    }
-    try {
-      writeSettings(this.dir, v2Settings(this.limits, (f) => this.fs.exists(`${this.dir}/${f}`)), this.fs);
-    } catch (err) {
-      this.remove();
-      throw err;
     }
   }
 
@@ -85,11 +89,22 @@ export class V2Cgroup implements ContainerCgroup {
     removeCgroups(this.paths, this.fs);
   }
 
-  /** Turns on in dir's cgroup.subtree_control the controllers it does not pass down yet. */
+  /**
+   * Turns on in dir's cgroup.subtree_control the controllers it does not pass down yet. Only
+   * those the limits need must succeed: the kernel can refuse one (cpu, while realtime tasks
+   * run in other cgroups), and a container without a cpu limit does not need it.
+   */
   private enable(dir: string): void {
     const on = (this.fs.read(`${dir}/cgroup.subtree_control`) ?? "").split(/\s+/);
-    const missing = this.controllers.filter((c) => !on.includes(c));
-    if (missing.length === 0) return;
-    writeSettings(dir, [{ file: "cgroup.subtree_control", value: missing.map((c) => `+${c}`).join(" "), flag: "cgroups" }], this.fs);
+    const wanted = this.controllers.filter((c) => !on.includes(c));
+    const needed = controllersFor(this.limits).filter((c) => !on.includes(c));
+    const write = (cs: string[]) => writeSettings(dir, [{ file: "cgroup.subtree_control", value: cs.map((c) => `+${c}`).join(" "), flag: "cgroups" }], this.fs);
+    if (wanted.length === 0) return;
+    try {
+      write(wanted);
+    } catch (err) {
+      if (needed.length === wanted.length) throw err;
+      if (needed.length) write(needed);
+    }
   }
 }
