@@ -8,6 +8,10 @@ import { CboxError, ExitCode, systemErrorText } from "./errors.ts";
 const commands: Record<string, () => Promise<{ default: CommandDef<any>; args: FlagDefs }>> = {
   run: () => import("./cli/commands/run.ts"),
   rm: () => import("./cli/commands/rm.ts"),
+  ps: () => import("./cli/commands/ps.ts"),
+  inspect: () => import("./cli/commands/inspect.ts"),
+  stop: () => import("./cli/commands/stop.ts"),
+  kill: () => import("./cli/commands/kill.ts"),
   pull: () => import("./cli/commands/pull.ts"),
   images: () => import("./cli/commands/images.ts"),
   rmi: () => import("./cli/commands/rmi.ts"),

@@ -22,10 +22,16 @@ export function resolveContainer(paths: Paths, ref: string): string {
   throw new CboxError(`no such container: ${ref}`);
 }
 
-export function removeContainers(refs: string[], force: boolean, paths: Paths): number {
-  if (refs.length === 0) throw new CboxError("cbox rm needs at least one container");
+/** The store brought back to the truth (recoverStale) with the right way to remove trees. */
+export function recoverStaleStore(paths: Paths): (path: string) => void {
   const removeTree = treeRemover(process.getuid!() === 0 ? undefined : detectRootlessMaps());
   recoverStale(paths, removeTree);
+  return removeTree;
+}
+
+export function removeContainers(refs: string[], force: boolean, paths: Paths): number {
+  if (refs.length === 0) throw new CboxError("cbox rm needs at least one container");
+  const removeTree = recoverStaleStore(paths);
   const ids = refs.map((ref) => resolveContainer(paths, ref));
   for (const [i, id] of ids.entries()) {
     const state = readState(containerDirs(paths, id).dir)!;

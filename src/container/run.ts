@@ -2,8 +2,9 @@
 import { printError, warn } from "../cli/output.ts";
 import { CboxError, describeErrno, errnoName, ExitCode, systemErrorText } from "../errors.ts";
 import { CgroupWriteError, type ContainerCgroup } from "../linux/cgroups/cgroup.ts";
-import { formatBytes, type Limits } from "../linux/cgroups/limits.ts";
+import { formatBinaryBytes, type Limits } from "../linux/cgroups/limits.ts";
 import { containerCloneFlags } from "../linux/namespaces.ts";
+import { processStartTime } from "../linux/proc.ts";
 import { detectPrivateMaps, detectRootlessMaps, hostIdOfRoot, setgroupsAllowed, writeMaps, type UserMaps } from "../linux/userns.ts";
 import type { Paths } from "../paths.ts";
 import type { Op } from "../sys/ops.ts";
@@ -52,6 +53,9 @@ export function runContainer(opts: RunOptions, paths: Paths): number {
       owner: ownerSelf(),
       remove: spec.remove,
       cgroups: cgroup?.paths,
+      limits: spec.limits,
+      volumes: spec.volumes,
+      stopTimeout: spec.stopTimeout,
     }, maps?.privileged ? { uid: hostIdOfRoot(maps.uid), gid: hostIdOfRoot(maps.gid) } : undefined);
     cleanup.push("remove the container's folder", () => removeContainer(paths, spec.id, removeTree));
     writeEtcFiles(dirs, spec.hostname);
@@ -71,7 +75,7 @@ export function runContainer(opts: RunOptions, paths: Paths): number {
     const failure = child.release();
     prep.started();
     if (failure) throw startFailure(plan, failure, dirs.rootfs);
-    updateState(dirs, { status: "running", pid: child.pid });
+    updateState(dirs, { status: "running", pid: child.pid, pidStartTime: processStartTime(child.pid), started: new Date().toISOString() });
 
     prep.stdio.attach(child.pid);
     const code = exitCodeOf(child.wait());
@@ -146,7 +150,7 @@ function removeOrWarn(cgroup: ContainerCgroup): void {
 
 /** What the kernel's OOM killer did, in one line: PID 1 itself (137), or another process. */
 function outOfMemory(code: number, limits: Limits): string {
-  const limit = limits.memory === undefined ? "" : ` (limit ${formatBytes(limits.memory)})`;
+  const limit = limits.memory === undefined ? "" : ` (limit ${formatBinaryBytes(limits.memory)})`;
   return code === 137 ? `container was killed: out of memory${limit}` : `a process in the container was killed: out of memory${limit}`;
 }
 

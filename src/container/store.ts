@@ -9,7 +9,9 @@ import { cgroupfs } from "../linux/cgroups/fs.ts";
 import { isSameProcess, processStartTime } from "../linux/proc.ts";
 import type { Paths } from "../paths.ts";
 import { detachMount } from "../sys/idmap.ts";
+import type { Limits } from "../linux/cgroups/limits.ts";
 import type { ContainerDirs } from "./plan.ts";
+import type { Volume } from "./spec.ts";
 
 export type Status = "created" | "running" | "exited";
 
@@ -26,13 +28,20 @@ export interface ContainerState {
   /** The cbox process that owns a starting or running container, and its start time. */
   owner: { pid: number; startTime: string };
   remove: boolean;
+  /** The container's PID 1 on the host, and its start time (a pid alone may be reused). */
   pid?: number;
+  pidStartTime?: string;
+  started?: string;
   exitCode?: number | null;
   finished?: string;
   /** The container's cgroup folders, recorded before they are made. */
   cgroups?: string[];
   /** The kernel killed a process in it for memory. */
   oomKilled?: boolean;
+  limits?: Limits;
+  volumes?: Volume[];
+  /** Seconds from SIGTERM to SIGKILL for cbox stop (--stop-timeout). */
+  stopTimeout?: number;
 }
 
 /** 64 hex digits. Web Crypto, not node:crypto, whose import costs ~10 ms of start-up (measured). */

@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { CgroupWriteError } from "../../src/linux/cgroups/cgroup.ts";
 import { delegatedCgroup, parseLayout, unifiedPath } from "../../src/linux/cgroups/detect.ts";
-import { formatBytes } from "../../src/linux/cgroups/limits.ts";
+import { formatBinaryBytes } from "../../src/linux/cgroups/limits.ts";
 import { V1Cgroup, v1Hierarchies } from "../../src/linux/cgroups/v1.ts";
 import { sharesToWeight, V2Cgroup, v2Controllers } from "../../src/linux/cgroups/v2.ts";
 import { FakeCgroupfs } from "./fake-cgroupfs.ts";
@@ -288,6 +288,6 @@ describe("detection", () => {
   });
 
   test("bytes as people read them", () => {
-    expect([formatBytes(32 << 20), formatBytes(1536 << 20), formatBytes(100)]).toEqual(["32 MiB", "1.5 GiB", "100 bytes"]);
+    expect([formatBinaryBytes(32 << 20), formatBinaryBytes(1536 << 20), formatBinaryBytes(100)]).toEqual(["32 MiB", "1.5 GiB", "100 bytes"]);
   });
 });

@@ -52,7 +52,7 @@ export function controllersFor(limits: Limits): Controller[] {
 }
 
 /** "32 MiB", "1.5 GiB", "100000 bytes". */
-export function formatBytes(bytes: number): string {
+export function formatBinaryBytes(bytes: number): string {
   const units = ["GiB", "MiB", "KiB"];
   for (const [i, unit] of units.entries()) {
     const size = 1024 ** (3 - i);

@@ -1,0 +1,76 @@
+// `cbox ps` and `cbox inspect`: containers as tables and JSON, docker's columns and fields.
+import { humanDuration, table } from "../cli/output.ts";
+import { CboxError } from "../errors.ts";
+import type { Paths } from "../paths.ts";
+import { liveState, statusText } from "./status.ts";
+import { containerDirs, listContainerIds, readState, type ContainerState } from "./store.ts";
+
+export function containerStates(paths: Paths): ContainerState[] {
+  return listContainerIds(paths)
+    .map((id) => readState(containerDirs(paths, id).dir))
+    .filter((s): s is ContainerState => s !== undefined)
+    .sort((a, b) => Date.parse(b.created) - Date.parse(a.created));
+}
+
+/** What the IMAGE column shows: the image reference, or the folder given with --rootfs. */
+function imageOf(state: ContainerState): string {
+  return state.image || state.rootfs;
+}
+
+/** The command as docker shows it: quoted, cut to 20 characters. */
+function commandText(command: string[]): string {
+  const text = command.join(" ");
+  return JSON.stringify(text.length > 20 ? `${text.slice(0, 19)}…` : text);
+}
+
+export function formatPs(states: ContainerState[], format: string | undefined, now = Date.now()): string {
+  if (format === "json") {
+    const lines = states.map((s) =>
+      JSON.stringify({
+        ID: s.id,
+        Image: imageOf(s),
+        Command: s.command.join(" "),
+        CreatedAt: s.created,
+        RunningFor: humanDuration(now - Date.parse(s.created)),
+        State: liveState(s),
+        Status: statusText(s, now),
+        Names: s.name,
+      }),
+    );
+    return lines.map((l) => `${l}\n`).join("");
+  }
+  if (format !== undefined && format !== "table") throw new CboxError(`--format ${JSON.stringify(format)}: use table or json`);
+  return table(
+    ["CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "NAMES"],
+    states.map((s) => [s.id.slice(0, 12), imageOf(s), commandText(s.command), `${humanDuration(now - Date.parse(s.created))} ago`, statusText(s, now), s.name]),
+  );
+}
+
+/** One container as `cbox inspect` shows it. */
+export function inspectObject(s: ContainerState): Record<string, unknown> {
+  const live = liveState(s);
+  return {
+    Id: s.id,
+    Name: s.name,
+    Image: s.image,
+    ImageId: s.imageId,
+    Rootfs: s.rootfs,
+    Command: s.command,
+    Created: s.created,
+    State: {
+      Status: live,
+      Running: live === "running",
+      Pid: live === "running" ? (s.pid ?? 0) : 0,
+      ExitCode: s.exitCode ?? null,
+      OOMKilled: !!s.oomKilled,
+      StartedAt: s.started ?? null,
+      FinishedAt: s.finished ?? null,
+    },
+    Mounts: (s.volumes ?? []).map((v) => ({ Type: "bind", Source: v.source, Destination: v.target, RW: !v.readonly })),
+    Limits: s.limits ?? {},
+    Cgroups: s.cgroups ?? [],
+    Network: "none (loopback only)",
+    StopTimeout: s.stopTimeout ?? null,
+    AutoRemove: s.remove,
+  };
+}

@@ -1,0 +1,81 @@
+// `cbox kill` and `cbox stop`: signals to a container's PID 1, as docker sends them.
+import { writeSync } from "node:fs";
+import { CboxError } from "../errors.ts";
+import type { Paths } from "../paths.ts";
+import { resolveContainer } from "./remove.ts";
+import { liveState, pid1Alive } from "./status.ts";
+import { containerDirs, readState, type ContainerState } from "./store.ts";
+import { DEFAULT_STOP_TIMEOUT } from "./spec.ts";
+
+/** Linux's numbers (the same on x86_64 and arm64). */
+const SIGNALS: Record<string, number> = {
+  HUP: 1, INT: 2, QUIT: 3, ILL: 4, TRAP: 5, ABRT: 6, BUS: 7, FPE: 8, KILL: 9, USR1: 10, SEGV: 11, USR2: 12,
+  PIPE: 13, ALRM: 14, TERM: 15, STKFLT: 16, CHLD: 17, CONT: 18, STOP: 19, TSTP: 20, TTIN: 21, TTOU: 22,
+  URG: 23, XCPU: 24, XFSZ: 25, VTALRM: 26, PROF: 27, WINCH: 28, IO: 29, PWR: 30, SYS: 31,
+};
+
+/** "KILL", "SIGKILL", "kill" or "9". */
+export function parseSignal(value: string): number {
+  const name = value.toUpperCase().replace(/^SIG/, "");
+  const n = /^\d+$/.test(value) ? Number(value) : SIGNALS[name];
+  if (n === undefined || n < 1 || n > 64) throw new CboxError(`--signal ${JSON.stringify(value)}: not a signal (a name such as TERM or KILL, or 1-64)`);
+  return n;
+}
+
+function runningState(paths: Paths, ref: string): { id: string; state: ContainerState } {
+  const id = resolveContainer(paths, ref);
+  const state = readState(containerDirs(paths, id).dir)!;
+  return { id, state };
+}
+
+function sendSignal(state: ContainerState, signal: number): boolean {
+  if (liveState(state) !== "running" || !pid1Alive(state)) return false;
+  try {
+    process.kill(state.pid!, signal);
+    return true;
+  } catch {
+    return false; // it ended in between
+  }
+}
+
+export function killContainers(refs: string[], signalName: string | undefined, paths: Paths): number {
+  if (refs.length === 0) throw new CboxError("cbox kill needs at least one container");
+  const signal = parseSignal(signalName ?? "KILL");
+  const targets = refs.map((ref) => ({ ref, ...runningState(paths, ref) }));
+  for (const t of targets) {
+    if (!sendSignal(t.state, signal)) throw new CboxError(`container ${t.ref} is not running`);
+    writeSync(1, `${t.ref}\n`);
+  }
+  return 0;
+}
+
+/**
+ * SIGTERM, then SIGKILL once the timeout is up (the container's --stop-timeout unless -t says);
+ * returns when the cbox that owns the container has recorded its end, so `rm` can follow.
+ */
+export async function stopContainers(refs: string[], timeout: string | undefined, paths: Paths): Promise<number> {
+  if (refs.length === 0) throw new CboxError("cbox stop needs at least one container");
+  if (timeout !== undefined && !/^\d{1,6}$/.test(timeout)) throw new CboxError(`--time ${JSON.stringify(timeout)}: expected a number of seconds`);
+  const targets = refs.map((ref) => ({ ref, ...runningState(paths, ref) }));
+  await Promise.all(
+    targets.map(async ({ state }) => {
+      if (!sendSignal(state, SIGNALS.TERM!)) return;
+      const seconds = timeout === undefined ? (state.stopTimeout ?? DEFAULT_STOP_TIMEOUT) : Number(timeout);
+      if (!(await until(() => !pid1Alive(state), seconds * 1000))) sendSignal(state, SIGNALS.KILL!);
+      await until(() => !pid1Alive(state), 5000);
+    }),
+  );
+  for (const t of targets) {
+    await until(() => {
+      const now = readState(containerDirs(paths, t.id).dir);
+      return !now || liveState(now) !== "running";
+    }, 5000);
+    writeSync(1, `${t.ref}\n`);
+  }
+  return 0;
+}
+
+async function until(done: () => boolean, ms: number): Promise<boolean> {
+  for (const end = Date.now() + ms; Date.now() < end; await Bun.sleep(20)) if (done()) return true;
+  return done();
+}

@@ -1,0 +1,32 @@
+// What a container is doing now: its state.json read against the live processes.
+import { humanDuration } from "../cli/output.ts";
+import { isSameProcess } from "../linux/proc.ts";
+import type { ContainerState } from "./store.ts";
+
+export type LiveState = "created" | "running" | "exited";
+
+/** Running while the cbox that owns it lives and its PID 1 is the process recorded. */
+export function liveState(state: ContainerState): LiveState {
+  if (state.status === "exited") return "exited";
+  if (!isSameProcess(state.owner.pid, state.owner.startTime)) return "exited";
+  return state.status;
+}
+
+export function pid1Alive(state: ContainerState): boolean {
+  return state.pid !== undefined && state.pidStartTime !== undefined && isSameProcess(state.pid, state.pidStartTime);
+}
+
+/** docker's STATUS column: "Up 3 minutes", "Exited (137) 2 seconds ago", "Created". */
+export function statusText(state: ContainerState, now = Date.now()): string {
+  switch (liveState(state)) {
+    case "running":
+      return `Up ${humanDuration(now - Date.parse(state.started ?? state.created))}`;
+    case "created":
+      return "Created";
+    case "exited": {
+      const code = state.exitCode === undefined || state.exitCode === null ? "" : ` (${state.exitCode})`;
+      const when = state.finished ? ` ${humanDuration(now - Date.parse(state.finished))} ago` : "";
+      return `Exited${code}${when}`;
+    }
+  }
+}
