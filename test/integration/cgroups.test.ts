@@ -119,7 +119,9 @@ for (const { name, files, why } of versions) {
       const script = `(while :; do sleep 517 & done) 2>/tmp/err; read err </tmp/err; echo "$err"; set -- /proc/[0-9]*; echo tasks=$#; exec sleep 2`;
       const proc = cboxSpawn(["run", "--rm", "--root", fx.store, "--name", "forkloop", "--pids-limit", "20", "--rootfs", fx.rootfs, "sh", "-c", script, marker]);
       const out = new OutputReader(proc.stdout);
+      // The name is taken before the cgroup is made: wait for the cgroup, then sample until it goes.
       const dir = files.dir(await idOf("forkloop"), "pids");
+      await untilExists(dir);
       let most = 0;
       let peak = 0;
       const sampling = (async () => {
@@ -127,9 +129,9 @@ for (const { name, files, why } of versions) {
           const current = readFileSync(join(dir, "pids.current"), "utf8");
           most = Math.max(most, Number(current));
           if (existsSync(join(dir, "pids.peak"))) peak = Number(readFileSync(join(dir, "pids.peak"), "utf8"));
-          if (!existsSync(dir) || (await Promise.race([proc.exited.then(() => true), Bun.sleep(2).then(() => false)]))) return;
+          if (await Promise.race([proc.exited.then(() => true), Bun.sleep(2).then(() => false)])) return;
         }
-      })().catch(() => undefined); // the cgroup goes away under the last read
+      })().catch(() => undefined); // the cgroup is removed under a last read
       const text = await out.all();
       await proc.exited;
       await sampling;
