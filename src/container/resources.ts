@@ -2,6 +2,7 @@
 import { readFileSync } from "node:fs";
 import { CboxError } from "../errors.ts";
 import type { ContainerCgroup } from "../linux/cgroups/cgroup.ts";
+import { cgroupfs } from "../linux/cgroups/fs.ts";
 import { delegatedCgroup, readLayout, unifiedPath, type CgroupLayout } from "../linux/cgroups/detect.ts";
 import { controllersFor, CPU_PERIOD_US, hasLimits, LIMIT_FLAGS, type Limits } from "../linux/cgroups/limits.ts";
 import { v1Hierarchies, V1Cgroup } from "../linux/cgroups/v1.ts";
@@ -91,7 +92,7 @@ function formatCpuList(cpus: number[]): string {
 }
 
 export function onlineCpus(): number[] {
-  return parseCpuList(readOr("/sys/devices/system/cpu/online") ?? "0");
+  return parseCpuList(cgroupfs.read("/sys/devices/system/cpu/online") ?? "0");
 }
 
 export interface CgroupChoice {
@@ -106,16 +107,8 @@ export function hostCgroups(rootless: boolean): CgroupHost {
     layout: readLayout(),
     rootless,
     ownCgroup: () => readFileSync("/proc/self/cgroup", "utf8"),
-    controllersOf: (dir) => (readOr(`${dir}/cgroup.controllers`) ?? "").split(/\s+/).filter(Boolean),
+    controllersOf: (dir) => (cgroupfs.read(`${dir}/cgroup.controllers`) ?? "").split(/\s+/).filter(Boolean),
   };
-}
-
-function readOr(path: string): string | undefined {
-  try {
-    return readFileSync(path, "utf8");
-  } catch {
-    return undefined;
-  }
 }
 
 export interface CgroupHost {

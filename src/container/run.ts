@@ -59,10 +59,8 @@ export function runContainer(opts: RunOptions, paths: Paths): number {
     }, maps?.privileged ? { uid: hostIdOfRoot(maps.uid), gid: hostIdOfRoot(maps.gid) } : undefined);
     cleanup.push("remove the container's folder", () => removeContainer(paths, spec.id, removeTree));
     writeEtcFiles(dirs, spec.hostname);
-    if (cgroup) {
-      cleanup.push("remove the container's cgroup", () => cgroup.remove());
-      createCgroup(cgroup);
-    }
+    // Its paths are in state.json: removing the container's folder removes the cgroup too.
+    if (cgroup) createCgroup(cgroup);
 
     prep = new Preparation(spec, maps, dirs.dir, process.env);
     const plan = buildPlan(spec, dirs, host, prep.prepared);
@@ -81,8 +79,8 @@ export function runContainer(opts: RunOptions, paths: Paths): number {
     const code = exitCodeOf(child.wait());
     const oomKilled = (cgroup?.oomKills() ?? 0) > 0;
     if (oomKilled) printError(outOfMemory(code, spec.limits));
-    if (cgroup) removeOrWarn(cgroup);
     keep = !spec.remove;
+    if (cgroup && keep) removeOrWarn(cgroup);
     if (keep) updateState(dirs, { status: "exited", exitCode: code, finished: new Date().toISOString(), oomKilled });
     return code;
   } finally {

@@ -73,6 +73,23 @@ function killTasks(path: string, fs: CgroupFs): void {
   }
 }
 
+/**
+ * Makes `parent` (readied by prepare) and then dir in it; again when another cbox removed the
+ * empty parent in between (it removes `cbox` when its last container ends).
+ */
+export function makeInParent(parent: string, dir: string, prepare: () => void, fs: CgroupFs): void {
+  for (let attempt = 0; ; attempt++) {
+    fs.mkdir(parent);
+    prepare();
+    try {
+      fs.mkdir(dir);
+      return;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "ENOENT" || attempt >= 5) throw err;
+    }
+  }
+}
+
 /** Writes settings in order, reporting the first the kernel refuses. */
 export function writeSettings(dir: string, settings: { file: string; value: string; flag: string }[], fs: CgroupFs): void {
   for (const s of settings) {

@@ -1,5 +1,6 @@
 // Which cgroup layout this host has, read from the mount table: never assumed.
 import { accessSync, constants, readFileSync } from "node:fs";
+import { cgroupfs } from "./fs.ts";
 import type { Hierarchy } from "./v1.ts";
 
 export interface CgroupLayout {
@@ -81,11 +82,5 @@ const hostProbe: Probe = {
       return false;
     }
   },
-  read(path) {
-    try {
-      return readFileSync(path, "utf8");
-    } catch {
-      return undefined;
-    }
-  },
+  read: cgroupfs.read,
 };

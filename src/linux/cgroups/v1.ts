@@ -1,7 +1,7 @@
 // cgroup v1: one hierarchy per controller (or a few mounted together), the container's cgroup
 // made in each hierarchy it uses as `cbox/<id>`.
 import { cgroupfs, type CgroupFs } from "./fs.ts";
-import { oomKillCount, removeCgroups, writeSettings, type ContainerCgroup } from "./cgroup.ts";
+import { makeInParent, oomKillCount, removeCgroups, writeSettings, type ContainerCgroup } from "./cgroup.ts";
 import { LIMIT_FLAGS as FLAG, memoryAndSwap, type Limits, type Setting } from "./limits.ts";
 
 export interface Hierarchy {
@@ -56,7 +56,11 @@ export class V1Cgroup implements ContainerCgroup {
     try {
       this.hierarchies.forEach((h, i) => {
         const dir = this.paths[i]!;
-        this.makeDir(h, dir);
+        const parent = `${h.mount}/cbox`;
+        const readyParent = () => {
+          if (h.controllers.includes("cpuset") && !this.fs.read(`${parent}/cpuset.cpus`)?.trim()) this.initCpuset(parent);
+        };
+        makeInParent(parent, dir, readyParent, this.fs);
         if (h.controllers.includes("cpuset")) this.initCpuset(dir, this.limits.cpusetCpus);
         writeSettings(dir, v1Settings(h.controllers, this.limits, (f) => this.fs.exists(`${dir}/${f}`)), this.fs);
       });
@@ -77,21 +81,6 @@ export class V1Cgroup implements ContainerCgroup {
 
   remove(): void {
     removeCgroups(this.paths, this.fs);
-  }
-
-  /** `cbox` then `cbox/<id>`; again if another cbox removed the empty `cbox` in between. */
-  private makeDir(h: Hierarchy, dir: string): void {
-    const parent = `${h.mount}/cbox`;
-    for (let attempt = 0; ; attempt++) {
-      this.fs.mkdir(parent);
-      if (h.controllers.includes("cpuset") && !this.fs.read(`${parent}/cpuset.cpus`)?.trim()) this.initCpuset(parent);
-      try {
-        this.fs.mkdir(dir);
-        return;
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== "ENOENT" || attempt >= 5) throw err;
-      }
-    }
   }
 
   /** A new v1 cpuset has no CPUs and no memory nodes: no task could enter it. It takes its parent's. */

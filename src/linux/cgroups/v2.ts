@@ -1,7 +1,7 @@
 // cgroup v2: one hierarchy. The container's cgroup is `<base>/cbox/<id>`, where base is the
 // hierarchy's root for root, or the cgroup delegated to an ordinary user.
 import { cgroupfs, type CgroupFs } from "./fs.ts";
-import { oomKillCount, removeCgroups, writeSettings, type ContainerCgroup } from "./cgroup.ts";
+import { makeInParent, oomKillCount, removeCgroups, writeSettings, type ContainerCgroup } from "./cgroup.ts";
 import { controllersFor, LIMIT_FLAGS as FLAG, memoryAndSwap, type Limits, type Setting } from "./limits.ts";
 
 /** Accounted for every container when the hierarchy offers them; cpuset only when asked for. */
@@ -52,28 +52,14 @@ export class V2Cgroup implements ContainerCgroup {
 
   create(): void {
     try {
-      this.makeDir();
+      // Controllers pass down one level at a time: base -> cbox -> cbox/<id>.
+      this.enable(this.base);
+      const parent = `${this.base}/cbox`;
+      makeInParent(parent, this.dir, () => this.enable(parent), this.fs);
       writeSettings(this.dir, v2Settings(this.limits, (f) => this.fs.exists(`${this.dir}/${f}`)), this.fs);
     } catch (err) {
       this.remove();
       throw err;
-    }
-  }
-
-  /** Controllers pass down one level at a time: base -> cbox -> cbox/<id>. */
-  private makeDir(): void {
-    const parent = `${this.base}/cbox`;
-    for (let attempt = 0; ; attempt++) {
-      this.enable(this.base);
-      this.fs.mkdir(parent);
-      this.enable(parent);
-      try {
-        this.fs.mkdir(this.dir);
-        return;
-      } catch (err) {
-        // another cbox removed the empty `cbox` in between
-        if ((err as NodeJS.ErrnoException).code !== "ENOENT" || attempt >= 5) throw err;
-      }
     }
   }
 
