@@ -4,7 +4,7 @@ import { CboxError } from "../errors.ts";
 import type { ContainerCgroup } from "../linux/cgroups/cgroup.ts";
 import { cgroupfs } from "../linux/cgroups/fs.ts";
 import { delegatedCgroup, readLayout, unifiedPath, type CgroupLayout } from "../linux/cgroups/detect.ts";
-import { controllersFor, CPU_PERIOD_US, hasLimits, LIMIT_FLAGS, type Limits } from "../linux/cgroups/limits.ts";
+import { controllersFor, CPU_PERIOD_US, hasLimits, limitsSet, type Limits } from "../linux/cgroups/limits.ts";
 import { v1Hierarchies, V1Cgroup } from "../linux/cgroups/v1.ts";
 import { v2Controllers, V2Cgroup } from "../linux/cgroups/v2.ts";
 
@@ -127,7 +127,7 @@ export interface CgroupHost {
  */
 export function chooseCgroup(id: string, limits: Limits, host: CgroupHost): CgroupChoice {
   const asked = hasLimits(limits);
-  const flag = firstFlag(limits);
+  const flag = limitsSet(limits)[0]?.flag ?? "";
   const { layout } = host;
   if (layout.version === 0) {
     if (asked) throw new CboxError(`${flag}: this host has no cgroups mounted, so limits are not possible`);
@@ -164,18 +164,7 @@ export function chooseCgroup(id: string, limits: Limits, host: CgroupHost): Cgro
   return { cgroup: new V2Cgroup(base, id, limits, v2Controllers(available, limits)) };
 }
 
-function firstFlag(limits: Limits): string {
-  const key = (Object.keys(limits) as (keyof Limits)[]).find((k) => limits[k] !== undefined);
-  return key ? LIMIT_FLAGS[key] : "";
-}
-
+/** The flag that asked for a controller, to name it in the error. */
 function flagOf(limits: Limits, controller: string): string {
-  const byController: Record<string, (keyof Limits)[]> = {
-    memory: ["memory"],
-    cpu: ["cpuQuota", "cpuShares"],
-    cpuset: ["cpusetCpus"],
-    pids: ["pidsLimit"],
-  };
-  const key = byController[controller]!.find((k) => limits[k] !== undefined);
-  return key ? LIMIT_FLAGS[key] : controller;
+  return limitsSet(limits).find((l) => l.controller === controller)?.flag ?? controller;
 }

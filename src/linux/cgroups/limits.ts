@@ -42,13 +42,25 @@ export function hasLimits(limits: Limits): boolean {
   return Object.values(limits).some((v) => v !== undefined);
 }
 
+const CONTROLLER_OF: Record<keyof Limits, Controller> = {
+  memory: "memory",
+  memorySwap: "memory",
+  cpuQuota: "cpu",
+  cpuPeriod: "cpu",
+  cpuShares: "cpu",
+  cpusetCpus: "cpuset",
+  pidsLimit: "pids",
+};
+
+/** The limits that are set, each with its controller and flag, in a fixed order. */
+export function limitsSet(limits: Limits): { controller: Controller; flag: string }[] {
+  return (Object.keys(CONTROLLER_OF) as (keyof Limits)[])
+    .filter((k) => limits[k] !== undefined)
+    .map((k) => ({ controller: CONTROLLER_OF[k], flag: LIMIT_FLAGS[k] }));
+}
+
 export function controllersFor(limits: Limits): Controller[] {
-  const need: Controller[] = [];
-  if (limits.memory !== undefined) need.push("memory");
-  if (limits.cpuQuota !== undefined || limits.cpuShares !== undefined) need.push("cpu");
-  if (limits.cpusetCpus !== undefined) need.push("cpuset");
-  if (limits.pidsLimit !== undefined) need.push("pids");
-  return need;
+  return [...new Set(limitsSet(limits).map((l) => l.controller))];
 }
 
 /** "32 MiB", "1.5 GiB", "100000 bytes". */
