@@ -10,21 +10,27 @@ const commands: Record<string, () => Promise<{ default: CommandDef<any>; args: F
   rm: () => import("./cli/commands/rm.ts"),
   ps: () => import("./cli/commands/ps.ts"),
   inspect: () => import("./cli/commands/inspect.ts"),
+  start: () => import("./cli/commands/start.ts"),
   stop: () => import("./cli/commands/stop.ts"),
   kill: () => import("./cli/commands/kill.ts"),
+  logs: () => import("./cli/commands/logs.ts"),
+  exec: () => import("./cli/commands/exec.ts"),
+  wait: () => import("./cli/commands/wait.ts"),
   pull: () => import("./cli/commands/pull.ts"),
   images: () => import("./cli/commands/images.ts"),
   rmi: () => import("./cli/commands/rmi.ts"),
   import: () => import("./cli/commands/import.ts"),
+  _exited: () => import("./cli/commands/exited.ts"),
 };
 
 const root = defineCommand({
   meta: { name: "cbox", version: pkg.version, description: "Containers for Linux in one executable, with no daemon" },
-  subCommands: Object.fromEntries(Object.entries(commands).map(([name, load]) => [name, () => load().then((m) => m.default)])),
+  // Names starting with _ are cbox's own (its monitor runs them): not listed.
+  subCommands: Object.fromEntries(Object.entries(commands).filter(([name]) => !name.startsWith("_")).map(([name, load]) => [name, () => load().then((m) => m.default)])),
 });
 
 /** Commands whose operands are a container command line: flags end at the first operand. */
-const stopsAtOperand = new Set(["run"]);
+const stopsAtOperand = new Set(["run", "exec"]);
 
 async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;

@@ -1,8 +1,8 @@
 // From a validated spec to the ordered setup ops the shim's child runs. Pure: no I/O.
 import { attachVolume, bindFile, cloneVolume, devFilesystem, kernelFilesystems, mkdir, mkdirAll, overlayRoot, pivotRoot, privatePropagation } from "../linux/mounts.ts";
-import { CloneFlag } from "../linux/namespaces.ts";
+import { CloneFlag, type NamespaceFd } from "../linux/namespaces.ts";
 import type { Op } from "../sys/ops.ts";
-import { DEFAULT_PATH, type ContainerSpec } from "./spec.ts";
+import { DEFAULT_PATH, type ContainerSpec, type User } from "./spec.ts";
 
 /** Host-side folders of one container. */
 export interface ContainerDirs {
@@ -14,6 +14,10 @@ export interface ContainerDirs {
   hostname: string;
   hosts: string;
   resolvConf: string;
+  /** A detached container's output, in the CRI log format. */
+  log: string;
+  /** Written by a detached container's monitor when it has ended. */
+  exit: string;
 }
 
 /** What the host allows, decided once by the caller. */
@@ -92,7 +96,35 @@ export function buildPlan(spec: ContainerSpec, dirs: ContainerDirs, host: HostFa
     { op: "setuid", ints: [uid] },
     { op: "closeFrom", ints: [3] },
     ...(spec.init ? [{ op: "init" } satisfies Op] : []),
-    execOp(spec),
+    execOp(spec.command, spec.env),
+  ];
+}
+
+/** A process to start in a running container (cbox exec). */
+export interface ExecSpec {
+  namespaces: NamespaceFd[];
+  user: User;
+  workdir: string;
+  command: string[];
+  env: string[];
+  setgroupsAllowed: boolean;
+}
+
+export function buildExecPlan(exec: ExecSpec, stdio: StdioPlan): Op[] {
+  const { uid, gid, groups } = exec.user;
+  return [
+    { op: "pdeathsig", ints: [SIGKILL] },
+    ...exec.namespaces.map((ns): Op => ({ op: "setns", ints: [ns.fd, ns.type] })),
+    // A new PID namespace takes in only children: a child runs the command, while this process
+    // stays outside, passes signals on and exits with the command's status.
+    { op: "init" },
+    ...stdioOps(stdio, uid),
+    { op: "chdir", strs: [exec.workdir] },
+    ...(exec.setgroupsAllowed ? [{ op: "setgroups", ints: groups } satisfies Op] : []),
+    { op: "setgid", ints: [gid] },
+    { op: "setuid", ints: [uid] },
+    { op: "closeFrom", ints: [3] },
+    execOp(exec.command, exec.env),
   ];
 }
 
@@ -114,9 +146,9 @@ function workdirOps(workdir: string): Op[] {
   return [...mkdirAll(workdir), { op: "chdir", strs: [workdir] }];
 }
 
-function execOp(spec: ContainerSpec): Op {
-  const path = spec.env.find((e) => e.startsWith("PATH="))?.slice(5) ?? DEFAULT_PATH;
-  return { op: "exec", ints: [spec.command.length, spec.env.length], strs: [path, ...spec.command, ...spec.env] };
+function execOp(command: string[], env: string[]): Op {
+  const path = env.find((e) => e.startsWith("PATH="))?.slice(5) ?? DEFAULT_PATH;
+  return { op: "exec", ints: [command.length, env.length], strs: [path, ...command, ...env] };
 }
 
 /**
@@ -142,6 +174,8 @@ export function describeOp(op: Op, root = ""): string {
       return `open volume ${s[0]}`;
     case "attachTree":
       return `mount volume on ${s[0]}`;
+    case "setns":
+      return "join the container's namespaces";
     case "setuid":
     case "setgid":
     case "setgroups":

@@ -16,8 +16,8 @@ export class Preparation {
   /** Mounted on the host until the child has its overlay. */
   private mounted?: string;
 
-  constructor(spec: ContainerSpec, maps: UserMaps | undefined, containerDir: string, env: Record<string, string | undefined>) {
-    this.stdio = new ContainerStdio({ interactive: spec.interactive, tty: spec.tty });
+  constructor(spec: ContainerSpec, maps: UserMaps | undefined, containerDir: string, env: Record<string, string | undefined>, detached: boolean) {
+    this.stdio = new ContainerStdio({ interactive: spec.interactive, tty: spec.tty, detached });
     try {
       const layer = imageLayer(spec, maps, containerDir, env);
       this.mounted = layer.mounted;

@@ -1,11 +1,13 @@
 // `cbox rm`: find containers by id, unique id prefix or name, and remove them.
-import { readFileSync } from "node:fs";
+import { readFileSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { CboxError } from "../errors.ts";
-import { isSameProcess } from "../linux/proc.ts";
 import { detectRootlessMaps } from "../linux/userns.ts";
 import type { Paths } from "../paths.ts";
+import { withContainerLock } from "./lock.ts";
 import { treeRemover } from "./remove-tree.ts";
+import { until } from "./signal.ts";
+import { liveState, pid1Alive } from "./status.ts";
 import { containerDirs, listContainerIds, readState, recoverStale, removeContainer } from "./store.ts";
 
 /** A container id from a full id, a unique prefix of one, or a name. */
@@ -29,20 +31,31 @@ export function recoverStaleStore(paths: Paths): (path: string) => void {
   return removeTree;
 }
 
-export function removeContainers(refs: string[], force: boolean, paths: Paths): number {
+export async function removeContainers(refs: string[], force: boolean, paths: Paths): Promise<number> {
   if (refs.length === 0) throw new CboxError("cbox rm needs at least one container");
   const removeTree = recoverStaleStore(paths);
   const ids = refs.map((ref) => resolveContainer(paths, ref));
   for (const [i, id] of ids.entries()) {
-    const state = readState(containerDirs(paths, id).dir)!;
-    const running = state.status !== "exited" && isSameProcess(state.owner.pid, state.owner.startTime);
-    if (running && !force) throw new CboxError(`container ${refs[i]} is running; stop it first or use cbox rm -f`);
-    if (running && state.pid) killQuietly(state.pid);
-    removeContainer(paths, id, removeTree);
-    console.log(refs[i]);
+    const dir = containerDirs(paths, id).dir;
+    const running = () => {
+      const state = readState(dir);
+      return state !== undefined && liveState(state) !== "exited";
+    };
+    if (running()) {
+      if (!force) throw new CboxError(`container ${refs[i]} is running; stop it first or use cbox rm -f`);
+      const state = readState(dir)!;
+      if (pid1Alive(state)) killQuietly(state.pid!);
+      // Its owner (a foreground cbox or the monitor) records the end; removing under it would race.
+      await until(() => !running(), OWNER_GRACE_MS);
+    }
+    withContainerLock(dir, () => removeContainer(paths, id, removeTree));
+    writeSync(1, `${refs[i]}\n`);
   }
   return 0;
 }
+
+/** How long rm -f waits for a killed container's owner to record its end before removing anyway. */
+const OWNER_GRACE_MS = 10_000;
 
 function killQuietly(pid: number): void {
   try {

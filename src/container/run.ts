@@ -1,4 +1,5 @@
-// `cbox run` in the foreground: create, start, wait, record, clean up.
+// `cbox run`: create, start, then wait, record and clean up (foreground) or hand over to a monitor (-d).
+import { closeSync, openSync, rmSync, writeSync } from "node:fs";
 import { printError, warn } from "../cli/output.ts";
 import { CboxError, describeErrno, errnoName, ExitCode, systemErrorText } from "../errors.ts";
 import { CgroupWriteError, type ContainerCgroup } from "../linux/cgroups/cgroup.ts";
@@ -8,15 +9,15 @@ import { processStartTime } from "../linux/proc.ts";
 import { detectPrivateMaps, detectRootlessMaps, hostIdOfRoot, setgroupsAllowed, writeMaps, type UserMaps } from "../linux/userns.ts";
 import type { Paths } from "../paths.ts";
 import type { Op } from "../sys/ops.ts";
-import { exitCodeOf, spawnHeld, SpawnError, type OpFailure } from "../sys/process.ts";
+import { DetachedChild, exitCodeOf, spawnDetached, spawnHeld, SpawnError, type HeldChild, type OpFailure } from "../sys/process.ts";
 import { CleanupStack } from "./cleanup.ts";
 import { writeEtcFiles } from "./etc-files.ts";
-import { buildPlan, describeOp, type HostFacts } from "./plan.ts";
+import { buildPlan, describeOp, type ContainerDirs, type HostFacts } from "./plan.ts";
 import { treeRemover } from "./remove-tree.ts";
 import { chooseCgroup, hostCgroups } from "./resources.ts";
-import { buildSpec, type RunOptions } from "./spec.ts";
+import { buildSpec, type ContainerSpec, type RunOptions } from "./spec.ts";
 import { Preparation } from "./prepare.ts";
-import { createContainer, newContainerId, ownerSelf, recoverStale, removeContainer, updateState } from "./store.ts";
+import { createContainer, newContainerId, ownerOf, ownerSelf, recoverStale, removeContainer, updateState, type ContainerState } from "./store.ts";
 
 /** Signals sent to cbox that the container's PID 1 gets too (docker's sig-proxy). */
 const FORWARDED_SIGNALS = [1, 2, 3, 10, 12, 15]; // HUP INT QUIT USR1 USR2 TERM
@@ -33,38 +34,51 @@ export function runContainer(opts: RunOptions, paths: Paths): number {
   recoverStale(paths, removeTree);
 
   const spec = buildSpec(opts, newContainerId(), process.env);
+  if (opts.detach && spec.tty) throw new CboxError("-d with -t is not supported yet: run -d without -t (use -i to keep stdin open)");
+  const code = startContainer(spec, paths, { detach: !!opts.detach, rootlessMaps, removeTree });
+  if (opts.detach) writeSync(1, `${spec.id}\n`);
+  return code;
+}
+
+export interface StartMode {
+  detach: boolean;
+  rootlessMaps?: UserMaps;
+  removeTree: (path: string) => void;
+  /** cbox start: the container's folder, claimed by the caller (status created, owner us). */
+  existing?: ContainerDirs;
+}
+
+/**
+ * Creates (or reuses) the container's folder, makes its cgroup, clones it held, limits it, maps
+ * its users and releases it; then waits for it (foreground: its exit code) or hands it to its
+ * monitor (-d: 0).
+ */
+export function startContainer(spec: ContainerSpec, paths: Paths, mode: StartMode): number {
+  const rootless = process.getuid!() !== 0;
   const { cgroup, warning } = chooseCgroup(spec.id, spec.limits, hostCgroups(rootless));
   if (warning) warn(warning);
-  const maps = rootlessMaps ?? (spec.userns === "private" ? privateMaps() : undefined);
+  const maps = mode.rootlessMaps ?? (spec.userns === "private" ? privateMaps() : undefined);
   const host = hostFacts(maps);
   const cleanup = new CleanupStack();
   let prep: Preparation | undefined;
   let keep = false;
   try {
-    const dirs = createContainer(paths, {
-      id: spec.id,
-      name: spec.name,
-      rootfs: spec.rootfs,
-      image: spec.image.ref,
-      imageId: spec.image.id,
-      command: spec.command,
-      created: new Date().toISOString(),
-      status: "created",
-      owner: ownerSelf(),
-      remove: spec.remove,
-      cgroups: cgroup?.paths,
-      limits: spec.limits,
-      volumes: spec.volumes,
-      stopTimeout: spec.stopTimeout,
-    }, maps?.privileged ? { uid: hostIdOfRoot(maps.uid), gid: hostIdOfRoot(maps.gid) } : undefined);
-    cleanup.push("remove the container's folder", () => removeContainer(paths, spec.id, removeTree));
+    let dirs: ContainerDirs;
+    if (mode.existing) {
+      dirs = mode.existing;
+      cleanup.push("record that the container did not start", () => updateState(dirs, { status: "exited" }));
+    } else {
+      dirs = createContainer(paths, newState(spec, cgroup, mode.detach), maps?.privileged ? { uid: hostIdOfRoot(maps.uid), gid: hostIdOfRoot(maps.gid) } : undefined);
+      cleanup.push("remove the container's folder", () => removeContainer(paths, spec.id, mode.removeTree));
+    }
     writeEtcFiles(dirs, spec.hostname);
     // Its paths are in state.json: removing the container's folder removes the cgroup too.
     if (cgroup) createCgroup(cgroup);
 
-    prep = new Preparation(spec, maps, dirs.dir, process.env);
+    prep = new Preparation(spec, maps, dirs.dir, process.env, mode.detach);
     const plan = buildPlan(spec, dirs, host, prep.prepared);
-    const child = spawnContainer(plan, containerCloneFlags(host.userNamespace, spec.init), spec.stopTimeout);
+    const flags = containerCloneFlags(host.userNamespace, spec.init);
+    const child = mode.detach ? spawnDetachedContainer(plan, flags, spec, dirs, paths) : spawnContainer(plan, flags, spec.stopTimeout);
     cleanup.push("stop the container", () => child.abort());
     prep.spawned();
     // Limited before it runs anything of its own: it waits for release until then.
@@ -73,8 +87,15 @@ export function runContainer(opts: RunOptions, paths: Paths): number {
     const failure = child.release();
     prep.started();
     if (failure) throw startFailure(plan, failure, dirs.rootfs);
-    updateState(dirs, { status: "running", pid: child.pid, pidStartTime: processStartTime(child.pid), started: new Date().toISOString() });
+    const running: Partial<ContainerState> = { status: "running", pid: child.pid, pidStartTime: processStartTime(child.pid), started: new Date().toISOString() };
 
+    if (child instanceof DetachedChild) {
+      updateState(dirs, { ...running, owner: ownerOf(child.monitorPid) });
+      child.started();
+      keep = true;
+      return 0;
+    }
+    updateState(dirs, running);
     prep.stdio.attach(child.pid);
     const code = exitCodeOf(child.wait());
     const oomKilled = (cgroup?.oomKills() ?? 0) > 0;
@@ -87,6 +108,27 @@ export function runContainer(opts: RunOptions, paths: Paths): number {
     prep?.close();
     if (!keep) for (const failure of cleanup.unwind()) warn(`cleanup: ${failure}`);
   }
+}
+
+function newState(spec: ContainerSpec, cgroup: ContainerCgroup | undefined, detached: boolean): ContainerState {
+  return {
+    id: spec.id,
+    name: spec.name,
+    rootfs: spec.rootfs,
+    image: spec.image.ref,
+    imageId: spec.image.id,
+    command: spec.command,
+    created: new Date().toISOString(),
+    status: "created",
+    owner: ownerSelf(),
+    remove: spec.remove,
+    cgroups: cgroup?.paths,
+    limits: spec.limits,
+    volumes: spec.volumes,
+    stopTimeout: spec.stopTimeout,
+    detached,
+    spec,
+  };
 }
 
 function privateMaps(): UserMaps {
@@ -107,17 +149,41 @@ function hostFacts(maps: UserMaps | undefined): HostFacts {
   };
 }
 
-function spawnContainer(plan: Op[], flags: number, stopTimeout: number) {
+/** Clones a held child; signals sent to cbox go on to it (docker's sig-proxy). */
+export function spawnContainer(plan: Op[], flags: number, stopTimeout: number): HeldChild {
   try {
     return spawnHeld(plan, flags, { signals: FORWARDED_SIGNALS, stopSignals: STOP_SIGNALS, stopTimeout });
   } catch (err) {
-    if (!(err instanceof SpawnError)) throw err;
-    const userns = process.getuid!() !== 0;
-    const hint = userns
-      ? "; unprivileged user namespaces may be disabled (sysctl kernel.unprivileged_userns_clone=1 or user.max_user_namespaces), or run as root"
-      : "";
-    throw new CboxError(`cannot create the container's namespaces: ${describeErrno(err.errno)}${hint}`);
+    throw namespaceError(err);
   }
+}
+
+/** -d: a monitor clones it, logs its output and records its end by running `cbox _exited`. */
+function spawnDetachedContainer(plan: Op[], flags: number, spec: ContainerSpec, dirs: ContainerDirs, paths: Paths): DetachedChild {
+  rmSync(dirs.exit, { force: true }); // the record of an earlier run (cbox start)
+  const logFd = openSync(dirs.log, "a", 0o600);
+  try {
+    const exitCommand = [...selfCommand(), "_exited", "--root", paths.root, spec.id];
+    return spawnDetached(plan, flags, { logFd, interactive: spec.interactive, exitFile: dirs.exit, exitCommand });
+  } catch (err) {
+    throw namespaceError(err);
+  } finally {
+    closeSync(logFd);
+  }
+}
+
+/** How to run this cbox again: the executable, and the script when not compiled. */
+function selfCommand(): string[] {
+  return Bun.main.startsWith("/$bunfs/") ? [process.execPath] : [process.execPath, Bun.main];
+}
+
+function namespaceError(err: unknown): unknown {
+  if (!(err instanceof SpawnError)) return err;
+  const userns = process.getuid!() !== 0;
+  const hint = userns
+    ? "; unprivileged user namespaces may be disabled (sysctl kernel.unprivileged_userns_clone=1 or user.max_user_namespaces), or run as root"
+    : "";
+  return new CboxError(`cannot create the container's namespaces: ${describeErrno(err.errno)}${hint}`);
 }
 
 function createCgroup(cgroup: ContainerCgroup): void {
@@ -160,7 +226,8 @@ function writeChildMaps(pid: number, maps: UserMaps): void {
   }
 }
 
-function startFailure(plan: Op[], failure: OpFailure, root: string): CboxError {
+/** The one-line error for the op that failed; exec failures get docker's 127 and 126. */
+export function startFailure(plan: Op[], failure: OpFailure, root: string): CboxError {
   const op = plan[failure.index];
   if (!op) return new CboxError(`container setup failed at step ${failure.index}: ${describeErrno(failure.errno)}`);
   if (op.op === "exec") {

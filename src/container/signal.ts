@@ -75,7 +75,8 @@ export async function stopContainers(refs: string[], timeout: string | undefined
   return 0;
 }
 
-async function until(done: () => boolean, ms: number): Promise<boolean> {
+/** Polls done every 20 ms until it holds or ms have passed; whether it held. */
+export async function until(done: () => boolean, ms: number): Promise<boolean> {
   for (const end = Date.now() + ms; Date.now() < end; await Bun.sleep(20)) if (done()) return true;
   return done();
 }

@@ -70,6 +70,8 @@ export interface RunOptions {
   interactive: boolean;
   tty?: boolean;
   remove: boolean;
+  /** -d: print the id and leave the container to its monitor. */
+  detach?: boolean;
   stopTimeout?: string;
   init?: boolean;
   volumes?: string[];
@@ -176,11 +178,12 @@ export function containerEnv(
   hostEnv: Record<string, string | undefined>,
   ctx: { hostname: string; home: string },
 ): string[] {
-  const vars = new Map<string, string>([
-    ["PATH", DEFAULT_PATH],
-    ["HOSTNAME", ctx.hostname],
-    ["HOME", ctx.home],
-  ]);
+  return applyEnv([`PATH=${DEFAULT_PATH}`, `HOSTNAME=${ctx.hostname}`, `HOME=${ctx.home}`], opts, hostEnv);
+}
+
+/** base (NAME=VALUE entries), then --env-file lines, then -e flags, later ones winning. */
+export function applyEnv(base: string[], opts: Pick<RunOptions, "env" | "envFiles">, hostEnv: Record<string, string | undefined>): string[] {
+  const vars = new Map(base.map((e) => [e.slice(0, e.indexOf("=")), e.slice(e.indexOf("=") + 1)]));
   const add = (entry: string, where: string) => {
     const eq = entry.indexOf("=");
     const key = eq < 0 ? entry : entry.slice(0, eq);

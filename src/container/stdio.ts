@@ -1,4 +1,6 @@
 // How a container's stdin, stdout and stderr are wired, as docker users expect:
+//   -d            the monitor's pipes: stdout and stderr go to the log; stdin is /dev/null, or
+//                 with -i a pipe the monitor holds open
 //   no -i, no -t  stdin is /dev/null; stdout and stderr are cbox's own
 //   -i            stdin is a pipe: cbox's own when it is one, else cbox copies into a new one
 //                 and closes it when its input ends
@@ -25,9 +27,11 @@ export class ContainerStdio {
   private ours = -1;
 
   constructor(
-    private readonly opts: { interactive: boolean; tty: boolean },
+    private readonly opts: { interactive: boolean; tty: boolean; detached: boolean },
   ) {
-    if (opts.tty) {
+    if (opts.detached) {
+      this.plan = { kind: "inherit" }; // the monitor's pipes (see monitor.c)
+    } else if (opts.tty) {
       const [ours, child] = socketPair();
       this.ours = ours;
       this.childFds = [child];

@@ -4,14 +4,16 @@ import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, readFileSync,
 import { dirname, join } from "node:path";
 import { CboxError } from "../errors.ts";
 import { writeAtomic } from "../files.ts";
-import { removeCgroups } from "../linux/cgroups/cgroup.ts";
+import { oomKillsIn, removeCgroups } from "../linux/cgroups/cgroup.ts";
 import { cgroupfs } from "../linux/cgroups/fs.ts";
 import { isSameProcess, processStartTime } from "../linux/proc.ts";
 import type { Paths } from "../paths.ts";
 import { detachMount } from "../sys/idmap.ts";
+import { exitCodeOf } from "../sys/process.ts";
 import type { Limits } from "../linux/cgroups/limits.ts";
+import { withContainerLock } from "./lock.ts";
 import type { ContainerDirs } from "./plan.ts";
-import type { Volume } from "./spec.ts";
+import type { ContainerSpec, Volume } from "./spec.ts";
 
 export type Status = "created" | "running" | "exited";
 
@@ -42,6 +44,10 @@ export interface ContainerState {
   volumes?: Volume[];
   /** Seconds from SIGTERM to SIGKILL for cbox stop (--stop-timeout). */
   stopTimeout?: number;
+  /** Started with run -d: a monitor owns it while it runs, and its output is in its log. */
+  detached?: boolean;
+  /** Everything it was made with, for start and exec. */
+  spec?: ContainerSpec;
 }
 
 /** 64 hex digits. Web Crypto, not node:crypto, whose import costs ~10 ms of start-up (measured). */
@@ -59,11 +65,17 @@ export function containerDirs(paths: Paths, id: string): ContainerDirs {
     hostname: join(dir, "hostname"),
     hosts: join(dir, "hosts"),
     resolvConf: join(dir, "resolv.conf"),
+    log: join(dir, "container.log"),
+    exit: join(dir, "exit"),
   };
 }
 
 export function ownerSelf(): ContainerState["owner"] {
-  return { pid: process.pid, startTime: processStartTime(process.pid) ?? "" };
+  return ownerOf(process.pid);
+}
+
+export function ownerOf(pid: number): ContainerState["owner"] {
+  return { pid, startTime: processStartTime(pid) ?? "" };
 }
 
 function writeState(dir: string, state: ContainerState): void {
@@ -185,16 +197,41 @@ export function recoverStale(paths: Paths, removeTree: (path: string) => void): 
     const dirs = containerDirs(paths, entry);
     const state = readState(dirs.dir);
     if (!state || state.status === "exited" || isSameProcess(state.owner.pid, state.owner.startTime)) continue;
-    if (state.remove) removeContainer(paths, entry, removeTree);
-    else {
-      if (state.cgroups) removeCgroups(state.cgroups, cgroupfs);
-      updateState(dirs, { status: "exited", exitCode: null, finished: new Date().toISOString() });
-    }
+    withContainerLock(dirs.dir, () => {
+      const now = readState(dirs.dir);
+      if (now && now.status !== "exited" && !isSameProcess(now.owner.pid, now.owner.startTime)) recordEnd(paths, now, removeTree);
+    });
   }
   for (const name of safeReaddir(paths.names)) {
     const id = readNameHolder(paths, name);
     if (!readState(containerDirs(paths, id).dir)) rmSync(join(paths.names, name), { force: true });
   }
+}
+
+/**
+ * Records that a container has ended: its exit code and end time from the monitor's exit file
+ * (unknown when its owner was killed first), an OOM kill; its cgroups go, and with --rm all of it.
+ * Call holding the container's lock.
+ */
+export function recordEnd(paths: Paths, state: ContainerState, removeTree: (path: string) => void): void {
+  const dirs = containerDirs(paths, state.id);
+  const exit = readExitFile(dirs.exit);
+  const oomKilled = state.cgroups ? oomKillsIn(state.cgroups, cgroupfs) > 0 : false;
+  if (state.remove) return removeContainer(paths, state.id, removeTree);
+  if (state.cgroups) removeCgroups(state.cgroups, cgroupfs);
+  updateState(dirs, { status: "exited", exitCode: exit?.code ?? null, finished: exit?.finished ?? new Date().toISOString(), oomKilled });
+}
+
+/** The monitor's record of the end: "WAIT-STATUS FINISHED-TIME". */
+export function readExitFile(path: string): { code: number; finished: string } | undefined {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch {
+    return undefined;
+  }
+  const m = /^(\d+) (\S+)\n$/.exec(text);
+  return m ? { code: exitCodeOf(Number(m[1])), finished: m[2]! } : undefined;
 }
 
 function safeReaddir(dir: string): string[] {

@@ -1,4 +1,5 @@
-// clone(2) flags: the namespaces, and CLONE_VM.
+// clone(2) flags: the namespaces, and CLONE_VM; joining another process's namespaces.
+import { closeSync, openSync, statSync } from "node:fs";
 export const CloneFlag = {
   /** Share cbox's memory until execve: saves copying Bun's page tables (~2.5 ms a start). */
   vm: 0x00000100,
@@ -20,4 +21,45 @@ export function containerCloneFlags(userNamespace: boolean, init: boolean): numb
   const all =
     CloneFlag.newns | CloneFlag.newuts | CloneFlag.newipc | CloneFlag.newpid | CloneFlag.newnet;
   return all | (userNamespace ? CloneFlag.newuser : 0) | (init ? 0 : CloneFlag.vm);
+}
+
+/** A namespace to join with setns(2): an open /proc/PID/ns file and its type (a CLONE_NEW* flag). */
+export interface NamespaceFd {
+  fd: number;
+  type: number;
+}
+
+/**
+ * The order setns needs: the user namespace first (joining it gives the rights the others ask
+ * for), the mount namespace last (joining it moves the root).
+ */
+const JOIN_ORDER: [string, number][] = [
+  ["user", CloneFlag.newuser],
+  ["ipc", CloneFlag.newipc],
+  ["uts", CloneFlag.newuts],
+  ["net", CloneFlag.newnet],
+  ["pid", CloneFlag.newpid],
+  ["cgroup", CloneFlag.newcgroup],
+  ["mnt", CloneFlag.newns],
+];
+
+/** Opens process pid's namespaces that differ from cbox's own, in joining order. */
+export function openNamespaces(pid: number): NamespaceFd[] {
+  const opened: NamespaceFd[] = [];
+  try {
+    for (const [name, type] of JOIN_ORDER) {
+      const theirs = statSync(`/proc/${pid}/ns/${name}`);
+      const ours = statSync(`/proc/self/ns/${name}`);
+      if (theirs.ino === ours.ino && theirs.dev === ours.dev) continue;
+      opened.push({ fd: openSync(`/proc/${pid}/ns/${name}`, "r"), type });
+    }
+  } catch (err) {
+    closeNamespaces(opened);
+    throw err;
+  }
+  return opened;
+}
+
+export function closeNamespaces(namespaces: NamespaceFd[]): void {
+  for (const ns of namespaces) closeSync(ns.fd);
 }

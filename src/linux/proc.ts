@@ -3,15 +3,22 @@ import { readFileSync } from "node:fs";
 
 /** The start time of a process (clock ticks since boot), to tell it from a later one with its pid. */
 export function processStartTime(pid: number): string | undefined {
+  return statFields(pid)?.[19];
+}
+
+/** The process that had startTime still runs: not gone, not a zombie waiting for its parent to reap it. */
+export function isSameProcess(pid: number, startTime: string): boolean {
+  const fields = statFields(pid);
+  return fields !== undefined && fields[19] === startTime && fields[0] !== "Z" && fields[0] !== "X";
+}
+
+/** /proc/PID/stat from field 3 (state) on. */
+function statFields(pid: number): string[] | undefined {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
     // Field 2 (comm) may hold spaces and parentheses: count fields from the last ')'.
-    return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19];
+    return stat.slice(stat.lastIndexOf(")") + 2).split(" ");
   } catch {
     return undefined;
   }
-}
-
-export function isSameProcess(pid: number, startTime: string): boolean {
-  return processStartTime(pid) === startTime;
 }

@@ -29,6 +29,7 @@ export const OpCode = {
   cloneTree: 25,
   attachTree: 26,
   unshare: 27,
+  setns: 28,
 } as const;
 
 export type OpName = keyof typeof OpCode;

@@ -1,7 +1,8 @@
-// A container's first process: cloned by the shim, held until released, then waited for.
+// A container's first process: cloned by the shim, held until released, then waited for (or,
+// detached, left to the monitor the shim forked for it).
 import { closeSync, readSync, writeSync } from "node:fs";
 import { encodePlan, type Op } from "./ops.ts";
-import { shim } from "./shim.ts";
+import { detachShim, shim } from "./shim.ts";
 
 export interface OpFailure {
   index: number;
@@ -14,10 +15,10 @@ export class SpawnError extends Error {
   }
 }
 
-export class HeldChild {
-  private releaseFd: number;
-  private errorFd: number;
-  private reaped = false;
+/** A child waiting to run its plan: what both kinds of start share. */
+abstract class Held {
+  protected releaseFd: number;
+  protected errorFd: number;
 
   constructor(
     readonly pid: number,
@@ -48,6 +49,21 @@ export class HeldChild {
     return got === 8 ? { index: msg.readInt32LE(0), errno: msg.readInt32LE(4) } : null;
   }
 
+  protected closeFds(): void {
+    if (this.releaseFd >= 0) closeSync(this.releaseFd);
+    if (this.errorFd >= 0) closeSync(this.errorFd);
+    this.releaseFd = this.errorFd = -1;
+  }
+
+  protected closeRelease(): void {
+    if (this.releaseFd >= 0) closeSync(this.releaseFd);
+    this.releaseFd = -1;
+  }
+}
+
+export class HeldChild extends Held {
+  private reaped = false;
+
   /** Blocks until the child ends; the raw wait status. */
   wait(): number {
     const status = shim().cbox_wait(this.pid);
@@ -57,21 +73,51 @@ export class HeldChild {
 
   /** For a start that failed before release: the child is killed and reaped. */
   abort(): void {
-    this.closeRelease();
-    if (this.errorFd >= 0) closeSync(this.errorFd);
-    this.errorFd = -1;
+    this.closeFds();
     if (this.reaped) return;
-    try {
-      process.kill(this.pid, "SIGKILL");
-    } catch {
-      // already gone; still reap it below
-    }
+    killQuietly(this.pid);
     this.wait();
   }
+}
 
-  private closeRelease(): void {
-    if (this.releaseFd >= 0) closeSync(this.releaseFd);
-    this.releaseFd = -1;
+/** A child the monitor cloned: cbox releases it, then hands it over or gives up. */
+export class DetachedChild extends Held {
+  constructor(
+    pid: number,
+    releaseFd: number,
+    errorFd: number,
+    private doneFd: number,
+    readonly monitorPid: number,
+  ) {
+    super(pid, releaseFd, errorFd);
+  }
+
+  /** The start went through: from now on the monitor keeps the container and records its end. */
+  started(): void {
+    writeSync(this.doneFd, "g");
+    this.closeDone();
+  }
+
+  /** The start failed: the container is killed, and the monitor ends without recording anything. */
+  abort(): void {
+    this.closeFds();
+    if (this.doneFd < 0) return;
+    killQuietly(this.pid);
+    this.closeDone();
+    detachShim().cbox_wait(this.monitorPid);
+  }
+
+  private closeDone(): void {
+    if (this.doneFd >= 0) closeSync(this.doneFd);
+    this.doneFd = -1;
+  }
+}
+
+function killQuietly(pid: number): void {
+  try {
+    process.kill(pid, "SIGKILL");
+  } catch {
+    // already gone
   }
 }
 
@@ -96,6 +142,31 @@ export function spawnHeld(plan: Op[], cloneFlags: number, forward = NO_FORWARDIN
   const r = shim().cbox_spawn(bytes, bytes.length, cloneFlags, signals, signals.length, stop, out);
   if (r < 0) throw new SpawnError(-r);
   return new HeldChild(out[0]!, out[1]!, out[2]!);
+}
+
+export interface Detached {
+  /** Where the monitor appends the container's output (opened by the caller, O_APPEND). */
+  logFd: number;
+  /** stdin a pipe the monitor holds open (-i), else /dev/null. */
+  interactive: boolean;
+  /** Where the monitor writes "STATUS FINISHED" once the container has ended. */
+  exitFile: string;
+  /** What the monitor then becomes (execve): cbox recording the end. */
+  exitCommand: string[];
+}
+
+const encoder = new TextEncoder();
+
+/** Forks a monitor that clones a child waiting to run plan, with the monitor's pipes as its stdio. */
+export function spawnDetached(plan: Op[], cloneFlags: number, d: Detached): DetachedChild {
+  const bytes = encodePlan(plan);
+  const strs = [`${d.exitFile}.tmp`, d.exitFile, ...d.exitCommand];
+  const packed = encoder.encode(strs.map((s) => `${s}\0`).join(""));
+  const out = new Int32Array(5);
+  const cfg = new Int32Array([d.logFd, d.interactive ? 1 : 0]);
+  const r = detachShim().cbox_detach(bytes, bytes.length, cloneFlags, cfg, packed, strs.length, out);
+  if (r < 0) throw new SpawnError(-r);
+  return new DetachedChild(out[0]!, out[1]!, out[2]!, out[3]!, out[4]!);
 }
 
 /** Exit code as a shell reports it: the code, or 128+N for a death by signal N. */

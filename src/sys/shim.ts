@@ -4,16 +4,19 @@ import { cc, type FFIFunction } from "bun:ffi";
 import { closeSync, openSync, writeSync } from "node:fs";
 import child from "./c/child.c" with { type: "text" };
 import host from "./c/host.c" with { type: "text" };
+import monitor from "./c/monitor.c" with { type: "text" };
 import mounts from "./c/mounts.c" with { type: "text" };
 import plan from "./c/plan.c" with { type: "text" };
 import prelude from "./c/prelude.c" with { type: "text" };
 import spawn from "./c/spawn.c" with { type: "text" };
 import stdio from "./c/stdio.c" with { type: "text" };
 
-// Two compilation units (see prelude.c). Each symbol bun:ffi binds costs a TinyCC trampoline and
+// Compilation units (see prelude.c). Each symbol bun:ffi binds costs a TinyCC trampoline and
 // each line of source compile time (together ~5 ms of every start, measured), so the start of a
-// plain container compiles only what it needs; -i, -t and --userns=private pay for the rest.
+// plain container compiles only what it needs; -i, -t and --userns=private pay for the rest, and
+// run -d compiles the core with the monitor instead of the core alone.
 const coreSource = [prelude, mounts, child, plan, spawn].join("\n");
+const detachSource = [coreSource, monitor].join("\n");
 const extraSource = [prelude, mounts, host, stdio].join("\n");
 
 export interface ShimSymbols {
@@ -29,6 +32,11 @@ export interface ShimSymbols {
   cbox_wait(pid: number): number;
 }
 
+export interface DetachSymbols {
+  cbox_detach(plan: Uint8Array, len: number, flags: number, cfg: Int32Array, strs: Uint8Array, nstrs: number, out: Int32Array): number;
+  cbox_wait(pid: number): number;
+}
+
 export interface ExtraSymbols {
   cbox_idmapped_mount(path: Uint8Array, usernsFd: number, target: Uint8Array): number;
   cbox_umount(target: Uint8Array, flags: number): number;
@@ -37,6 +45,7 @@ export interface ExtraSymbols {
   cbox_pipe(out: Int32Array): number;
   cbox_recv_fd(sock: number): number;
   cbox_relay(fds: Int32Array, pid: number): number;
+  cbox_flock(fd: number, op: number): number;
 }
 
 // O_TMPFILE | O_RDWR: an unnamed file, so nothing is left behind even if we are killed.
@@ -45,6 +54,7 @@ const O_TMPFILE_RDWR = 0o20200000 | 0o2;
 
 let core: ShimSymbols | undefined;
 let extra: ExtraSymbols | undefined;
+let detach: DetachSymbols | undefined;
 
 /** What every container start needs: spawning and waiting. */
 export function shim(): ShimSymbols {
@@ -55,7 +65,16 @@ export function shim(): ShimSymbols {
   return core;
 }
 
-/** The rest: stdio relaying, terminals, idmapped mounts. */
+/** A detached container's start: the monitor, which clones the container itself. */
+export function detachShim(): DetachSymbols {
+  detach ??= compile(detachSource, {
+    cbox_detach: { args: ["ptr", "i32", "i32", "ptr", "ptr", "i32", "ptr"], returns: "i32" },
+    cbox_wait: { args: ["i32"], returns: "i32" },
+  }) as unknown as DetachSymbols;
+  return detach;
+}
+
+/** The rest: stdio relaying, terminals, idmapped mounts, locks. */
 export function extraShim(): ExtraSymbols {
   extra ??= compile(extraSource, {
     cbox_idmapped_mount: { args: ["ptr", "i32", "ptr"], returns: "i32" },
@@ -65,6 +84,7 @@ export function extraShim(): ExtraSymbols {
     cbox_pipe: { args: ["ptr"], returns: "i32" },
     cbox_recv_fd: { args: ["i32"], returns: "i32" },
     cbox_relay: { args: ["ptr", "i32"], returns: "i32" },
+    cbox_flock: { args: ["i32", "i32"], returns: "i32" },
   }) as unknown as ExtraSymbols;
   return extra;
 }

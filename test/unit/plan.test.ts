@@ -16,6 +16,8 @@ const dirs: ContainerDirs = {
   hostname: "/s/c/id/hostname",
   hosts: "/s/c/id/hosts",
   resolvConf: "/s/c/id/resolv.conf",
+  log: "/s/c/id/container.log",
+  exit: "/s/c/id/exit",
 };
 const R = dirs.rootfs;
 

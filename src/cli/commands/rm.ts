@@ -7,6 +7,7 @@ import type { FlagDefs } from "../flags.ts";
 export const args = {
   ...rootFlag,
   force: { type: "boolean", alias: "f", description: "Remove running containers too (they are killed)" },
+  volumes: { type: "boolean", alias: "v", description: "docker's flag for anonymous volumes; cbox makes none, and never removes bound host paths" },
 } satisfies FlagDefs;
 
 export default defineCommand({

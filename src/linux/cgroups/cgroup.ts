@@ -101,6 +101,11 @@ export function writeSettings(dir: string, settings: { file: string; value: stri
   }
 }
 
+/** Processes the kernel killed for memory in the cgroups at paths (v2 memory.events, v1 memory.oom_control). */
+export function oomKillsIn(paths: string[], fs: CgroupFs): number {
+  return paths.reduce((n, p) => n + oomKillCount(fs.read(`${p}/memory.events`) ?? fs.read(`${p}/memory.oom_control`)), 0);
+}
+
 /** The count after "oom_kill " in memory.events (v2) or memory.oom_control (v1). */
 export function oomKillCount(text: string | undefined): number {
   const m = /^oom_kill (\d+)$/m.exec(text ?? "");

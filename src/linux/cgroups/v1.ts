@@ -1,7 +1,7 @@
 // cgroup v1: one hierarchy per controller (or a few mounted together), the container's cgroup
 // made in each hierarchy it uses as `cbox/<id>`.
 import { cgroupfs, type CgroupFs } from "./fs.ts";
-import { makeInParent, oomKillCount, removeCgroups, writeSettings, type ContainerCgroup } from "./cgroup.ts";
+import { makeInParent, oomKillsIn, removeCgroups, writeSettings, type ContainerCgroup } from "./cgroup.ts";
 import { LIMIT_FLAGS as FLAG, memoryAndSwap, type Limits, type Setting } from "./limits.ts";
 
 export interface Hierarchy {
@@ -75,8 +75,7 @@ export class V1Cgroup implements ContainerCgroup {
   }
 
   oomKills(): number {
-    const i = this.hierarchies.findIndex((h) => h.controllers.includes("memory"));
-    return i < 0 ? 0 : oomKillCount(this.fs.read(`${this.paths[i]}/memory.oom_control`));
+    return oomKillsIn(this.paths, this.fs);
   }
 
   remove(): void {

@@ -1,4 +1,6 @@
-/* Mount calls cbox makes for itself, outside any container: the idmapped image, and its detach. */
+/* Calls cbox makes for itself, outside any container: the idmapped image, its detach, and locks. */
+
+extern int flock(int fd, int op);
 
 /* For cbox itself: an idmapped copy of the mount tree at path, attached on target. 0 or -errno. */
 int cbox_idmapped_mount(const char *path, int userns_fd, const char *target) {
@@ -12,4 +14,11 @@ int cbox_idmapped_mount(const char *path, int userns_fd, const char *target) {
 
 int cbox_umount(const char *target, int flags) {
   return umount2(target, flags) < 0 ? -errno : 0;
+}
+
+/* flock(2), waiting through signals. 0 or -errno. */
+int cbox_flock(int fd, int op) {
+  int r;
+  while ((r = flock(fd, op)) < 0 && errno == EINTR) {}
+  return r < 0 ? -errno : 0;
 }

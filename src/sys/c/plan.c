@@ -69,6 +69,7 @@ static int run_op(struct op *o, int error_w) {
   case OP_CLONE_TREE: return clone_tree_to(s[0], (unsigned long long)v[0], (int)v[1]);
   case OP_ATTACH_TREE: return attach_tree((int)v[0], s[0]);
   case OP_UNSHARE: return unshare((int)v[0]);
+  case OP_SETNS: return setns((int)v[0], (int)v[1]);
   }
   errno = EINVAL;
   return -1;
@@ -87,20 +88,25 @@ static void report(int fd, int index, int err) {
   _exit(125);
 }
 
+/* Start clean: Bun's signal dispositions and mask must not leak into the container or the monitor. */
+static void reset_signals(void) {
+  unsigned long long mask[16];
+  int i;
+  for (i = 1; i < 65; i++) if (i != 9 && i != 19 && i != 32 && i != 33) signal(i, 0);
+  for (i = 0; i < 16; i++) mask[i] = 0;
+  sigprocmask(2 /* SIG_SETMASK */, mask, 0);
+}
+
 static int child_main(void *arg) {
   struct spawn *sp = arg;
   struct op *o = &mem->op;
-  unsigned long long mask[16];
   unsigned int off = 0;
-  int n, sig, index = 0;
+  int n, index = 0;
   char go;
   /* Our copies of the parent's ends, so that EOF on the release pipe means the parent is gone. */
   close(sp->release_w);
   close(sp->error_r);
-  /* Start clean: Bun's signal dispositions and mask must not leak into the container. */
-  for (sig = 1; sig < 65; sig++) if (sig != 9 && sig != 19 && sig != 32 && sig != 33) signal(sig, 0);
-  for (n = 0; n < 16; n++) mask[n] = 0;
-  sigprocmask(2 /* SIG_SETMASK */, mask, 0);
+  reset_signals();
   while ((n = (int)read(sp->release_r, &go, 1)) < 0 && errno == EINTR) {}
   if (n != 1) _exit(125); /* the parent gave up or died before releasing us */
   while (off < sp->len) {

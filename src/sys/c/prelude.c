@@ -35,6 +35,7 @@ extern int umount2(const char *target, int flags);
 extern int mkdir(const char *path, unsigned int mode);
 extern int rmdir(const char *path);
 extern int unshare(int flags);
+extern int setns(int fd, int nstype);
 extern int mknod(const char *path, unsigned int mode, unsigned long dev);
 extern int symlink(const char *target, const char *path);
 extern int chdir(const char *path);
@@ -90,6 +91,10 @@ extern int *__errno_location(void);
 #define TIOCGPTPEER 0x5441
 #define CLOSE_RANGE_CLOEXEC 4
 #define SYS_close_range 436
+#define SYS_pidfd_open 434
+#define POLLIN 1
+#define POLLOUT 4
+#define EAGAIN 11
 #define SYS_open_tree 428
 #define SYS_move_mount 429
 #define SYS_mount_setattr 442
@@ -108,7 +113,7 @@ enum {
   OP_MOUNT = 1, OP_UMOUNT, OP_MKDIR, OP_MKNOD, OP_SYMLINK, OP_TOUCH, OP_PIVOT_ROOT, OP_RMDIR,
   OP_SETHOSTNAME, OP_CHDIR, OP_LOOPBACK_UP, OP_UMASK, OP_SETGROUPS, OP_SETGID, OP_SETUID,
   OP_OPEN_DUP, OP_CLOSE_FROM, OP_EXEC, OP_PDEATHSIG, OP_EXIT, OP_INIT, OP_SETSID, OP_DUP2, OP_CONSOLE,
-  OP_CLONE_TREE, OP_ATTACH_TREE, OP_UNSHARE
+  OP_CLONE_TREE, OP_ATTACH_TREE, OP_UNSHARE, OP_SETNS
 };
 
 #define MAX_INTS 64
@@ -119,6 +124,20 @@ struct op {
   const long long *ints;
   char *strs[MAX_STRS];
 };
+
+struct pollfd { int fd; short events, revents; };
+
+/* Writes all of buf; gives up when the reader is gone (the output is dropped, the container runs on). */
+static void write_all(int fd, const char *buf, ssize_t n) {
+  ssize_t w;
+  while (n > 0) {
+    w = write(fd, buf, (size_t)n);
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) return;
+    buf += w;
+    n -= w;
+  }
+}
 
 struct sigaction_k { void (*handler)(int); unsigned long long mask[16]; int flags; void (*restorer)(void); };
 

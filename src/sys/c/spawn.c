@@ -38,12 +38,9 @@ static void forward_signals(int pid, const int *signals, int nsignals) {
  */
 static struct spawn spawn_args;
 
-/* out: [pid, release_w, error_r]. From the moment the child exists, the given signals sent to
- * us are forwarded to it, so none is lost between its start and cbox_wait; stop: [mask of the
- * signals that start the stop timer, its seconds (0: none)]. Returns 0 or -errno. */
-int cbox_spawn(const unsigned char *plan, int len, int flags, const int *signals, int nsignals, const int *stop, int *out) {
-  struct spawn *sp = &spawn_args;
-  int release[2], error[2], pid, err, i;
+/* Copies the plan into the child's memory, mapping it at the first call. 0 or -errno. */
+static int load_plan(const unsigned char *plan, int len) {
+  int i;
   if (len < 0 || len > MAX_PLAN) return -7; /* E2BIG */
   if (!mem) {
     void *m = mmap(0, sizeof *mem, 3 /* PROT_READ|PROT_WRITE */, 0x22 /* MAP_PRIVATE|MAP_ANONYMOUS */, -1, 0);
@@ -51,6 +48,16 @@ int cbox_spawn(const unsigned char *plan, int len, int flags, const int *signals
     mem = m;
   }
   for (i = 0; i < len; i++) mem->plan[i] = plan[i];
+  return 0;
+}
+
+/* out: [pid, release_w, error_r]. From the moment the child exists, the given signals sent to
+ * us are forwarded to it, so none is lost between its start and cbox_wait; stop: [mask of the
+ * signals that start the stop timer, its seconds (0: none)]. Returns 0 or -errno. */
+int cbox_spawn(const unsigned char *plan, int len, int flags, const int *signals, int nsignals, const int *stop, int *out) {
+  struct spawn *sp = &spawn_args;
+  int release[2], error[2], pid, err;
+  if ((err = load_plan(plan, len)) < 0) return err;
   if (pipe2(release, O_CLOEXEC) < 0) return -errno;
   if (pipe2(error, O_CLOEXEC) < 0) { err = errno; close(release[0]); close(release[1]); return -err; }
   sp->plan = mem->plan; sp->len = (unsigned int)len;

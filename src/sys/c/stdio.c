@@ -4,13 +4,6 @@
  * what to send at the end of input, are the caller's choice.
  */
 
-#define POLLIN 1
-#define POLLOUT 4
-#define EAGAIN 11
-#define SYS_pidfd_open 434
-
-struct pollfd { int fd; short events, revents; };
-
 /* ioctl for TypeScript (termios, window sizes). Returns its result or -errno. */
 int cbox_ioctl(int fd, int request, void *arg) {
   int r = ioctl(fd, (unsigned long)request, arg);
@@ -40,17 +33,6 @@ int cbox_recv_fd(int sock) {
 
 static volatile int window_changed;
 static void on_winch(int sig) { window_changed = 1; }
-
-static void write_all(int fd, const char *buf, ssize_t n) {
-  ssize_t w;
-  while (n > 0) {
-    w = write(fd, buf, (size_t)n);
-    if (w < 0 && errno == EINTR) continue;
-    if (w <= 0) return; /* the reader is gone: the output is dropped, the container runs on */
-    buf += w;
-    n -= w;
-  }
-}
 
 /* Reads what from holds now into out; 0 once from has ended (EOF or EIO: the pty's slave side
  * is closed), 1 while it may give more. from must be non-blocking. */

@@ -1,0 +1,91 @@
+// `cbox exec`: a new process in a running container. It joins every namespace and the cgroup
+// of the container's PID 1, with the container's environment, user and working directory
+// unless -e, -u and -w say otherwise, and its exit code is cbox's, as with run.
+import { readFileSync } from "node:fs";
+import { CboxError } from "../errors.ts";
+import { closeNamespaces, openNamespaces, type NamespaceFd } from "../linux/namespaces.ts";
+import { cgroupfs } from "../linux/cgroups/fs.ts";
+import type { Paths } from "../paths.ts";
+import { exitCodeOf } from "../sys/process.ts";
+import { buildExecPlan, type ExecSpec } from "./plan.ts";
+import { resolveContainer } from "./remove.ts";
+import { spawnContainer, startFailure } from "./run.ts";
+import { applyEnv, resolveUser, type ContainerSpec } from "./spec.ts";
+import { liveState, pid1Alive } from "./status.ts";
+import { ContainerStdio } from "./stdio.ts";
+import { containerDirs, readState, type ContainerState } from "./store.ts";
+
+export interface ExecOptions {
+  command: string[];
+  interactive: boolean;
+  tty: boolean;
+  env: string[];
+  user?: string;
+  workdir?: string;
+}
+
+export function execInContainer(paths: Paths, ref: string, opts: ExecOptions): number {
+  if (opts.command.length === 0) throw new CboxError("no command given: cbox exec CONTAINER CMD [ARG...]");
+  if (opts.workdir !== undefined && !opts.workdir.startsWith("/")) throw new CboxError(`--workdir must be an absolute path: ${opts.workdir}`);
+  const state = readState(containerDirs(paths, resolveContainer(paths, ref)).dir);
+  if (!state || liveState(state) !== "running" || !pid1Alive(state)) throw new CboxError(`container ${ref} is not running`);
+  if (!state.spec) throw new CboxError(`container ${ref} was made by an older cbox that did not keep its settings; exec needs them`);
+  const pid = state.pid!;
+  const namespaces = openNamespaces(pid);
+  const stdio = new ContainerStdio({ interactive: opts.interactive, tty: opts.tty, detached: false });
+  try {
+    // The pid may have been reused since state.json was read: the namespaces opened must be the container's.
+    if (!pid1Alive(state)) throw new CboxError(`container ${ref} is not running`);
+    const exec = execSpec(state.spec, pid, namespaces, opts);
+    const plan = buildExecPlan(exec, stdio.plan);
+    const child = spawnContainer(plan, 0, 0);
+    try {
+      stdio.spawned();
+      closeNamespaces(namespaces.splice(0));
+      joinCgroups(state, child.pid);
+      const failure = child.release();
+      if (failure) throw startFailure(plan, failure, "");
+      stdio.attach(child.pid);
+      return exitCodeOf(child.wait());
+    } finally {
+      child.abort(); // a no-op once waited for
+    }
+  } finally {
+    closeNamespaces(namespaces);
+    stdio.close();
+  }
+}
+
+function execSpec(spec: ContainerSpec, pid: number, namespaces: NamespaceFd[], opts: ExecOptions): ExecSpec {
+  // The container's own view of its files: its /etc/passwd may have changed since it started.
+  const user = opts.user === undefined ? spec.user : resolveUser(opts.user, `/proc/${pid}/root`);
+  const base = opts.user === undefined ? spec.env : [...spec.env, `HOME=${user.home}`];
+  return {
+    namespaces,
+    user,
+    workdir: opts.workdir ?? spec.workdir,
+    command: opts.command,
+    env: applyEnv(base, { env: opts.env, envFiles: [] }, process.env),
+    setgroupsAllowed: readSetgroups(pid),
+  };
+}
+
+/** Whether the container's user namespace lets setgroups(2) be called ("deny" for most rootless ones). */
+function readSetgroups(pid: number): boolean {
+  try {
+    return readFileSync(`/proc/${pid}/setgroups`, "utf8").trim() === "allow";
+  } catch {
+    return true;
+  }
+}
+
+/** Before its release: the process (and so the command it forks) counts against the container's limits. */
+function joinCgroups(state: ContainerState, pid: number): void {
+  for (const path of state.cgroups ?? []) {
+    try {
+      cgroupfs.write(`${path}/cgroup.procs`, String(pid));
+    } catch (err) {
+      throw new CboxError(`cannot join the container's cgroup ${path}: ${(err as NodeJS.ErrnoException).code ?? err}`);
+    }
+  }
+}

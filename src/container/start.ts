@@ -1,0 +1,35 @@
+// `cbox start`: a stopped container runs again, detached, with the settings it was made with and
+// its upper layer (what it wrote) kept; docker start without -a.
+import { writeSync } from "node:fs";
+import { CboxError } from "../errors.ts";
+import { detectRootlessMaps } from "../linux/userns.ts";
+import type { Paths } from "../paths.ts";
+import { withContainerLock } from "./lock.ts";
+import { resolveContainer } from "./remove.ts";
+import { treeRemover } from "./remove-tree.ts";
+import { startContainer } from "./run.ts";
+import { liveState } from "./status.ts";
+import { containerDirs, ownerSelf, readState, recoverStale, updateState } from "./store.ts";
+
+export function startContainers(refs: string[], paths: Paths): number {
+  if (refs.length === 0) throw new CboxError("cbox start needs at least one container");
+  const rootlessMaps = process.getuid!() === 0 ? undefined : detectRootlessMaps();
+  const removeTree = treeRemover(rootlessMaps);
+  recoverStale(paths, removeTree);
+  for (const ref of refs) {
+    const dirs = containerDirs(paths, resolveContainer(paths, ref));
+    // Claimed under the lock: two cbox start at once must not run it twice on one upper layer.
+    const spec = withContainerLock(dirs.dir, () => {
+      const state = readState(dirs.dir);
+      if (!state) throw new CboxError(`no such container: ${ref}`);
+      if (liveState(state) !== "exited") return undefined; // running already: nothing to do, as docker
+      if (!state.spec) throw new CboxError(`container ${ref} was made by an older cbox that did not keep its settings; it cannot be started again`);
+      if (state.spec.tty) throw new CboxError(`container ${ref} was made with -t; cbox start cannot give it a terminal yet`);
+      updateState(dirs, { status: "created", owner: ownerSelf(), detached: true });
+      return state.spec;
+    });
+    if (spec) startContainer(spec, paths, { detach: true, rootlessMaps, removeTree, existing: dirs });
+    writeSync(1, `${ref}\n`);
+  }
+  return 0;
+}
