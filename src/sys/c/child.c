@@ -91,12 +91,14 @@ static int exec_op(struct op *o, char **argv, char **envp) {
 static volatile int init_child;
 static void init_forward(int sig) { if (init_child > 0) kill(init_child, sig); }
 
-static int become_init(int error_w) {
+static int become_init(void) {
   int pid, sig, status, r;
   pid = fork();
   if (pid <= 0) return pid; /* the command's side carries on; -1 is a failure */
   init_child = pid;
-  close(error_w); /* the command reports its own exec failure; EOF must not wait for us */
+  /* Nothing of cbox's may stay open here: the command reports its own exec failure on error_w
+   * (EOF must not wait for us), and a pipe end held here would keep its reader from EOF. */
+  syscall(SYS_close_range, 3U, ~0U, 0);
   prctl(15 /* PR_SET_NAME */, (unsigned long)"init", 0, 0, 0);
   for (sig = 1; sig < 32; sig++) if (sig != 9 && sig != 19 && sig != SIGCHLD) set_handler(sig, init_forward);
   for (;;) {

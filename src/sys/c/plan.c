@@ -28,7 +28,7 @@ struct child_memory {
 };
 static struct child_memory *mem;
 
-static int run_op(struct op *o, int error_w) {
+static int run_op(struct op *o) {
   char **s = o->strs;
   const long long *v = o->ints;
   int r;
@@ -62,7 +62,7 @@ static int run_op(struct op *o, int error_w) {
   case OP_EXEC: return exec_op(o, mem->argv, mem->envp);
   case OP_PDEATHSIG: return prctl(PR_SET_PDEATHSIG, (unsigned long)v[0], 0, 0, 0);
   case OP_EXIT: _exit((int)v[0]);
-  case OP_INIT: return become_init(error_w);
+  case OP_INIT: return become_init();
   case OP_SETSID: return setsid();
   case OP_DUP2: return v[0] == v[1] ? fcntl((int)v[0], 2 /* F_SETFD */, 0) : dup2((int)v[0], (int)v[1]);
   case OP_CONSOLE: return console((int)v[0], (unsigned int)v[1], (int)v[2], (int)v[3]);
@@ -112,7 +112,7 @@ static int child_main(void *arg) {
   while (off < sp->len) {
     n = (int)decode(sp->plan + off, sp->len - off, o);
     if (!n) report(sp->error_w, index, EINVAL);
-    if (run_op(o, sp->error_w) < 0) report(sp->error_w, index, errno);
+    if (run_op(o) < 0) report(sp->error_w, index, errno);
     off += n;
     index++;
   }
