@@ -33,13 +33,13 @@ function sleepers(seconds: string): number[] {
     .map((p) => Number(p.split(" ")[0]));
 }
 
-/** Pids of every monitor on the host (their command name; their command line is cbox's). */
+/** Pids of every live monitor on the host (their command name; their command line is cbox's). */
 function monitors(): number[] {
   return readdirSync("/proc")
     .filter((n) => /^\d+$/.test(n))
     .filter((pid) => {
       try {
-        return readFileSync(`/proc/${pid}/comm`, "utf8") === "cbox-monitor\n";
+        return readFileSync(`/proc/${pid}/comm`, "utf8") === "cbox-monitor\n" && statOf(Number(pid))[0] !== "Z";
       } catch {
         return false;
       }

@@ -8,10 +8,134 @@
 
 extern int clock_gettime(int clock, long long ts[2]);
 extern int rename(const char *from, const char *to);
+extern int madvise(void *addr, size_t len, int advice);
+extern int munmap(void *addr, size_t len);
+extern ssize_t readlink(const char *path, char *buf, size_t n);
 extern char **environ;
+extern char cbox_monitor_code_end; /* defined at the end of this file */
 
 #define LOG_CHUNK 16384
-#define MAX_CLEANUP_ARGS 64
+#define MAX_ARGS 64
+#define MAX_ENV 1024
+#define MAPS_SIZE (1 << 20)
+
+static const char *next_str(const char *s) {
+  while (*s) s++;
+  return s + 1;
+}
+
+/* The monitor's own copies of what it needs from Bun's memory before giving that memory back. */
+struct monitor_memory {
+  char text[1 << 16];
+  char *argv[MAX_ARGS + 1], *envp[MAX_ENV + 1];
+  const char *exit_tmp, *exit_path;
+};
+static struct monitor_memory *own;
+
+static void *map_anonymous(size_t size) {
+  void *m = mmap(0, size, 3 /* PROT_READ|PROT_WRITE */, 0x22 /* MAP_PRIVATE|MAP_ANONYMOUS */, -1, 0);
+  return m == (void *)-1 ? 0 : m;
+}
+
+/* Copies s to the end of own->text; the copy, or 0 when full. */
+static char *keep_string(const char *s, size_t *used) {
+  size_t n = 0;
+  char *copy = own->text + *used;
+  while (s[n]) n++;
+  if (*used + n + 1 > sizeof own->text) return 0;
+  for (n = 0; (copy[n] = s[n]); n++) {}
+  *used += n + 1;
+  return copy;
+}
+
+/* strs (see monitor_main) and the environment, into own. 0 or -1. */
+static int keep_strings(const char *strs, int nstrs) {
+  size_t used = 0;
+  int i, argc = 0, envc = 0;
+  own = map_anonymous(sizeof *own);
+  if (!own) return -1;
+  for (i = 0; i < nstrs; i++, strs = next_str(strs)) {
+    char *copy = keep_string(strs, &used);
+    if (!copy) return -1;
+    if (i == 0) own->exit_tmp = copy;
+    else if (i == 1) own->exit_path = copy;
+    else if (argc < MAX_ARGS) own->argv[argc++] = copy;
+  }
+  own->argv[argc] = 0;
+  for (i = 0; environ && environ[i] && envc < MAX_ENV; i++) {
+    char *copy = keep_string(environ[i], &used);
+    if (copy) own->envp[envc++] = copy;
+  }
+  own->envp[envc] = 0;
+  return 0;
+}
+
+static unsigned long parse_hex(const char **p) {
+  unsigned long v = 0;
+  for (;; (*p)++) {
+    char c = **p;
+    if (c >= '0' && c <= '9') v = v * 16 + (unsigned long)(c - '0');
+    else if (c >= 'a' && c <= 'f') v = v * 16 + (unsigned long)(c - 'a' + 10);
+    else return v;
+  }
+}
+
+struct range { unsigned long lo, hi; };
+
+/* Whether [start, end) meets one of the ranges (whose ends may come in either order). */
+static int overlaps(unsigned long start, unsigned long end, const struct range *keep, int nkeep) {
+  int i;
+  for (i = 0; i < nkeep; i++) {
+    unsigned long lo = keep[i].lo < keep[i].hi ? keep[i].lo : keep[i].hi;
+    unsigned long hi = keep[i].lo < keep[i].hi ? keep[i].hi : keep[i].lo;
+    if (start <= hi && end > lo) return 1;
+  }
+  return 0;
+}
+
+static int same_string(const char *a, const char *b, int n) {
+  int i;
+  for (i = 0; i < n; i++) if (a[i] != b[i]) return 0;
+  return b[n] == 0;
+}
+
+/*
+ * A forked Bun brings along ~6 MB of resident pages it will never touch here: Bun's heaps, its
+ * threads' stacks, its executable's data. They are given back (MADV_DONTNEED), leaving what this
+ * C uses: its compiled code and data (keep[]), mem and own (keep[]), the stack and thread-local
+ * storage (keep[]), the shared libraries' data and the bss right after it, the kernel's [vdso].
+ */
+static void shed_inherited_memory(const struct range *keep, int nkeep) {
+  char exe[4096], *maps, *line, *end, *path;
+  const char *p;
+  unsigned long start, stop, prev_end = 0;
+  int fd, n, exe_len, prev_lib = 0, lib, total = 0;
+  exe_len = (int)readlink("/proc/self/exe", exe, sizeof exe);
+  maps = map_anonymous(MAPS_SIZE);
+  if (!maps) return;
+  fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) { munmap(maps, MAPS_SIZE); return; }
+  while (total < MAPS_SIZE - 1 && (n = (int)read(fd, maps + total, (size_t)(MAPS_SIZE - 1 - total))) > 0) total += n;
+  close(fd);
+  for (line = maps; line < maps + total; line = end + 1) {
+    for (end = line; end < maps + total && *end != '\n'; end++) {}
+    if (end >= maps + total) break; /* a line cut off by a full buffer */
+    *end = 0;
+    p = line;
+    start = parse_hex(&p);
+    p++;
+    stop = parse_hex(&p);
+    p++; /* now "rw-p offset dev inode   path" */
+    for (path = (char *)p + 4, n = 0; *path && n < 4; path++) if (*path == ' ') { n++; while (path[1] == ' ') path++; }
+    lib = path[0] == '/' && !(exe_len > 0 && same_string(exe, path, exe_len));
+    if (p[1] == 'w' && p[3] == 'p' && path[0] != '[' && !lib && !(path[0] == 0 && prev_lib && start == prev_end) &&
+        !overlaps(start, stop, keep, nkeep))
+      madvise((void *)start, stop - start, 4 /* MADV_DONTNEED */);
+    prev_lib = lib;
+    prev_end = stop;
+  }
+  munmap(maps, MAPS_SIZE);
+}
 
 /* "2026-11-23T10:00:00.123456789Z": RFC 3339 in UTC with nanoseconds, 30 bytes, no NUL. */
 static void put_digits(char *p, long long v, int n) {
@@ -108,11 +232,6 @@ static void write_exit_file(const char *tmp, const char *path, int status, const
   rename(tmp, path);
 }
 
-static const char *next_str(const char *s) {
-  while (*s) s++;
-  return s + 1;
-}
-
 enum { M_RELEASE_R, M_ERROR_W, M_REPORT_W, M_DONE_R, M_LOG, M_OUT_R, M_ERR_R, M_IN_W, M_COUNT };
 
 /*
@@ -123,14 +242,22 @@ enum { M_RELEASE_R, M_ERROR_W, M_REPORT_W, M_DONE_R, M_LOG, M_OUT_R, M_ERR_R, M_
  * command's argv.
  */
 static void monitor_main(struct spawn *sp, int flags, int *fd, int interactive, const char *strs, int nstrs) {
-  static char *argv[MAX_CLEANUP_ARGS + 1];
   char finished[30], decision;
-  const char *exit_tmp, *exit_path;
   int in[2], out[2], err[2], pid, pidfd, nul, i, status = 0, exited = 0, decided = 0, go = 0;
   struct pollfd p[4];
 
+  struct range keep[6];
   setsid();
   reset_signals();
+  if (keep_strings(strs, nstrs) < 0) _exit(125);
+  /* this file's code and data (one block, whatever TinyCC's order), then memory mapped for it */
+  keep[0].lo = (unsigned long)write_all; keep[0].hi = (unsigned long)&cbox_monitor_code_end;
+  keep[1].lo = (unsigned long)&spawn_args; keep[1].hi = (unsigned long)monitor_main;
+  keep[2].lo = (unsigned long)mem; keep[2].hi = keep[2].lo + sizeof *mem;
+  keep[3].lo = (unsigned long)own; keep[3].hi = keep[3].lo + sizeof *own;
+  keep[4].lo = keep[4].hi = (unsigned long)&decision; /* the stack */
+  keep[5].lo = keep[5].hi = (unsigned long)__errno_location(); /* thread-local storage */
+  shed_inherited_memory(keep, 6);
   prctl(15 /* PR_SET_NAME */, (unsigned long)"cbox-monitor", 0, 0, 0);
   /* 0, 1 and 2 open, so that no pipe below takes one of their numbers */
   while ((nul = open("/dev/null", O_RDWR)) >= 0 && nul < 3) {}
@@ -183,13 +310,8 @@ static void monitor_main(struct spawn *sp, int flags, int *fd, int interactive, 
   if (!go) _exit(0);
   if (fd[M_IN_W] >= 0) close(fd[M_IN_W]);
   close(fd[M_LOG]);
-  exit_tmp = strs;
-  exit_path = next_str(exit_tmp);
-  strs = next_str(exit_path);
-  for (i = 0; i < nstrs - 2 && i < MAX_CLEANUP_ARGS; i++, strs = next_str(strs)) argv[i] = (char *)strs;
-  argv[i] = 0;
-  write_exit_file(exit_tmp, exit_path, status, finished);
-  execve(argv[0], argv, environ);
+  write_exit_file(own->exit_tmp, own->exit_path, status, finished);
+  execve(own->argv[0], own->argv, own->envp);
   _exit(127);
 }
 
@@ -240,3 +362,6 @@ int cbox_detach(const unsigned char *plan, int len, int flags, const int *cfg, c
   out[0] = pid; out[1] = release[1]; out[2] = error[0]; out[3] = done[1]; out[4] = monitor;
   return 0;
 }
+
+/* The end of this file's code and data: see shed_inherited_memory. */
+char cbox_monitor_code_end;
