@@ -174,6 +174,18 @@ describe.skipIf(!isRoot)("run -d and the lifecycle of a detached container", () 
     c(["rm", "again"]);
   });
 
+  test("ten cbox start at once of one stopped container run it once (the lock per container)", async () => {
+    runDetached("contended", ["sleep", "3009"]);
+    expect(c(["stop", "-t", "0", "contended"]).code).toBe(0);
+    const results = await Promise.all(Array.from({ length: 10 }, () => cboxAsync(["start", "--root", fx.store, "contended"])));
+    for (const r of results) expect(r).toMatchObject({ code: 0, stdout: "contended\n", stderr: "" });
+    await Bun.sleep(200);
+    expect(sleepers("3009")).toHaveLength(1);
+    expect(monitors()).toHaveLength(1);
+    expect(inspect("contended").State).toMatchObject({ Status: "running", Pid: sleepers("3009")[0] });
+    c(["rm", "-f", "contended"]);
+  });
+
   test("kill -9 of the monitor ends the container; ps -a shows it exited and rm removes it", async () => {
     const marker = "sleep 3006";
     runDetached("unmonitored", ["sh", "-c", marker]);

@@ -1,6 +1,6 @@
 // Rootless: an ordinary user the test creates runs containers in a user namespace.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { chmodSync, chownSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, readdirSync, readFileSync, readlinkSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { buildRootfs, cbox, cboxCgroups, hostMounts, isRoot, removeDir, tempDir, treeListing, type RunAs } from "./helpers.ts";
 import { parseLayout } from "../../src/linux/cgroups/detect.ts";
@@ -180,5 +180,26 @@ describe.skipIf(!isRoot)("rootless (tests create the users, so they need root to
     const r = run("plain", ["-v", `${dir}:/data`, "sh", "-c", "echo made > /data/f; id -u"]);
     expect(r).toEqual({ code: 0, stdout: "0\n", stderr: "" });
     expect(statSync(join(dir, "f")).uid).toBe(e.as.uid);
+  });
+
+  test("run -d, exec, logs, stop, start and rm as an ordinary user; the monitor and its exit record run as that user", async () => {
+    const e = env.sub;
+    const c = (args: string[]) => cbox([args[0]!, "--root", e.store, ...args.slice(1)], { as: e.as });
+    const started = c(["run", "-d", "--name", "bg", "--rootfs", e.rootfs, "sh", "-c", "echo started; echo marker > /tmp/m; exec sleep 3101"]);
+    expect(started).toMatchObject({ code: 0, stderr: "" });
+    const state = JSON.parse(c(["inspect", "bg"]).stdout)[0].State;
+    const monitor = Number(readFileSync(`/proc/${state.Pid}/stat`, "utf8").split(") ")[1]!.split(" ")[1]);
+    expect(statSync(`/proc/${monitor}`).uid).toBe(e.as.uid);
+    for (let i = 0; i < 100 && c(["exec", "bg", "cat", "/tmp/m"]).stdout !== "marker\n"; i++) await Bun.sleep(20);
+    // exec joins the container's user namespace: root inside, and a user of its range with -u
+    expect(c(["exec", "bg", "sh", "-c", "id -u; cat /tmp/m; readlink /proc/1/ns/user"]).stdout).toBe(`0\nmarker\n${readlinkSync(`/proc/${state.Pid}/ns/user`)}\n`);
+    expect(c(["exec", "-u", "1000", "bg", "id", "-u"]).stdout).toBe("1000\n");
+    expect(c(["logs", "bg"]).stdout).toBe("started\n");
+    expect(c(["stop", "-t", "1", "bg"]).code).toBe(0);
+    expect(c(["ps", "-a"]).stdout).toMatch(/Exited \(137\) .* ago +bg\n/);
+    expect(c(["start", "bg"]).code).toBe(0);
+    expect(c(["rm", "-f", "bg"])).toMatchObject({ code: 0, stdout: "bg\n" });
+    expect(readdirSync(join(e.store, "containers"))).toEqual([]);
+    expect(Bun.spawnSync(["pgrep", "-f", "sleep 3101"]).stdout.toString()).toBe("");
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { buildPlan, type ContainerDirs, describeOp, type HostFacts, type StdioPlan } from "../../src/container/plan.ts";
+import { buildExecPlan, buildPlan, type ContainerDirs, describeOp, type HostFacts, type StdioPlan } from "../../src/container/plan.ts";
 import { type ContainerSpec, DEFAULT_PATH } from "../../src/container/spec.ts";
 import { devFilesystem, MountFlag, overlayPathProblem } from "../../src/linux/mounts.ts";
 import type { Op } from "../../src/sys/ops.ts";
@@ -367,5 +367,45 @@ describe("--init", () => {
     expect(containerCloneFlags(true, true) & vm).toBe(0);
     expect(containerCloneFlags(true, true) & CloneFlag.newuser).toBe(CloneFlag.newuser);
     expect(containerCloneFlags(false, true) & CloneFlag.newuser).toBe(0);
+  });
+});
+
+describe("buildExecPlan", () => {
+  const user = { uid: 1000, gid: 1001, groups: [1001, 10], home: "/home/u" };
+  const namespaces = [
+    { fd: 5, type: CloneFlag.newuser },
+    { fd: 6, type: CloneFlag.newpid },
+    { fd: 7, type: CloneFlag.newns },
+  ];
+  const exec = { namespaces, user, workdir: "/srv", command: ["ls", "-l"], env: ["PATH=/bin", "A=1"], setgroupsAllowed: true };
+
+  test("joins the namespaces in the order given, forks into the PID namespace, then becomes the user and execs", () => {
+    expect(buildExecPlan(exec, { kind: "null" })).toEqual([
+      { op: "pdeathsig", ints: [9] },
+      { op: "setns", ints: [5, CloneFlag.newuser] },
+      { op: "setns", ints: [6, CloneFlag.newpid] },
+      { op: "setns", ints: [7, CloneFlag.newns] },
+      { op: "init" },
+      { op: "setsid" },
+      { op: "openDup", ints: [0, 0], strs: ["/dev/null"] },
+      { op: "chdir", strs: ["/srv"] },
+      { op: "setgroups", ints: [1001, 10] },
+      { op: "setgid", ints: [1001] },
+      { op: "setuid", ints: [1000] },
+      { op: "closeFrom", ints: [3] },
+      { op: "exec", ints: [2, 2], strs: ["/bin", "ls", "-l", "PATH=/bin", "A=1"] },
+    ]);
+  });
+
+  test("-t: the terminal is opened after the fork, by the process that becomes the command; no setgroups where denied", () => {
+    const plan = buildExecPlan({ ...exec, setgroupsAllowed: false }, { kind: "tty", socket: 9, rows: 24, cols: 80 });
+    const names = plan.map((o) => o.op);
+    expect(names.indexOf("console")).toBeGreaterThan(names.indexOf("init"));
+    expect(plan.find((o) => o.op === "console")).toEqual({ op: "console", ints: [9, 1000, 24, 80] });
+    expect(names).not.toContain("setgroups");
+  });
+
+  test("describeOp names a failed setns", () => {
+    expect(describeOp({ op: "setns", ints: [5, CloneFlag.newuser] })).toBe("join the container's namespaces");
   });
 });

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { buildSpec, containerEnv, DEFAULT_PATH, resolveUser, type RunOptions } from "../../src/container/spec.ts";
+import { applyEnv, buildSpec, containerEnv, DEFAULT_PATH, resolveUser, type RunOptions } from "../../src/container/spec.ts";
 import { thrown } from "./helpers.ts";
 
 let tmp: string;
@@ -239,5 +239,12 @@ describe("buildSpec", () => {
     const spec = buildSpec(opts({ tty: true, interactive: true }), id, {});
     expect([spec.tty, spec.interactive]).toEqual([true, true]);
     expect(buildSpec(opts(), id, {}).tty).toBe(false);
+  });
+});
+
+describe("applyEnv", () => {
+  test("exec's environment: the container's, then -e, later ones winning; a bare name takes the host's value", () => {
+    const base = ["PATH=/bin", "HOME=/root", "A=1=2"];
+    expect(applyEnv(base, { env: ["HOME=/x", "B", "C"], envFiles: [] }, { B: "from-host" })).toEqual(["PATH=/bin", "HOME=/x", "A=1=2", "B=from-host"]);
   });
 });
