@@ -66,7 +66,10 @@ export function startContainer(spec: ContainerSpec, paths: Paths, mode: StartMod
     let dirs: ContainerDirs;
     if (mode.existing) {
       dirs = mode.existing;
-      cleanup.push("record that the container did not start", () => updateState(dirs, { status: "exited" }));
+      cleanup.push("record that the container did not start", () => {
+        cgroup?.remove();
+        updateState(dirs, { status: "exited" });
+      });
     } else {
       dirs = createContainer(paths, newState(spec, cgroup, mode.detach), maps?.privileged ? { uid: hostIdOfRoot(maps.uid), gid: hostIdOfRoot(maps.gid) } : undefined);
       cleanup.push("remove the container's folder", () => removeContainer(paths, spec.id, mode.removeTree));
