@@ -1,6 +1,6 @@
 // Containers on disk: one folder each, state written atomically, names reserved atomically.
 // A cbox killed with SIGKILL leaves a folder whose owner is gone; recoverStale() finds it.
-import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, existsSync, linkSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { CboxError } from "../errors.ts";
 import { writeAtomic } from "../files.ts";
@@ -120,7 +120,7 @@ export function createContainer(paths: Paths, state: ContainerState, rootOwner?:
   }
   if (state.name) {
     try {
-      writeFileSync(join(paths.names, state.name), state.id, { flag: "wx", mode: 0o600 });
+      reserveName(paths, state.name, state.id);
     } catch (err) {
       rmSync(dirs.dir, { recursive: true, force: true });
       if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
@@ -129,6 +129,21 @@ export function createContainer(paths: Paths, state: ContainerState, rootOwner?:
     }
   }
   return dirs;
+}
+
+/**
+ * Takes a name for id, or fails with EEXIST. The file appears whole (written under a temporary
+ * name, then hard-linked into place, which fails if the name exists): a reader never sees it
+ * empty, so another cbox's recoverStale cannot take a half-written name for one that points nowhere.
+ */
+function reserveName(paths: Paths, name: string, id: string): void {
+  const tmp = join(paths.names, `.tmp-${process.pid}-${id}`);
+  writeFileSync(tmp, id, { mode: 0o600 });
+  try {
+    linkSync(tmp, join(paths.names, name));
+  } finally {
+    rmSync(tmp, { force: true });
+  }
 }
 
 /** The first folder above path that others may not search, if any. */
@@ -203,8 +218,13 @@ export function recoverStale(paths: Paths, removeTree: (path: string) => void): 
     });
   }
   for (const name of safeReaddir(paths.names)) {
+    const tmp = /^\.tmp-(\d+)-/.exec(name);
+    if (tmp) {
+      if (!processStartTime(Number(tmp[1]))) rmSync(join(paths.names, name), { force: true });
+      continue;
+    }
     const id = readNameHolder(paths, name);
-    if (!readState(containerDirs(paths, id).dir)) rmSync(join(paths.names, name), { force: true });
+    if (id && !readState(containerDirs(paths, id).dir)) rmSync(join(paths.names, name), { force: true });
   }
 }
 

@@ -220,7 +220,7 @@ describe.skipIf(!isRoot)("run -d and the lifecycle of a detached container", () 
     expect(sleepers("3007")).toHaveLength(20);
     expect(monitors()).toHaveLength(20);
     const removed = await Promise.all(names.map((name) => cboxAsync(["rm", "-f", "--root", fx.store, name])));
-    for (const r of removed) expect(r.code).toBe(0);
+    for (const r of removed) expect(r).toMatchObject({ code: 0, stderr: "" });
     expect(c(["ps", "-a", "-q"]).stdout).toBe("");
     expect(readdirSync(join(fx.store, "containers"))).toEqual([]);
     expect(readdirSync(join(fx.store, "names"))).toEqual([]);
