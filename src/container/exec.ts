@@ -2,8 +2,9 @@
 // of the container's PID 1, with the container's environment, user and working directory
 // unless -e, -u and -w say otherwise, and its exit code is cbox's, as with run.
 import { readFileSync } from "node:fs";
-import { CboxError } from "../errors.ts";
+import { CboxError, systemErrorText } from "../errors.ts";
 import { closeNamespaces, openNamespaces, type NamespaceFd } from "../linux/namespaces.ts";
+import { enterCgroups } from "../linux/cgroups/cgroup.ts";
 import { cgroupfs } from "../linux/cgroups/fs.ts";
 import type { Paths } from "../paths.ts";
 import { exitCodeOf } from "../sys/process.ts";
@@ -81,11 +82,9 @@ function readSetgroups(pid: number): boolean {
 
 /** Before its release: the process (and so the command it forks) counts against the container's limits. */
 function joinCgroups(state: ContainerState, pid: number): void {
-  for (const path of state.cgroups ?? []) {
-    try {
-      cgroupfs.write(`${path}/cgroup.procs`, String(pid));
-    } catch (err) {
-      throw new CboxError(`cannot join the container's cgroup ${path}: ${(err as NodeJS.ErrnoException).code ?? err}`);
-    }
+  try {
+    enterCgroups(state.cgroups ?? [], pid, cgroupfs);
+  } catch (err) {
+    throw new CboxError(`cannot join the container's cgroups: ${systemErrorText(err)}`);
   }
 }

@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { CboxError } from "../errors.ts";
 import { detectRootlessMaps } from "../linux/userns.ts";
 import type { Paths } from "../paths.ts";
+import { killQuietly } from "../sys/process.ts";
 import { withContainerLock } from "./lock.ts";
 import { treeRemover } from "./remove-tree.ts";
 import { until } from "./signal.ts";
@@ -56,11 +57,3 @@ export async function removeContainers(refs: string[], force: boolean, paths: Pa
 
 /** How long rm -f waits for a killed container's owner to record its end before removing anyway. */
 const OWNER_GRACE_MS = 10_000;
-
-function killQuietly(pid: number): void {
-  try {
-    process.kill(pid, "SIGKILL");
-  } catch {
-    // it ended on its own meanwhile
-  }
-}

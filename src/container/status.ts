@@ -5,11 +5,14 @@ import type { ContainerState } from "./store.ts";
 
 export type LiveState = "created" | "running" | "exited";
 
-/** Running while the cbox that owns it lives and its PID 1 is the process recorded. */
+/** Running while the cbox (or monitor) that owns it lives. */
 export function liveState(state: ContainerState): LiveState {
-  if (state.status === "exited") return "exited";
-  if (!isSameProcess(state.owner.pid, state.owner.startTime)) return "exited";
-  return state.status;
+  return state.status === "exited" || endUnrecorded(state) ? "exited" : state.status;
+}
+
+/** It has ended, but its owner died before recording that (killed, or the machine rebooted). */
+export function endUnrecorded(state: ContainerState): boolean {
+  return state.status !== "exited" && !isSameProcess(state.owner.pid, state.owner.startTime);
 }
 
 export function pid1Alive(state: ContainerState): boolean {

@@ -6,12 +6,13 @@ import { CboxError } from "../errors.ts";
 import { writeAtomic } from "../files.ts";
 import { oomKillsIn, removeCgroups } from "../linux/cgroups/cgroup.ts";
 import { cgroupfs } from "../linux/cgroups/fs.ts";
-import { isSameProcess, processStartTime } from "../linux/proc.ts";
+import { processStartTime } from "../linux/proc.ts";
 import type { Paths } from "../paths.ts";
 import { detachMount } from "../sys/idmap.ts";
 import { exitCodeOf } from "../sys/process.ts";
 import type { Limits } from "../linux/cgroups/limits.ts";
 import { withContainerLock } from "./lock.ts";
+import { endUnrecorded } from "./status.ts";
 import type { ContainerDirs } from "./plan.ts";
 import type { ContainerSpec, Volume } from "./spec.ts";
 
@@ -211,10 +212,10 @@ export function recoverStale(paths: Paths, removeTree: (path: string) => void): 
     if (!/^[0-9a-f]{64}$/.test(entry)) continue;
     const dirs = containerDirs(paths, entry);
     const state = readState(dirs.dir);
-    if (!state || state.status === "exited" || isSameProcess(state.owner.pid, state.owner.startTime)) continue;
+    if (!state || !endUnrecorded(state)) continue;
     withContainerLock(dirs.dir, () => {
       const now = readState(dirs.dir);
-      if (now && now.status !== "exited" && !isSameProcess(now.owner.pid, now.owner.startTime)) recordEnd(paths, now, removeTree);
+      if (now && endUnrecorded(now)) recordEnd(paths, now, removeTree);
     });
   }
   for (const name of safeReaddir(paths.names)) {

@@ -113,7 +113,8 @@ export class DetachedChild extends Held {
   }
 }
 
-function killQuietly(pid: number): void {
+/** SIGKILL, unless pid has already gone. */
+export function killQuietly(pid: number): void {
   try {
     process.kill(pid, "SIGKILL");
   } catch {

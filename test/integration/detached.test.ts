@@ -2,7 +2,7 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import { existsSync, readdirSync, readFileSync, readlinkSync } from "node:fs";
 import { join } from "node:path";
-import { cbox, cboxAsync, cboxCgroups, cboxSpawn, hostMounts, isRoot, OutputReader, processesWith, removeDir, rootfsFixture, tempDir } from "./helpers.ts";
+import { cbox, cboxAsync, cboxCgroups, cboxSpawn, hostMounts, isRoot, OutputReader, processesWith, procStat, removeDir, rootfsFixture, tempDir } from "./helpers.ts";
 import { TerminalSession } from "./terminal.ts";
 
 const fx = rootfsFixture();
@@ -20,12 +20,6 @@ function inspect(ref: string) {
   return JSON.parse(c(["inspect", ref]).stdout)[0];
 }
 
-/** The pid of the process whose /proc/PID/stat comm is name and whose parent is ppid. */
-function statOf(pid: number): string[] {
-  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-  return stat.slice(stat.lastIndexOf(")") + 2).split(" "); // [state, ppid, pgrp, session, ...]
-}
-
 /** Pids of the `sleep SECONDS` processes (a monitor keeps the command line of the cbox it was forked from). */
 function sleepers(seconds: string): number[] {
   return processesWith(`sleep ${seconds}`)
@@ -39,7 +33,7 @@ function monitors(): number[] {
     .filter((n) => /^\d+$/.test(n))
     .filter((pid) => {
       try {
-        return readFileSync(`/proc/${pid}/comm`, "utf8") === "cbox-monitor\n" && statOf(Number(pid))[0] !== "Z";
+        return readFileSync(`/proc/${pid}/comm`, "utf8") === "cbox-monitor\n" && procStat(Number(pid))[0] !== "Z";
       } catch {
         return false;
       }
@@ -70,12 +64,12 @@ describe.skipIf(!isRoot)("run -d and the lifecycle of a detached container", () 
       await Bun.sleep(200);
       const state = inspect("sleeper").State;
       expect(state).toMatchObject({ Status: "running", Running: true });
-      const [pid1State, monitor] = statOf(state.Pid);
+      const [pid1State, monitor] = procStat(state.Pid);
       expect(pid1State).not.toBe("Z");
       expect(readFileSync(`/proc/${monitor}/comm`, "utf8")).toBe("cbox-monitor\n");
-      const monitorStat = statOf(Number(monitor));
+      const monitorStat = procStat(Number(monitor));
       expect(monitorStat[3]).toBe(monitor); // session id: its own session
-      expect(statOf(state.Pid)[3]).toBe(String(state.Pid)); // the container leads another one
+      expect(procStat(state.Pid)[3]).toBe(String(state.Pid)); // the container leads another one
       // the monitor holds no descriptor of the terminal or of cbox: only its pipes, the log, /dev/null
       const fds = readdirSync(`/proc/${monitor}/fd`).map((fd) => readlinkSync(`/proc/${monitor}/fd/${fd}`));
       expect(fds.filter((t) => t.startsWith("/dev/pts"))).toEqual([]);
@@ -190,7 +184,7 @@ describe.skipIf(!isRoot)("run -d and the lifecycle of a detached container", () 
     const marker = "sleep 3006";
     runDetached("unmonitored", ["sh", "-c", marker]);
     const { State, Cgroups } = inspect("unmonitored");
-    const monitor = Number(statOf(State.Pid)[1]);
+    const monitor = Number(procStat(State.Pid)[1]);
     process.kill(monitor, "SIGKILL");
     expect(await eventually(() => processesWith(marker).length === 0)).toBe(true);
     expect(await eventually(() => /Exited .* ago +unmonitored\n/.test(c(["ps", "-a"]).stdout))).toBe(true);

@@ -170,6 +170,12 @@ function safeRead(path: string): string {
   }
 }
 
+/** /proc/PID/stat from field 3 on: [state, ppid, pgrp, session, ...]. */
+export function procStat(pid: number): string[] {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  return stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+}
+
 /** The pid of the container's PID 1 as the host sees it: the only child of the cbox process. */
 export function containerPid(cboxPid: number): number {
   const children = safeRead(`/proc/${cboxPid}/task/${cboxPid}/children`).trim().split(/\s+/).filter(Boolean);

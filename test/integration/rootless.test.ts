@@ -2,7 +2,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { chmodSync, chownSync, readdirSync, readFileSync, readlinkSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { buildRootfs, cbox, cboxCgroups, hostMounts, isRoot, removeDir, tempDir, treeListing, type RunAs } from "./helpers.ts";
+import { buildRootfs, cbox, cboxCgroups, hostMounts, isRoot, procStat, removeDir, tempDir, treeListing, type RunAs } from "./helpers.ts";
 import { parseLayout } from "../../src/linux/cgroups/detect.ts";
 import { TerminalSession } from "./terminal.ts";
 
@@ -188,7 +188,7 @@ describe.skipIf(!isRoot)("rootless (tests create the users, so they need root to
     const started = c(["run", "-d", "--name", "bg", "--rootfs", e.rootfs, "sh", "-c", "echo started; echo marker > /tmp/m; exec sleep 3101"]);
     expect(started).toMatchObject({ code: 0, stderr: "" });
     const state = JSON.parse(c(["inspect", "bg"]).stdout)[0].State;
-    const monitor = Number(readFileSync(`/proc/${state.Pid}/stat`, "utf8").split(") ")[1]!.split(" ")[1]);
+    const monitor = Number(procStat(state.Pid)[1]);
     expect(statSync(`/proc/${monitor}`).uid).toBe(e.as.uid);
     for (let i = 0; i < 100 && c(["exec", "bg", "cat", "/tmp/m"]).stdout !== "marker\n"; i++) await Bun.sleep(20);
     // exec joins the container's user namespace: root inside, and a user of its range with -u

@@ -101,6 +101,11 @@ export function writeSettings(dir: string, settings: { file: string; value: stri
   }
 }
 
+/** Moves process pid into each cgroup at paths. */
+export function enterCgroups(paths: string[], pid: number, fs: CgroupFs): void {
+  for (const path of paths) fs.write(`${path}/cgroup.procs`, String(pid));
+}
+
 /** Processes the kernel killed for memory in the cgroups at paths (v2 memory.events, v1 memory.oom_control). */
 export function oomKillsIn(paths: string[], fs: CgroupFs): number {
   return paths.reduce((n, p) => n + oomKillCount(fs.read(`${p}/memory.events`) ?? fs.read(`${p}/memory.oom_control`)), 0);

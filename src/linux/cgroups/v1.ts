@@ -1,7 +1,7 @@
 // cgroup v1: one hierarchy per controller (or a few mounted together), the container's cgroup
 // made in each hierarchy it uses as `cbox/<id>`.
 import { cgroupfs, type CgroupFs } from "./fs.ts";
-import { makeInParent, oomKillsIn, removeCgroups, writeSettings, type ContainerCgroup } from "./cgroup.ts";
+import { enterCgroups, makeInParent, oomKillsIn, removeCgroups, writeSettings, type ContainerCgroup } from "./cgroup.ts";
 import { LIMIT_FLAGS as FLAG, memoryAndSwap, type Limits, type Setting } from "./limits.ts";
 
 export interface Hierarchy {
@@ -71,7 +71,7 @@ export class V1Cgroup implements ContainerCgroup {
   }
 
   enter(pid: number): void {
-    for (const dir of this.paths) this.fs.write(`${dir}/cgroup.procs`, String(pid));
+    enterCgroups(this.paths, pid, this.fs);
   }
 
   oomKills(): number {

@@ -1,7 +1,7 @@
 // cgroup v2: one hierarchy. The container's cgroup is `<base>/cbox/<id>`, where base is the
 // hierarchy's root for root, or the cgroup delegated to an ordinary user.
 import { cgroupfs, type CgroupFs } from "./fs.ts";
-import { makeInParent, oomKillsIn, removeCgroups, writeSettings, type ContainerCgroup } from "./cgroup.ts";
+import { enterCgroups, makeInParent, oomKillsIn, removeCgroups, writeSettings, type ContainerCgroup } from "./cgroup.ts";
 import { controllersFor, LIMIT_FLAGS as FLAG, memoryAndSwap, type Limits, type Setting } from "./limits.ts";
 
 /** Accounted for every container when the hierarchy offers them; cpuset only when asked for. */
@@ -64,7 +64,7 @@ export class V2Cgroup implements ContainerCgroup {
   }
 
   enter(pid: number): void {
-    this.fs.write(`${this.dir}/cgroup.procs`, String(pid));
+    enterCgroups(this.paths, pid, this.fs);
   }
 
   oomKills(): number {

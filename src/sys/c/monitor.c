@@ -315,6 +315,11 @@ static void monitor_main(struct spawn *sp, int flags, int *fd, int interactive, 
   _exit(127);
 }
 
+static void close_pair(const int p[2]) {
+  if (p[0] >= 0) close(p[0]);
+  if (p[1] >= 0) close(p[1]);
+}
+
 static int read_int(int fd, int *v) {
   int got = 0, n;
   while (got < (int)sizeof *v) {
@@ -334,14 +339,16 @@ static int read_int(int fd, int *v) {
  */
 int cbox_detach(const unsigned char *plan, int len, int flags, const int *cfg, const char *strs, int nstrs, int *out) {
   struct spawn *sp = &spawn_args;
-  int release[2], error[2], report[2], done[2], fd[M_COUNT], monitor, pid, err;
+  int release[2] = {-1, -1}, error[2] = {-1, -1}, report[2] = {-1, -1}, done[2] = {-1, -1};
+  int fd[M_COUNT], monitor, pid, err;
   if (nstrs < 3) return -EINVAL;
   if ((err = load_plan(plan, len)) < 0) return err;
   sp->plan = mem->plan; sp->len = (unsigned int)len;
-  if (pipe2(release, O_CLOEXEC) < 0) return -errno;
-  if (pipe2(error, O_CLOEXEC) < 0) { err = errno; close(release[0]); close(release[1]); return -err; }
-  if (pipe2(report, O_CLOEXEC) < 0) { err = errno; close(release[0]); close(release[1]); close(error[0]); close(error[1]); return -err; }
-  if (pipe2(done, O_CLOEXEC) < 0) { err = errno; close(release[0]); close(release[1]); close(error[0]); close(error[1]); close(report[0]); close(report[1]); return -err; }
+  if (pipe2(release, O_CLOEXEC) < 0 || pipe2(error, O_CLOEXEC) < 0 || pipe2(report, O_CLOEXEC) < 0 || pipe2(done, O_CLOEXEC) < 0) {
+    err = errno;
+    close_pair(release); close_pair(error); close_pair(report); close_pair(done);
+    return -err;
+  }
   monitor = fork();
   if (monitor == 0) {
     close(release[1]); close(error[0]); close(report[0]); close(done[1]);
