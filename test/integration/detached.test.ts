@@ -195,6 +195,16 @@ describe.skipIf(!isRoot)("run -d and the lifecycle of a detached container", () 
     expect(Cgroups.filter((path: string) => existsSync(path))).toEqual([]);
   });
 
+  test("-d --init: the init keeps running the command (its fork must not run cbox's atfork handlers); exec works", async () => {
+    runDetached("init-bg", ["sleep", "3007"], ["--init"]);
+    await Bun.sleep(200);
+    expect(c(["ps"]).stdout).toMatch(/Up .* init-bg\n/);
+    expect(c(["exec", "init-bg", "cat", "/proc/1/comm", "/proc/2/comm"]).stdout).toBe("init\nsleep\n");
+    expect(c(["stop", "-t", "1", "init-bg"]).code).toBe(0);
+    expect(c(["ps", "-a"]).stdout).toMatch(/Exited \(143\) .* init-bg\n/);
+    expect(c(["rm", "init-bg"]).code).toBe(0);
+  });
+
   test("--rm -d: the container is removed when it ends", async () => {
     const id = runDetached("short-lived", ["true"], ["--rm"]);
     expect(await eventually(() => !c(["ps", "-a", "-q"]).stdout.includes(id.slice(0, 12)))).toBe(true);

@@ -93,7 +93,9 @@ static void init_forward(int sig) { if (init_child > 0) kill(init_child, sig); }
 
 static int become_init(void) {
   int pid, sig, status, r;
-  pid = fork();
+  /* The raw call, not fork(): libc's fork runs the atfork handlers Bun registered, whose code
+   * a detached container's monitor has already given back (a SIGSEGV in run -d --init). */
+  pid = (int)syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0);
   if (pid <= 0) return pid; /* the command's side carries on; -1 is a failure */
   init_child = pid;
   /* Nothing of cbox's may stay open here: the command reports its own exec failure on error_w

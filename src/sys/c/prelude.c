@@ -105,8 +105,10 @@ extern int *__errno_location(void);
 #define MOVE_MOUNT_F_EMPTY_PATH 4
 #if defined(__x86_64__)
 #define SYS_pivot_root 155
+#define SYS_clone 56
 #elif defined(__aarch64__)
 #define SYS_pivot_root 41
+#define SYS_clone 220
 #endif
 
 enum {
