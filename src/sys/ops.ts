@@ -30,6 +30,11 @@ export const OpCode = {
   attachTree: 26,
   unshare: 27,
   setns: 28,
+  dropBounding: 29,
+  capset: 30,
+  noNewPrivs: 31,
+  seccomp: 32,
+  dumpable: 33,
 } as const;
 
 export type OpName = keyof typeof OpCode;
@@ -37,7 +42,8 @@ export type OpName = keyof typeof OpCode;
 /** One step of the plan: plain data, so plans can be built and checked without a kernel. */
 export interface Op {
   op: OpName;
-  ints?: number[];
+  /** Signed 64-bit each; a bigint carries values past 2^53 (a packed BPF instruction). */
+  ints?: (number | bigint)[];
   strs?: string[];
 }
 
@@ -68,7 +74,7 @@ function encodeOp({ op, ints = [], strs = [] }: Op): Uint8Array {
   view.setUint32(4, ints.length, true);
   view.setUint32(8, strs.length, true);
   view.setUint32(12, size, true);
-  ints.forEach((v, i) => view.setBigInt64(16 + 8 * i, BigInt(v), true));
+  ints.forEach((v, i) => view.setBigInt64(16 + 8 * i, BigInt.asIntN(64, BigInt(v)), true));
   let off = 16 + 8 * ints.length;
   for (const b of bytes) {
     buf.set(b, off);

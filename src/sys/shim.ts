@@ -2,22 +2,26 @@
 // a Bun process is multi-threaded, so namespaces and forking must happen in C (DESIGN.md).
 import { cc, type FFIFunction } from "bun:ffi";
 import { closeSync, openSync, writeSync } from "node:fs";
+import bpf from "./c/bpf.c" with { type: "text" };
 import child from "./c/child.c" with { type: "text" };
 import host from "./c/host.c" with { type: "text" };
 import monitor from "./c/monitor.c" with { type: "text" };
 import mounts from "./c/mounts.c" with { type: "text" };
 import plan from "./c/plan.c" with { type: "text" };
 import prelude from "./c/prelude.c" with { type: "text" };
+import security from "./c/security.c" with { type: "text" };
 import spawn from "./c/spawn.c" with { type: "text" };
 import stdio from "./c/stdio.c" with { type: "text" };
 
 // Compilation units (see prelude.c). Each symbol bun:ffi binds costs a TinyCC trampoline and
 // each line of source compile time (together ~5 ms of every start, measured), so the start of a
 // plain container compiles only what it needs; -i, -t and --userns=private pay for the rest, and
-// run -d compiles the core with the monitor instead of the core alone.
-const coreSource = [prelude, mounts, child, plan, spawn].join("\n");
+// run -d compiles the core with the monitor instead of the core alone; a root container on
+// cgroup v2 also compiles the device unit (bpf.c) to attach its device program.
+const coreSource = [prelude, mounts, child, security, plan, spawn].join("\n");
 const detachSource = [coreSource, monitor].join("\n");
 const extraSource = [prelude, mounts, host, stdio].join("\n");
+const deviceSource = [prelude, bpf].join("\n");
 
 export interface ShimSymbols {
   cbox_spawn(
@@ -48,6 +52,11 @@ export interface ExtraSymbols {
   cbox_flock(fd: number, op: number): number;
 }
 
+export interface DeviceSymbols {
+  cbox_bpf_prog_load(type: number, insns: Uint8Array, count: number, license: Uint8Array, log: Uint8Array | null, logSize: number): number;
+  cbox_bpf_prog_attach(cgroupFd: number, progFd: number, type: number, flags: number): number;
+}
+
 // O_TMPFILE | O_RDWR: an unnamed file, so nothing is left behind even if we are killed.
 // TinyCC reads the source by path, and a `--compile` binary's embedded files have none.
 const O_TMPFILE_RDWR = 0o20200000 | 0o2;
@@ -55,6 +64,7 @@ const O_TMPFILE_RDWR = 0o20200000 | 0o2;
 let core: ShimSymbols | undefined;
 let extra: ExtraSymbols | undefined;
 let detach: DetachSymbols | undefined;
+let device: DeviceSymbols | undefined;
 
 /** What every container start needs: spawning and waiting. */
 export function shim(): ShimSymbols {
@@ -87,6 +97,15 @@ export function extraShim(): ExtraSymbols {
     cbox_flock: { args: ["i32", "i32"], returns: "i32" },
   }) as unknown as ExtraSymbols;
   return extra;
+}
+
+/** eBPF: a root container's device program on cgroup v2. */
+export function deviceShim(): DeviceSymbols {
+  device ??= compile(deviceSource, {
+    cbox_bpf_prog_load: { args: ["i32", "ptr", "i32", "ptr", "ptr", "i32"], returns: "i32" },
+    cbox_bpf_prog_attach: { args: ["i32", "i32", "i32", "i32"], returns: "i32" },
+  }) as unknown as DeviceSymbols;
+  return device;
 }
 
 function compile(source: string, symbols: Record<string, FFIFunction>): unknown {

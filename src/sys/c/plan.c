@@ -9,6 +9,7 @@ static unsigned int decode(const unsigned char *p, unsigned int left, struct op 
   if (o->size > left || o->nints > MAX_INTS || o->nstrs > MAX_STRS) return 0;
   o->ints = (const long long *)(p + 16);
   off = 16 + 8 * o->nints;
+  if (off > o->size) return 0;
   for (i = 0; i < o->nstrs; i++) {
     o->strs[i] = (char *)(p + off);
     while (off < o->size && p[off]) off++;
@@ -70,6 +71,11 @@ static int run_op(struct op *o) {
   case OP_ATTACH_TREE: return attach_tree((int)v[0], s[0]);
   case OP_UNSHARE: return unshare((int)v[0]);
   case OP_SETNS: return setns((int)v[0], (int)v[1]);
+  case OP_DROP_BOUNDING: return drop_bounding((unsigned long long)v[0], (int)v[1]);
+  case OP_CAPSET: return set_capabilities((unsigned long long)v[0], (unsigned long long)v[1], (unsigned long long)v[2]);
+  case OP_NO_NEW_PRIVS: return prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+  case OP_SECCOMP: return install_seccomp(v, o->nints);
+  case OP_DUMPABLE: return prctl(PR_SET_DUMPABLE, (unsigned long)v[0], 0, 0, 0);
   }
   errno = EINVAL;
   return -1;

@@ -4,7 +4,8 @@
  * and constants used are declared here (they are Linux ABI and stable).
  *
  * Files by concept, joined by shim.ts into two compilation units: the start of every container
- * (prelude.c: declarations and helpers several files use; mounts.c, child.c, plan.c, spawn.c)
+ * (prelude.c: declarations and helpers several files use; mounts.c, child.c, security.c, plan.c,
+ * spawn.c)
  * and, compiled only when needed, cbox's other calls (prelude.c, mounts.c, host.c, stdio.c).
  *
  * Plan encoding (see ops.ts): a sequence of records, each
@@ -115,10 +116,12 @@ enum {
   OP_MOUNT = 1, OP_UMOUNT, OP_MKDIR, OP_MKNOD, OP_SYMLINK, OP_TOUCH, OP_PIVOT_ROOT, OP_RMDIR,
   OP_SETHOSTNAME, OP_CHDIR, OP_LOOPBACK_UP, OP_UMASK, OP_SETGROUPS, OP_SETGID, OP_SETUID,
   OP_OPEN_DUP, OP_CLOSE_FROM, OP_EXEC, OP_PDEATHSIG, OP_EXIT, OP_INIT, OP_SETSID, OP_DUP2, OP_CONSOLE,
-  OP_CLONE_TREE, OP_ATTACH_TREE, OP_UNSHARE, OP_SETNS
+  OP_CLONE_TREE, OP_ATTACH_TREE, OP_UNSHARE, OP_SETNS, OP_DROP_BOUNDING, OP_CAPSET, OP_NO_NEW_PRIVS,
+  OP_SECCOMP, OP_DUMPABLE
 };
 
-#define MAX_INTS 64
+/* The most ints an op carries: a seccomp filter's instructions (BPF_MAXINSNS). */
+#define MAX_INTS 4096
 #define MAX_STRS 4096
 
 struct op {
