@@ -7,7 +7,9 @@ import { closeNamespaces, openNamespaces, type NamespaceFd } from "../linux/name
 import { enterCgroups } from "../linux/cgroups/cgroup.ts";
 import { cgroupfs } from "../linux/cgroups/fs.ts";
 import type { Paths } from "../paths.ts";
+import { childrenOf } from "../linux/proc.ts";
 import { exitCodeOf } from "../sys/process.ts";
+import { lockdownFor } from "./lockdown.ts";
 import { buildExecPlan, type ExecSpec } from "./plan.ts";
 import { resolveContainer } from "./remove.ts";
 import { spawnContainer, startFailure } from "./run.ts";
@@ -30,9 +32,9 @@ export function execInContainer(paths: Paths, ref: string, opts: ExecOptions): n
   if (opts.workdir !== undefined && !opts.workdir.startsWith("/")) throw new CboxError(`--workdir must be an absolute path: ${opts.workdir}`);
   const state = readState(containerDirs(paths, resolveContainer(paths, ref)).dir);
   if (!state || liveState(state) !== "running" || !pid1Alive(state)) throw new CboxError(`container ${ref} is not running`);
-  if (!state.spec) throw new CboxError(`container ${ref} was made by an older cbox that did not keep its settings; exec needs them`);
+  if (!state.spec?.security) throw new CboxError(`container ${ref} was made by an older cbox that did not keep its settings; exec needs them`);
   const pid = state.pid!;
-  const namespaces = openNamespaces(pid);
+  const namespaces = openNamespaces(namespaceHolder(state.spec, pid));
   const stdio = new ContainerStdio({ interactive: opts.interactive, tty: opts.tty, detached: false });
   try {
     // The pid may have been reused since state.json was read: the namespaces opened must be the container's.
@@ -57,6 +59,15 @@ export function execInContainer(paths: Paths, ref: string, opts: ExecOptions): n
   }
 }
 
+/**
+ * A process whose namespaces cbox may open: PID 1, or for --init the command it runs. The init
+ * is a copy of cbox kept non-dumpable (nothing inside may read it), and /proc/PID/ns of a
+ * non-dumpable process is closed to an ordinary user.
+ */
+function namespaceHolder(spec: ContainerSpec, pid: number): number {
+  return (spec.init && childrenOf(pid)[0]) || pid;
+}
+
 function execSpec(spec: ContainerSpec, pid: number, namespaces: NamespaceFd[], opts: ExecOptions): ExecSpec {
   // The container's own view of its files: its /etc/passwd may have changed since it started.
   const user = opts.user === undefined ? spec.user : resolveUser(opts.user, `/proc/${pid}/root`);
@@ -68,6 +79,8 @@ function execSpec(spec: ContainerSpec, pid: number, namespaces: NamespaceFd[], o
     command: opts.command,
     env: applyEnv(base, { env: opts.env, envFiles: [] }, process.env),
     setgroupsAllowed: readSetgroups(pid),
+    // What the container's own process got: the same capabilities, no_new_privs and filter.
+    lockdown: lockdownFor(spec.security),
   };
 }
 

@@ -1,5 +1,5 @@
 // From a validated spec to the ordered setup ops the shim's child runs. Pure: no I/O.
-import { attachVolume, bindFile, cloneVolume, devFilesystem, kernelFilesystems, mkdir, mkdirAll, overlayRoot, pivotRoot, privatePropagation } from "../linux/mounts.ts";
+import { attachVolume, bindFile, cloneVolume, devFilesystem, kernelFilesystems, maskPaths, mkdir, mkdirAll, overlayRoot, pivotRoot, privatePropagation, readOnlyPaths, readOnlyRoot, tmpfsMount, type KernelPath } from "../linux/mounts.ts";
 import { CloneFlag, type NamespaceFd } from "../linux/namespaces.ts";
 import type { Op } from "../sys/ops.ts";
 import { DEFAULT_PATH, type ContainerSpec, type User } from "./spec.ts";
@@ -55,6 +55,37 @@ export function stdioOps(plan: StdioPlan, uid: number): Op[] {
   }
 }
 
+/** What the process keeps when it execs, decided by the caller (security.ts, seccomp/). */
+export interface Lockdown {
+  /** Bounding set, and permitted and effective sets when the user is root. */
+  capabilities: bigint;
+  /** The kernel's highest capability: every one above what is kept is dropped. */
+  lastCap: number;
+  noNewPrivileges: boolean;
+  /** The filter's instructions, packed; none: unconfined. */
+  seccomp?: bigint[];
+}
+
+/**
+ * Becoming the container's user, with what it may keep. Without no_new_privs a filter needs
+ * CAP_SYS_ADMIN, so it goes in before the ids change and the capabilities go (as runc does);
+ * the bounding set is cut while CAP_SETPCAP is still held; a change to a non-root uid clears
+ * the permitted and effective sets, as the kernel does, and nothing is ambient or inheritable.
+ */
+export function becomeUser(user: User, setgroupsAllowed: boolean, lock: Lockdown): Op[] {
+  const filter: Op[] = lock.seccomp ? [{ op: "seccomp", ints: lock.seccomp }] : [];
+  const caps = user.uid === 0 ? lock.capabilities : 0n;
+  return [
+    ...(lock.noNewPrivileges ? [] : filter),
+    { op: "dropBounding", ints: [lock.capabilities, lock.lastCap] },
+    ...(setgroupsAllowed ? [{ op: "setgroups", ints: user.groups } satisfies Op] : []),
+    { op: "setgid", ints: [user.gid] },
+    { op: "setuid", ints: [user.uid] },
+    { op: "capset", ints: [caps, caps, 0] },
+    ...(lock.noNewPrivileges ? [{ op: "noNewPrivs" } satisfies Op, ...filter] : []),
+  ];
+}
+
 /** What cbox prepared on the host for the container's first process. */
 export interface Prepared {
   stdio: StdioPlan;
@@ -62,13 +93,21 @@ export interface Prepared {
   lowerdir: string;
   /** Free fd numbers for the volumes' mount trees, one per volume. */
   volumeFds: number[];
+  lockdown: Lockdown;
+  /** /proc and /sys paths to hide, and to make read-only, as this kernel has them. */
+  masked: KernelPath[];
+  readOnly: KernelPath[];
 }
 
 export function buildPlan(spec: ContainerSpec, dirs: ContainerDirs, host: HostFacts, prepared: Prepared): Op[] {
   const root = dirs.rootfs;
-  const { uid, gid, groups } = spec.user;
   const fds = prepared.volumeFds;
+  const confined = !spec.security.privileged;
   return [
+    // --init: PID 1 keeps its copy of cbox's memory for life, so nothing inside may read it
+    // through /proc. Without it the child shares cbox's memory (CLONE_VM, where the flag lives)
+    // until execve, alone in namespaces nothing else has joined yet.
+    ...(spec.init ? [{ op: "dumpable", ints: [0] } satisfies Op] : []),
     // If cbox dies, the container dies with it; the next cbox command removes what is left.
     { op: "pdeathsig", ints: [SIGKILL] },
     // Only now, released into its cgroup, so that the container sees that cgroup as its root.
@@ -77,8 +116,9 @@ export function buildPlan(spec: ContainerSpec, dirs: ContainerDirs, host: HostFa
     { op: "umask", ints: [0] },
     privatePropagation(),
     ...overlayRoot(root, { lower: prepared.lowerdir, upper: dirs.upper, work: dirs.work }, host.userNamespace),
-    ...kernelFilesystems(root),
+    ...kernelFilesystems(root, { sysWritable: !confined }),
     ...devFilesystem(root, { canMknod: host.canMknod, ttyGroupMapped: host.ttyGroupMapped }),
+    ...(confined ? [...maskPaths(root, prepared.masked), ...readOnlyPaths(root, prepared.readOnly)] : []),
     mkdir(`${root}/etc`),
     ...bindFile(dirs.hostname, `${root}/etc/hostname`),
     ...bindFile(dirs.hosts, `${root}/etc/hosts`),
@@ -88,12 +128,12 @@ export function buildPlan(spec: ContainerSpec, dirs: ContainerDirs, host: HostFa
     ...spec.volumes.map((v, i) => cloneVolume(v, fds[i]!)),
     ...pivotRoot(root),
     ...spec.volumes.flatMap((v, i) => attachVolume(v, fds[i]!)),
+    ...spec.tmpfs.flatMap(tmpfsMount),
     { op: "umask", ints: [0o022] },
     ...workdirOps(spec.workdir),
-    ...stdioOps(prepared.stdio, uid),
-    ...(host.setgroupsAllowed ? [{ op: "setgroups", ints: groups } satisfies Op] : []),
-    { op: "setgid", ints: [gid] },
-    { op: "setuid", ints: [uid] },
+    ...(spec.security.readOnly ? [readOnlyRoot()] : []),
+    ...stdioOps(prepared.stdio, spec.user.uid),
+    ...becomeUser(spec.user, host.setgroupsAllowed, prepared.lockdown),
     { op: "closeFrom", ints: [3] },
     ...(spec.init ? [{ op: "init" } satisfies Op] : []),
     execOp(spec.command, spec.env),
@@ -108,21 +148,21 @@ export interface ExecSpec {
   command: string[];
   env: string[];
   setgroupsAllowed: boolean;
+  lockdown: Lockdown;
 }
 
 export function buildExecPlan(exec: ExecSpec, stdio: StdioPlan): Op[] {
-  const { uid, gid, groups } = exec.user;
   return [
+    // Before it joins: nothing inside may read this copy of cbox's memory through /proc.
+    { op: "dumpable", ints: [0] },
     { op: "pdeathsig", ints: [SIGKILL] },
     ...exec.namespaces.map((ns): Op => ({ op: "setns", ints: [ns.fd, ns.type] })),
     // A new PID namespace takes in only children: a child runs the command, while this process
     // stays outside, passes signals on and exits with the command's status.
     { op: "init" },
-    ...stdioOps(stdio, uid),
+    ...stdioOps(stdio, exec.user.uid),
     { op: "chdir", strs: [exec.workdir] },
-    ...(exec.setgroupsAllowed ? [{ op: "setgroups", ints: groups } satisfies Op] : []),
-    { op: "setgid", ints: [gid] },
-    { op: "setuid", ints: [uid] },
+    ...becomeUser(exec.user, exec.setgroupsAllowed, exec.lockdown),
     { op: "closeFrom", ints: [3] },
     execOp(exec.command, exec.env),
   ];

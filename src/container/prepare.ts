@@ -1,9 +1,11 @@
 // What cbox opens on the host for a container's first process (its stdio ends, fd numbers for
 // volumes, the idmapped image), and lets go of once that process has what it needs.
-import { closeSync, openSync } from "node:fs";
+import { closeSync, openSync, statSync } from "node:fs";
+import { MASKED_PATHS, READ_ONLY_PATHS, type KernelPath } from "../linux/mounts.ts";
 import type { UserMaps } from "../linux/userns.ts";
 import { detachMount } from "../sys/idmap.ts";
 import { imageLayer } from "./image-layer.ts";
+import { lockdownFor } from "./lockdown.ts";
 import type { Prepared } from "./plan.ts";
 import type { ContainerSpec } from "./spec.ts";
 import { ContainerStdio } from "./stdio.ts";
@@ -24,7 +26,7 @@ export class Preparation {
       // Numbers the child may put the volumes' mount trees on: held here so nothing else takes them.
       const volumeFds = spec.volumes.map(() => openSync("/dev/null", "r"));
       this.fds.push(...volumeFds);
-      this.prepared = { stdio: this.stdio.plan, lowerdir: layer.lowerdir, volumeFds };
+      this.prepared = { stdio: this.stdio.plan, lowerdir: layer.lowerdir, volumeFds, lockdown: lockdownFor(spec.security), masked: kernelPaths(MASKED_PATHS), readOnly: kernelPaths(READ_ONLY_PATHS) };
     } catch (err) {
       this.close();
       throw err;
@@ -53,4 +55,18 @@ export class Preparation {
     for (const fd of this.fds) closeSync(fd);
     this.fds = [];
   }
+}
+
+/**
+ * The paths as this kernel has them: the container's /proc and /sys are new mounts of the same
+ * kernel, so the host's show which exist and which are folders.
+ */
+function kernelPaths(paths: string[]): KernelPath[] {
+  return paths.flatMap((path) => {
+    try {
+      return [{ path, isDir: statSync(path).isDirectory() }];
+    } catch {
+      return [];
+    }
+  });
 }

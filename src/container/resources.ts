@@ -5,8 +5,9 @@ import type { ContainerCgroup } from "../linux/cgroups/cgroup.ts";
 import { cgroupfs } from "../linux/cgroups/fs.ts";
 import { delegatedCgroup, readLayout, unifiedPath, type CgroupLayout } from "../linux/cgroups/detect.ts";
 import { controllersFor, CPU_PERIOD_US, hasLimits, limitsSet, type Limits } from "../linux/cgroups/limits.ts";
+import type { DeviceRule } from "../linux/cgroups/devices.ts";
 import { v1Hierarchies, V1Cgroup } from "../linux/cgroups/v1.ts";
-import { v2Controllers, V2Cgroup } from "../linux/cgroups/v2.ts";
+import { kernelDevices, v2Controllers, V2Cgroup } from "../linux/cgroups/v2.ts";
 
 export interface ResourceOptions {
   memory?: string;
@@ -123,9 +124,10 @@ export interface CgroupHost {
 /**
  * Root gets `cbox/<id>` at the top of each hierarchy used (docker's place). An ordinary user gets
  * one under the cgroup systemd delegated to them on v2; without delegation, no limits, said
- * plainly; on v1 a user can have no limits at all.
+ * plainly; on v1 a user can have no limits at all. devices: the only device nodes the container
+ * may open (root's containers; a user namespace's mounts open none anyway); none: no limit.
  */
-export function chooseCgroup(id: string, limits: Limits, host: CgroupHost): CgroupChoice {
+export function chooseCgroup(id: string, limits: Limits, host: CgroupHost, devices?: DeviceRule[]): CgroupChoice {
   const asked = hasLimits(limits);
   const flag = limitsSet(limits)[0]?.flag ?? "";
   const { layout } = host;
@@ -141,7 +143,10 @@ export function chooseCgroup(id: string, limits: Limits, host: CgroupHost): Cgro
     for (const c of controllersFor(limits)) {
       if (!layout.hierarchies.some((h) => h.controllers.includes(c))) throw new CboxError(`${flagOf(limits, c)}: the ${c} cgroup controller is not mounted on this host`);
     }
-    return { cgroup: new V1Cgroup(v1Hierarchies(layout.hierarchies, limits), id, limits) };
+    if (devices && !layout.hierarchies.some((h) => h.controllers.includes("devices"))) {
+      throw new CboxError("the devices cgroup controller is not mounted on this host, so device access cannot be limited (--privileged runs without the limit)");
+    }
+    return { cgroup: new V1Cgroup(v1Hierarchies(layout.hierarchies, limits, !!devices), id, limits, devices) };
   }
   const mount = layout.unified!;
   let base = mount;
@@ -161,7 +166,7 @@ export function chooseCgroup(id: string, limits: Limits, host: CgroupHost): Cgro
       throw new CboxError(`${flagOf(limits, c)}: the ${c} cgroup controller ${why}`);
     }
   }
-  return { cgroup: new V2Cgroup(base, id, limits, v2Controllers(available, limits)) };
+  return { cgroup: new V2Cgroup(base, id, limits, v2Controllers(available, limits), cgroupfs, kernelDevices(devices)) };
 }
 
 /** The flag that asked for a controller, to name it in the error. */

@@ -3,6 +3,7 @@ import { closeSync, openSync, rmSync, writeSync } from "node:fs";
 import { printError, warn } from "../cli/output.ts";
 import { CboxError, describeErrno, errnoName, ExitCode, systemErrorText } from "../errors.ts";
 import { CgroupWriteError, type ContainerCgroup } from "../linux/cgroups/cgroup.ts";
+import { ALLOWED_DEVICES } from "../linux/cgroups/devices.ts";
 import { formatBinaryBytes, type Limits } from "../linux/cgroups/limits.ts";
 import { containerCloneFlags } from "../linux/namespaces.ts";
 import { processStartTime } from "../linux/proc.ts";
@@ -17,7 +18,8 @@ import { treeRemover } from "./remove-tree.ts";
 import { chooseCgroup, hostCgroups } from "./resources.ts";
 import { buildSpec, type ContainerSpec, type RunOptions } from "./spec.ts";
 import { Preparation } from "./prepare.ts";
-import { createContainer, newContainerId, ownerOf, ownerSelf, recoverStale, removeContainer, updateState, type ContainerState } from "./store.ts";
+import { escapeThroughSymlinks } from "./target-path.ts";
+import { containerDirs, createContainer, newContainerId, ownerOf, ownerSelf, recoverStale, removeContainer, updateState, type ContainerState } from "./store.ts";
 
 /** Signals sent to cbox that the container's PID 1 gets too (docker's sig-proxy). */
 const FORWARDED_SIGNALS = [1, 2, 3, 10, 12, 15]; // HUP INT QUIT USR1 USR2 TERM
@@ -55,7 +57,10 @@ export interface StartMode {
  */
 export function startContainer(spec: ContainerSpec, paths: Paths, mode: StartMode): number {
   const rootless = process.getuid!() !== 0;
-  const { cgroup, warning } = chooseCgroup(spec.id, spec.limits, hostCgroups(rootless));
+  // On start, what the container wrote (its upper layer) may hold links too.
+  checkMountTargets(spec, [containerDirs(paths, spec.id).upper, spec.rootfs]);
+  const devices = spec.security.privileged ? undefined : ALLOWED_DEVICES;
+  const { cgroup, warning } = chooseCgroup(spec.id, spec.limits, hostCgroups(rootless), devices);
   if (warning) warn(warning);
   const maps = mode.rootlessMaps ?? (spec.userns === "private" ? privateMaps() : undefined);
   const host = hostFacts(maps);
@@ -110,6 +115,13 @@ export function startContainer(spec: ContainerSpec, paths: Paths, mode: StartMod
   } finally {
     prep?.close();
     if (!keep) for (const failure of cleanup.unwind()) warn(`cleanup: ${failure}`);
+  }
+}
+
+function checkMountTargets(spec: ContainerSpec, layers: string[]): void {
+  for (const { target } of [...spec.volumes, ...spec.tmpfs]) {
+    const escape = escapeThroughSymlinks(layers, target);
+    if (escape) throw new CboxError(`mount target refused: ${escape}`);
   }
 }
 

@@ -1,10 +1,13 @@
 // A validated container: plain data, checked before anything is created.
-import { readFileSync, realpathSync, statSync } from "node:fs";
-import { isAbsolute, normalize, resolve } from "node:path";
+import { readFileSync, statSync } from "node:fs";
+import { isAbsolute, resolve } from "node:path";
 import { CboxError } from "../errors.ts";
 import type { Limits } from "../linux/cgroups/limits.ts";
-import { overlayPathProblem } from "../linux/mounts.ts";
+import { overlayPathProblem, type TmpfsMount } from "../linux/mounts.ts";
 import { onlineCpus, parseLimits, type ResourceOptions } from "./resources.ts";
+import { parseSecurity, type SecurityOptions, type SecuritySpec } from "./security.ts";
+import { checkSeccompProfile } from "./lockdown.ts";
+import { parseMount, parseTmpfs, parseVolume } from "./volumes.ts";
 
 export interface User {
   uid: number;
@@ -51,8 +54,10 @@ export interface ContainerSpec {
   /** A minimal init as PID 1 that reaps zombies and forwards signals (docker's --init). */
   init: boolean;
   volumes: Volume[];
+  tmpfs: TmpfsMount[];
   userns: UsernsMode;
   limits: Limits;
+  security: SecuritySpec;
 }
 
 export const DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -75,8 +80,12 @@ export interface RunOptions {
   stopTimeout?: string;
   init?: boolean;
   volumes?: string[];
+  tmpfs?: string[];
+  /** --mount type=bind|tmpfs,... */
+  mounts?: string[];
   userns?: string;
   resources?: ResourceOptions;
+  security?: SecurityOptions;
 }
 
 /** docker stop's default grace period. */
@@ -96,6 +105,10 @@ export function buildSpec(opts: RunOptions, id: string, hostEnv: Record<string, 
   if (!isAbsolute(workdir)) throw new CboxError(`--workdir must be an absolute path: ${workdir}`);
   const user = resolveUser(opts.user ?? "0", rootfs);
   const env = containerEnv(opts, hostEnv, { hostname, home: user.home });
+  const mounts = (opts.mounts ?? []).map(parseMount);
+  const volumes = [...(opts.volumes ?? []).map(parseVolume), ...mounts.flatMap((m) => (m.kind === "bind" ? [m.volume] : []))];
+  const tmpfs = [...(opts.tmpfs ?? []).map(parseTmpfs), ...mounts.flatMap((m) => (m.kind === "tmpfs" ? [m.tmpfs] : []))];
+  checkDistinctTargets([...volumes, ...tmpfs].map((m) => m.target));
   return {
     id,
     name: opts.name ?? "",
@@ -111,29 +124,18 @@ export function buildSpec(opts: RunOptions, id: string, hostEnv: Record<string, 
     remove: opts.remove,
     stopTimeout: parseStopTimeout(opts.stopTimeout),
     init: !!opts.init,
-    volumes: (opts.volumes ?? []).map(parseVolume),
+    volumes,
+    tmpfs,
     userns: parseUserns(opts.userns),
     limits: parseLimits(opts.resources ?? {}, onlineCpus),
+    security: parseSecurity(opts.security ?? {}, checkSeccompProfile),
   };
 }
 
-/** -v HOST:CONTAINER[:ro|rw], as docker reads it; the host path must exist (as podman asks). */
-export function parseVolume(value: string): Volume {
-  const parts = value.split(":");
-  const [source = "", target = "", options] = parts;
-  const where = `-v ${value}`;
-  if (parts.length < 2 || parts.length > 3) throw new CboxError(`${where}: expected HOST-PATH:CONTAINER-PATH[:ro]`);
-  if (!isAbsolute(source)) throw new CboxError(`${where}: named volumes are not supported; give an absolute host path`);
-  if (!isAbsolute(target)) throw new CboxError(`${where}: the container path must be absolute`);
-  if (normalize(target) === "/") throw new CboxError(`${where}: cannot mount over the container's /`);
-  if (options !== undefined && options !== "ro" && options !== "rw") throw new CboxError(`${where}: unknown option ${JSON.stringify(options)} (ro or rw)`);
-  let real: string;
-  try {
-    real = realpathSync(source);
-  } catch {
-    throw new CboxError(`${where}: ${source} does not exist`);
-  }
-  return { source: real, target: normalize(target), readonly: options === "ro", isFile: !statSync(real).isDirectory() };
+/** Two mounts on one path: the second would hide the first, which docker refuses too. */
+function checkDistinctTargets(targets: string[]): void {
+  const twice = targets.find((t, i) => targets.indexOf(t) !== i);
+  if (twice) throw new CboxError(`${twice}: two mounts on the same container path`);
 }
 
 function parseUserns(value: string | undefined): UsernsMode {

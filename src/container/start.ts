@@ -23,7 +23,7 @@ export function startContainers(refs: string[], paths: Paths): number {
       const state = readState(dirs.dir);
       if (!state) throw new CboxError(`no such container: ${ref}`);
       if (liveState(state) !== "exited") return undefined; // running already: nothing to do, as docker
-      if (!state.spec) throw new CboxError(`container ${ref} was made by an older cbox that did not keep its settings; it cannot be started again`);
+      if (!state.spec?.security) throw new CboxError(`container ${ref} was made by an older cbox that did not keep its settings; it cannot be started again`);
       if (state.spec.tty) throw new CboxError(`container ${ref} was made with -t; cbox start cannot give it a terminal yet`);
       updateState(dirs, { status: "created", owner: ownerSelf(), detached: true });
       return state.spec;

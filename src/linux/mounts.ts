@@ -8,6 +8,7 @@ export const MountFlag = {
   nosuid: 2,
   nodev: 4,
   noexec: 8,
+  remount: 32,
   bind: 4096,
   rec: 16384,
   private: 1 << 18,
@@ -51,13 +52,63 @@ export function overlayRoot(target: string, dirs: OverlayDirs, inUserNamespace: 
   return [mount("overlay", target, "overlay", 0, data.join(","))];
 }
 
-export function kernelFilesystems(root: string): Op[] {
+/** /sys is read-only unless --privileged. */
+export function kernelFilesystems(root: string, opts: { sysWritable: boolean }): Op[] {
   return [
     mkdir(`${root}/proc`),
     mount("proc", `${root}/proc`, "proc", nosuid | nodev | noexec),
     mkdir(`${root}/sys`),
-    mount("sysfs", `${root}/sys`, "sysfs", rdonly | nosuid | nodev | noexec),
+    mount("sysfs", `${root}/sys`, "sysfs", (opts.sysWritable ? 0 : rdonly) | nosuid | nodev | noexec),
   ];
+}
+
+/** What runc and docker hide: kernel memory, keys, timers and hardware a container has no business with. */
+export const MASKED_PATHS = [
+  "/proc/acpi", "/proc/asound", "/proc/interrupts", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
+  "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi",
+  "/sys/firmware", "/sys/devices/virtual/powercap",
+];
+
+/** Kernel settings a container may read but not change. */
+export const READ_ONLY_PATHS = ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"];
+
+/** A /proc or /sys path as this kernel has it (kernels built without one lack it). */
+export interface KernelPath {
+  path: string;
+  isDir: boolean;
+}
+
+/** A file is covered by /dev/null, a folder by an empty read-only tmpfs. Call after devFilesystem. */
+export function maskPaths(root: string, paths: KernelPath[]): Op[] {
+  return paths.map(({ path, isDir }) =>
+    isDir ? mount("tmpfs", `${root}${path}`, "tmpfs", rdonly | nosuid | nodev | noexec, "size=0") : mount(`${root}/dev/null`, `${root}${path}`, "", bind),
+  );
+}
+
+/** Bound onto themselves, then the bind made read-only (the flags proc was mounted with kept). */
+export function readOnlyPaths(root: string, paths: KernelPath[]): Op[] {
+  return paths.flatMap(({ path }) => [
+    mount(`${root}${path}`, `${root}${path}`, "", bind | MountFlag.rec),
+    mount("", `${root}${path}`, "", bind | MountFlag.remount | rdonly | nosuid | nodev | noexec),
+  ]);
+}
+
+/** --read-only: the root's own mount; volumes, tmpfs and /etc/hosts and friends stay as they are. */
+export function readOnlyRoot(): Op {
+  return mount("", "/", "", bind | MountFlag.remount | rdonly);
+}
+
+export interface TmpfsMount {
+  target: string;
+  /** MS_* flags. */
+  flags: number;
+  /** size=, mode=, uid=, gid=, nr_inodes= */
+  data: string;
+}
+
+/** After pivot_root, so that the target resolves inside the container. */
+export function tmpfsMount(t: TmpfsMount): Op[] {
+  return [...mkdirAll(t.target), mount("tmpfs", t.target, "tmpfs", t.flags, t.data)];
 }
 
 const devices: { name: string; major: number; minor: number }[] = [

@@ -1,5 +1,5 @@
 // Facts about host processes, read from /proc.
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 
 /** The start time of a process (clock ticks since boot), to tell it from a later one with its pid. */
 export function processStartTime(pid: number): string | undefined {
@@ -10,6 +10,14 @@ export function processStartTime(pid: number): string | undefined {
 export function isSameProcess(pid: number, startTime: string): boolean {
   const fields = statFields(pid);
   return fields !== undefined && fields[19] === startTime && fields[0] !== "Z" && fields[0] !== "X";
+}
+
+/** The pids whose parent is pid (from every /proc/N/stat: the task children files need ptrace rights). */
+export function childrenOf(pid: number): number[] {
+  return readdirSync("/proc")
+    .filter((name) => /^\d+$/.test(name))
+    .map(Number)
+    .filter((n) => statFields(n)?.[1] === String(pid));
 }
 
 /** /proc/PID/stat from field 3 (state) on. */

@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { CgroupWriteError } from "../../src/linux/cgroups/cgroup.ts";
 import { delegatedCgroup, parseLayout, unifiedPath } from "../../src/linux/cgroups/detect.ts";
 import { formatBinaryBytes } from "../../src/linux/cgroups/limits.ts";
+import { ALLOWED_DEVICES } from "../../src/linux/cgroups/devices.ts";
 import { V1Cgroup, v1Hierarchies } from "../../src/linux/cgroups/v1.ts";
 import { sharesToWeight, V2Cgroup, v2Controllers } from "../../src/linux/cgroups/v2.ts";
 import { FakeCgroupfs } from "./fake-cgroupfs.ts";
@@ -158,9 +159,9 @@ describe("cgroup v1", () => {
   test("memory, cpu, cpuacct and pids for every container; each limit in its hierarchy, in order", () => {
     const fs = new FakeCgroupfs(root, 1, sets);
     const limits = { memory: 32 << 20, cpuQuota: 25_000, cpuPeriod: 100_000, cpuShares: 512, pidsLimit: 20 };
-    const used = v1Hierarchies(hierarchies(fs), limits);
+    const used = v1Hierarchies(hierarchies(fs), limits, false);
     expect(used.map((h) => h.controllers.join())).toEqual(["cpu", "cpuacct", "memory", "pids"]);
-    const cg = new V1Cgroup(used, ID, limits, fs);
+    const cg = new V1Cgroup(used, ID, limits, undefined, fs);
     cg.create();
     expect(fs.log).toEqual([
       "mkdir cpu/cbox",
@@ -182,10 +183,23 @@ describe("cgroup v1", () => {
     for (const p of cg.paths) expect(fs.read(`${p}/cgroup.procs`)).toBe("77\n");
   });
 
+  test("devices: deny everything, then allow only the standard nodes (and mknod of any)", () => {
+    const fs = new FakeCgroupfs(root, 1, sets);
+    const used = v1Hierarchies(hierarchies(fs), {}, true);
+    expect(used.map((h) => h.controllers.join())).toEqual(["cpu", "cpuacct", "memory", "devices", "pids"]);
+    new V1Cgroup(used, ID, {}, ALLOWED_DEVICES, fs).create();
+    expect(fs.log.filter((l) => l.startsWith("write devices/"))).toEqual([
+      `write devices/cbox/${ID}/devices.deny a`,
+      ...["c *:* m", "b *:* m", "c 1:3 rwm", "c 1:5 rwm", "c 1:7 rwm", "c 1:8 rwm", "c 1:9 rwm", "c 5:0 rwm", "c 5:1 rwm", "c 5:2 rwm", "c 136:* rwm"].map(
+        (rule) => `write devices/cbox/${ID}/devices.allow ${rule}`,
+      ),
+    ]);
+  });
+
   test("controllers mounted together are one hierarchy, used once", () => {
     const fs = new FakeCgroupfs(root, 1, [["cpu", "cpuacct"], ["memory"]]);
-    const used = v1Hierarchies([{ mount: fs.hierarchy(["cpu", "cpuacct"]), controllers: ["cpu", "cpuacct"] }, { mount: fs.hierarchy(["memory"]), controllers: ["memory"] }], {});
-    const cg = new V1Cgroup(used, ID, { cpuShares: 100 }, fs);
+    const used = v1Hierarchies([{ mount: fs.hierarchy(["cpu", "cpuacct"]), controllers: ["cpu", "cpuacct"] }, { mount: fs.hierarchy(["memory"]), controllers: ["memory"] }], {}, false);
+    const cg = new V1Cgroup(used, ID, { cpuShares: 100 }, undefined, fs);
     cg.create();
     expect(cg.paths).toEqual([`${root}/cpu,cpuacct/cbox/${ID}`, `${root}/memory/cbox/${ID}`]);
     expect(fs.value(`cpu,cpuacct/cbox/${ID}/cpu.shares`)).toBe("100");
@@ -194,7 +208,7 @@ describe("cgroup v1", () => {
   test("a new cpuset takes its parent's memory nodes and the CPUs asked for", () => {
     const fs = new FakeCgroupfs(root, 1, sets);
     const limits = { cpusetCpus: "1-2" };
-    new V1Cgroup(v1Hierarchies(hierarchies(fs), limits), ID, limits, fs).create();
+    new V1Cgroup(v1Hierarchies(hierarchies(fs), limits, false), ID, limits, undefined, fs).create();
     expect(fs.log.filter((l) => l.includes("cpuset"))).toEqual([
       "mkdir cpuset/cbox",
       "write cpuset/cbox/cpuset.cpus 0-3",
@@ -208,21 +222,21 @@ describe("cgroup v1", () => {
   test("without swap accounting only the memory limit is written", () => {
     const fs = new FakeCgroupfs(root, 1, sets);
     fs.missing.add("memory.memsw.limit_in_bytes");
-    new V1Cgroup(v1Hierarchies(hierarchies(fs), {}), ID, { memory: 8 << 20 }, fs).create();
+    new V1Cgroup(v1Hierarchies(hierarchies(fs), {}, false), ID, { memory: 8 << 20 }, undefined, fs).create();
     expect(fs.log.filter((l) => l.startsWith("write"))).toEqual([`write memory/cbox/${ID}/memory.limit_in_bytes 8388608`]);
   });
 
   test("a refused value leaves no cgroup in any hierarchy", () => {
     const fs = new FakeCgroupfs(root, 1, sets);
     fs.refuse.set("pids.max", "EINVAL");
-    const cg = new V1Cgroup(v1Hierarchies(hierarchies(fs), {}), ID, { memory: 8 << 20, pidsLimit: 3 }, fs);
+    const cg = new V1Cgroup(v1Hierarchies(hierarchies(fs), {}, false), ID, { memory: 8 << 20, pidsLimit: 3 }, undefined, fs);
     expect(() => cg.create()).toThrow(CgroupWriteError);
     for (const s of sets) expect(existsSync(join(fs.hierarchy(s), "cbox"))).toBe(false);
   });
 
   test("oom kills come from memory.oom_control; remove takes every hierarchy's folder", () => {
     const fs = new FakeCgroupfs(root, 1, sets);
-    const cg = new V1Cgroup(v1Hierarchies(hierarchies(fs), {}), ID, {}, fs);
+    const cg = new V1Cgroup(v1Hierarchies(hierarchies(fs), {}, false), ID, {}, undefined, fs);
     cg.create();
     writeFileSync(join(fs.hierarchy(["memory"]), `cbox/${ID}/memory.oom_control`), "oom_kill_disable 0\nunder_oom 0\noom_kill 2\n");
     expect(cg.oomKills()).toBe(2);

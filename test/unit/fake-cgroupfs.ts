@@ -19,6 +19,7 @@ const V1_FILES: Record<string, string[]> = {
   memory: ["memory.limit_in_bytes", "memory.memsw.limit_in_bytes", "memory.oom_control"],
   cpu: ["cpu.shares", "cpu.cfs_period_us", "cpu.cfs_quota_us"],
   cpuacct: ["cpuacct.usage"],
+  devices: ["devices.allow", "devices.deny", "devices.list"],
   cpuset: ["cpuset.cpus", "cpuset.mems"],
   pids: ["pids.max", "pids.current"],
 };

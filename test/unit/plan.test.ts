@@ -1,5 +1,6 @@
 import { describe, expect, test } from "bun:test";
-import { buildExecPlan, buildPlan, type ContainerDirs, describeOp, type HostFacts, type StdioPlan } from "../../src/container/plan.ts";
+import { buildExecPlan, buildPlan, type ContainerDirs, describeOp, type HostFacts, type Lockdown, type StdioPlan } from "../../src/container/plan.ts";
+import { capabilityMask, DEFAULT_CAPABILITIES } from "../../src/linux/capabilities.ts";
 import { type ContainerSpec, DEFAULT_PATH } from "../../src/container/spec.ts";
 import { devFilesystem, MountFlag, overlayPathProblem } from "../../src/linux/mounts.ts";
 import type { Op } from "../../src/sys/ops.ts";
@@ -38,13 +39,24 @@ function spec(over: Partial<ContainerSpec> = {}): ContainerSpec {
     image: { ref: "", id: "" },
     init: false,
     volumes: [],
+    tmpfs: [],
     userns: "host",
+    limits: {},
+    security: { privileged: false, capabilities: DEFAULT_CAPABILITIES, noNewPrivileges: false, seccomp: { kind: "default" }, readOnly: false },
     ...over,
   };
 }
 
-const plan = (s: ContainerSpec, host: HostFacts, stdio: StdioPlan = { kind: "null" }, volumeFds: number[] = []) =>
-  buildPlan(s, dirs, host, { stdio, lowerdir: s.rootfs, volumeFds });
+const FILTER = [0x7fff000000000006n, 0x1234n];
+const LOCKDOWN: Lockdown = { capabilities: capabilityMask(DEFAULT_CAPABILITIES), lastCap: 40, noNewPrivileges: false, seccomp: FILTER };
+const MASKED = [
+  { path: "/proc/kcore", isDir: false },
+  { path: "/sys/firmware", isDir: true },
+];
+const READ_ONLY = [{ path: "/proc/sys", isDir: true }];
+
+const plan = (s: ContainerSpec, host: HostFacts, stdio: StdioPlan = { kind: "null" }, volumeFds: number[] = [], lockdown = LOCKDOWN) =>
+  buildPlan(s, dirs, host, { stdio, lowerdir: s.rootfs, volumeFds, lockdown, masked: MASKED, readOnly: READ_ONLY });
 const mounts = (ops: Op[]) => ops.filter((o) => o.op === "mount");
 const indexOf = (ops: Op[], pred: (o: Op) => boolean) => ops.findIndex(pred);
 const mountOn = (ops: Op[], target: string) => ops.find((o) => o.op === "mount" && o.strs![1] === target);
@@ -133,7 +145,7 @@ for (const [label, host] of [
       expect(ops.filter((o) => o.op === "exec")).toHaveLength(1);
     });
 
-    test("pdeathsig(SIGKILL) comes first; sethostname and loopbackUp before pivot_root", () => {
+    test("pdeathsig(SIGKILL) first; sethostname and loopbackUp before pivot_root", () => {
       expect(ops[0]).toEqual({ op: "pdeathsig", ints: [9] });
       const p = indexOf(ops, (o) => o.op === "pivotRoot");
       expect(indexOf(ops, (o) => o.op === "sethostname")).toBeLessThan(p);
@@ -313,6 +325,78 @@ describe("buildPlan options", () => {
   });
 });
 
+describe("security", () => {
+  const opsOf = (ops: Op[]) => ops.map((o) => o.op);
+  const tail = (ops: Op[]) => opsOf(ops).slice(opsOf(ops).indexOf("openDup") + 1);
+
+  test("root: the filter before the ids change, the bounding set cut, then root keeps the same set as permitted and effective", () => {
+    const ops = plan(spec({ user: { uid: 0, gid: 0, groups: [0], home: "/root" } }), ROOT_HOST);
+    expect(tail(ops)).toEqual(["seccomp", "dropBounding", "setgroups", "setgid", "setuid", "capset", "closeFrom", "exec"]);
+    expect(ops.find((o) => o.op === "seccomp")).toEqual({ op: "seccomp", ints: FILTER });
+    expect(ops.find((o) => o.op === "dropBounding")).toEqual({ op: "dropBounding", ints: [0xa80425fbn, 40] });
+    expect(ops.find((o) => o.op === "capset")).toEqual({ op: "capset", ints: [0xa80425fbn, 0xa80425fbn, 0] });
+  });
+
+  test("a non-root user ends with empty permitted and effective sets, the bounding set kept", () => {
+    const ops = plan(spec(), ROOT_HOST);
+    expect(ops.find((o) => o.op === "capset")).toEqual({ op: "capset", ints: [0n, 0n, 0] });
+    expect(ops.find((o) => o.op === "dropBounding")!.ints![0]).toBe(0xa80425fbn);
+  });
+
+  test("no-new-privileges: set after the ids change, and the filter then goes in last", () => {
+    const ops = plan(spec(), ROOT_HOST, { kind: "null" }, [], { ...LOCKDOWN, noNewPrivileges: true });
+    expect(tail(ops)).toEqual(["dropBounding", "setgroups", "setgid", "setuid", "capset", "noNewPrivs", "seccomp", "closeFrom", "exec"]);
+  });
+
+  test("unconfined: no seccomp op", () => {
+    const ops = plan(spec(), ROOT_HOST, { kind: "null" }, [], { ...LOCKDOWN, seccomp: undefined });
+    expect(opsOf(ops)).not.toContain("seccomp");
+  });
+
+  test("masked paths: files under /dev/null, folders under an empty read-only tmpfs; read-only paths bound and remounted ro", () => {
+    const ops = plan(spec(), ROOT_HOST);
+    const { rdonly, nosuid, nodev, noexec, bind, rec, remount } = MountFlag;
+    expect(mountOn(ops, `${R}/proc/kcore`)).toEqual({ op: "mount", ints: [bind], strs: [`${R}/dev/null`, `${R}/proc/kcore`, "", ""] });
+    expect(mountOn(ops, `${R}/sys/firmware`)).toEqual({ op: "mount", ints: [rdonly | nosuid | nodev | noexec], strs: ["tmpfs", `${R}/sys/firmware`, "tmpfs", "size=0"] });
+    expect(mounts(ops).filter((m) => m.strs![1] === `${R}/proc/sys`)).toEqual([
+      { op: "mount", ints: [bind | rec], strs: [`${R}/proc/sys`, `${R}/proc/sys`, "", ""] },
+      { op: "mount", ints: [bind | remount | rdonly | nosuid | nodev | noexec], strs: ["", `${R}/proc/sys`, "", ""] },
+    ]);
+    // after /dev (its null is the mask) and before pivot_root
+    const kcore = indexOf(ops, (o) => o === mountOn(ops, `${R}/proc/kcore`));
+    expect(kcore).toBeGreaterThan(indexOf(ops, (o) => o.op === "mknod" && o.strs![0] === `${R}/dev/null`));
+    expect(kcore).toBeLessThan(indexOf(ops, (o) => o.op === "pivotRoot"));
+    expect(mountOn(ops, `${R}/sys`)!.ints![0]! & rdonly).toBe(rdonly);
+  });
+
+  test("--privileged: nothing masked or read-only, /sys writable", () => {
+    const ops = plan(spec({ security: { ...spec().security, privileged: true } }), ROOT_HOST);
+    expect(mountOn(ops, `${R}/proc/kcore`)).toBeUndefined();
+    expect(mountOn(ops, `${R}/proc/sys`)).toBeUndefined();
+    expect(mountOn(ops, `${R}/sys`)!.ints![0]! & MountFlag.rdonly).toBe(0);
+  });
+
+  test("--tmpfs after pivot_root and the volumes; --read-only remounts / after the workdir is made", () => {
+    const tmpfs = [{ target: "/run/x", flags: MountFlag.nosuid, data: "size=1m" }];
+    const volume = { source: "/h", target: "/v", readonly: false, isFile: false };
+    const ops = plan(spec({ tmpfs, volumes: [volume], workdir: "/w", security: { ...spec().security, readOnly: true } }), ROOT_HOST, { kind: "null" }, [7]);
+    const t = indexOf(ops, (o) => o === mountOn(ops, "/run/x"));
+    expect(ops.slice(t - 2, t + 1)).toEqual([
+      { op: "mkdir", ints: [0o755, 1], strs: ["/run"] },
+      { op: "mkdir", ints: [0o755, 1], strs: ["/run/x"] },
+      { op: "mount", ints: [MountFlag.nosuid], strs: ["tmpfs", "/run/x", "tmpfs", "size=1m"] },
+    ]);
+    expect(t).toBeGreaterThan(indexOf(ops, (o) => o.op === "attachTree"));
+    const onRoot = (all: Op[]) => mounts(all).filter((m) => m.strs![1] === "/");
+    expect(onRoot(ops)).toEqual([
+      { op: "mount", ints: [MountFlag.rec | MountFlag.private], strs: ["", "/", "", ""] },
+      { op: "mount", ints: [MountFlag.bind | MountFlag.remount | MountFlag.rdonly], strs: ["", "/", "", ""] },
+    ]);
+    expect(ops.indexOf(onRoot(ops)[1]!)).toBeGreaterThan(indexOf(ops, (o) => o.op === "chdir"));
+    expect(onRoot(plan(spec(), ROOT_HOST))).toHaveLength(1);
+  });
+});
+
 describe("mounts helpers", () => {
   test("overlayPathProblem flags ',' ':' and newline only", () => {
     expect(overlayPathProblem("/a/b c")).toBe("");
@@ -357,8 +441,13 @@ describe("describeOp", () => {
 describe("--init", () => {
   test("the init op comes last before exec, after the user switch and fd closing", () => {
     const ops = plan(spec({ init: true }), ROOT_HOST);
-    expect(ops.slice(-4).map((o) => o.op)).toEqual(["setuid", "closeFrom", "init", "exec"]);
+    expect(ops.slice(-5).map((o) => o.op)).toEqual(["setuid", "capset", "closeFrom", "init", "exec"]);
     expect(plan(spec(), ROOT_HOST).some((o) => o.op === "init")).toBe(false);
+  });
+
+  test("the init, which keeps its copy of cbox's memory, is made non-dumpable first; without it cbox's own memory is not touched", () => {
+    expect(plan(spec({ init: true }), ROOT_HOST)[0]).toEqual({ op: "dumpable", ints: [0] });
+    expect(plan(spec(), ROOT_HOST).some((o) => o.op === "dumpable")).toBe(false);
   });
 
   test("a container that keeps an init does not share cbox's memory; others do", () => {
@@ -377,10 +466,11 @@ describe("buildExecPlan", () => {
     { fd: 6, type: CloneFlag.newpid },
     { fd: 7, type: CloneFlag.newns },
   ];
-  const exec = { namespaces, user, workdir: "/srv", command: ["ls", "-l"], env: ["PATH=/bin", "A=1"], setgroupsAllowed: true };
+  const exec = { namespaces, user, workdir: "/srv", command: ["ls", "-l"], env: ["PATH=/bin", "A=1"], setgroupsAllowed: true, lockdown: LOCKDOWN };
 
   test("joins the namespaces in the order given, forks into the PID namespace, then becomes the user and execs", () => {
     expect(buildExecPlan(exec, { kind: "null" })).toEqual([
+      { op: "dumpable", ints: [0] },
       { op: "pdeathsig", ints: [9] },
       { op: "setns", ints: [5, CloneFlag.newuser] },
       { op: "setns", ints: [6, CloneFlag.newpid] },
@@ -389,9 +479,12 @@ describe("buildExecPlan", () => {
       { op: "setsid" },
       { op: "openDup", ints: [0, 0], strs: ["/dev/null"] },
       { op: "chdir", strs: ["/srv"] },
+      { op: "seccomp", ints: FILTER },
+      { op: "dropBounding", ints: [LOCKDOWN.capabilities, 40] },
       { op: "setgroups", ints: [1001, 10] },
       { op: "setgid", ints: [1001] },
       { op: "setuid", ints: [1000] },
+      { op: "capset", ints: [0n, 0n, 0] },
       { op: "closeFrom", ints: [3] },
       { op: "exec", ints: [2, 2], strs: ["/bin", "ls", "-l", "PATH=/bin", "A=1"] },
     ]);

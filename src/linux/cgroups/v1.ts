@@ -2,6 +2,7 @@
 // made in each hierarchy it uses as `cbox/<id>`.
 import { cgroupfs, type CgroupFs } from "./fs.ts";
 import { enterCgroups, makeInParent, oomKillsIn, removeCgroups, writeSettings, type ContainerCgroup } from "./cgroup.ts";
+import { v1DeviceWrites, type DeviceRule } from "./devices.ts";
 import { LIMIT_FLAGS as FLAG, memoryAndSwap, type Limits, type Setting } from "./limits.ts";
 
 export interface Hierarchy {
@@ -13,15 +14,16 @@ export interface Hierarchy {
 const ALWAYS = ["memory", "cpu", "cpuacct", "pids"];
 
 /** The hierarchies a container with these limits uses, each once even when mounted together. */
-export function v1Hierarchies(all: Hierarchy[], limits: Limits): Hierarchy[] {
-  const wanted = limits.cpusetCpus === undefined ? ALWAYS : [...ALWAYS, "cpuset"];
+export function v1Hierarchies(all: Hierarchy[], limits: Limits, devices: boolean): Hierarchy[] {
+  const wanted = [...ALWAYS, ...(limits.cpusetCpus === undefined ? [] : ["cpuset"]), ...(devices ? ["devices"] : [])];
   return all.filter((h) => h.controllers.some((c) => wanted.includes(c)));
 }
 
 /** The writes for one hierarchy, in order; hasFile tells which optional files this kernel has. */
-export function v1Settings(controllers: string[], limits: Limits, hasFile: (file: string) => boolean): Setting[] {
+export function v1Settings(controllers: string[], limits: Limits, hasFile: (file: string) => boolean, devices?: DeviceRule[]): Setting[] {
   const out: Setting[] = [];
   const has = (c: string) => controllers.includes(c);
+  if (has("devices") && devices) out.push(...v1DeviceWrites(devices).map((w) => ({ ...w, flag: "device rules" })));
   if (has("memory") && limits.memory !== undefined) {
     out.push({ file: "memory.limit_in_bytes", value: String(limits.memory), flag: FLAG.memory });
     // Swap accounting may be off (no memsw files): then only memory is limited, as with docker.
@@ -47,6 +49,7 @@ export class V1Cgroup implements ContainerCgroup {
     private readonly hierarchies: Hierarchy[],
     id: string,
     private readonly limits: Limits,
+    private readonly devices?: DeviceRule[],
     private readonly fs: CgroupFs = cgroupfs,
   ) {
     this.paths = hierarchies.map((h) => `${h.mount}/cbox/${id}`);
@@ -62,7 +65,7 @@ export class V1Cgroup implements ContainerCgroup {
         };
         makeInParent(parent, dir, readyParent, this.fs);
         if (h.controllers.includes("cpuset")) this.initCpuset(dir, this.limits.cpusetCpus);
-        writeSettings(dir, v1Settings(h.controllers, this.limits, (f) => this.fs.exists(`${dir}/${f}`)), this.fs);
+        writeSettings(dir, v1Settings(h.controllers, this.limits, (f) => this.fs.exists(`${dir}/${f}`), this.devices), this.fs);
       });
     } catch (err) {
       this.remove();

@@ -1,6 +1,8 @@
 // cgroup v2: one hierarchy. The container's cgroup is `<base>/cbox/<id>`, where base is the
 // hierarchy's root for root, or the cgroup delegated to an ordinary user.
 import { cgroupfs, type CgroupFs } from "./fs.ts";
+import { attachDeviceProgram } from "./device-bpf.ts";
+import { ALLOWED_DEVICES, type DeviceRule } from "./devices.ts";
 import { enterCgroups, makeInParent, oomKillsIn, removeCgroups, writeSettings, type ContainerCgroup } from "./cgroup.ts";
 import { controllersFor, LIMIT_FLAGS as FLAG, memoryAndSwap, type Limits, type Setting } from "./limits.ts";
 
@@ -34,6 +36,23 @@ export function v2Settings(limits: Limits, hasFile: (file: string) => boolean): 
   return out;
 }
 
+/** A container's device limit on v2: its rules, attached to its cgroup as an eBPF program. */
+export interface DeviceControl {
+  /** The device nodes the container may use; none: no limit (--privileged). */
+  rules: DeviceRule[] | undefined;
+  /**
+   * Only root can load eBPF programs; a rootless container needs none, since device nodes on file
+   * systems mounted in a user namespace cannot be opened (nodev).
+   */
+  asRoot: boolean;
+  attach(cgroupDir: string, rules: DeviceRule[]): void;
+}
+
+/** The kernel's, on the real cgroupfs; a unit test's fake tree has no cgroup to attach a program to. */
+export function kernelDevices(rules: DeviceRule[] | undefined, fs: CgroupFs = cgroupfs): DeviceControl {
+  return { rules, asRoot: process.getuid?.() === 0, attach: fs === cgroupfs ? attachDeviceProgram : () => {} };
+}
+
 export class V2Cgroup implements ContainerCgroup {
   readonly paths: string[];
   private readonly dir: string;
@@ -45,6 +64,7 @@ export class V2Cgroup implements ContainerCgroup {
     private readonly limits: Limits,
     private readonly controllers: string[],
     private readonly fs: CgroupFs = cgroupfs,
+    private readonly devices: DeviceControl = kernelDevices(ALLOWED_DEVICES, fs),
   ) {
     this.dir = `${base}/cbox/${id}`;
     this.paths = [this.dir];
@@ -56,6 +76,7 @@ export class V2Cgroup implements ContainerCgroup {
       this.enable(this.base);
       const parent = `${this.base}/cbox`;
       makeInParent(parent, this.dir, () => this.enable(parent), this.fs);
+      if (this.devices.asRoot && this.devices.rules) this.devices.attach(this.dir, this.devices.rules);
       writeSettings(this.dir, v2Settings(this.limits, (f) => this.fs.exists(`${this.dir}/${f}`)), this.fs);
     } catch (err) {
       this.remove();
