@@ -1,8 +1,9 @@
 // Shared helpers for integration tests: real containers, started with the built dist/cbox.
 import { afterAll, beforeAll } from "bun:test";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { MASKED_PATHS, READ_ONLY_PATHS } from "../../src/linux/mounts.ts";
 
 export const repo = resolve(import.meta.dir, "../..");
 export const cboxBin = join(repo, "dist/cbox");
@@ -203,4 +204,48 @@ export function cboxCgroups(): string[] {
     if (!existsSync(parent)) return [];
     return [parent, ...readdirSync(parent).filter((n) => statSync(join(parent, n)).isDirectory()).map((n) => join(parent, n))];
   });
+}
+
+/**
+ * An ordinary user made for a test file, with subordinate ids (subStart, 65536 of them) so that
+ * its containers have 0..65535, and a rootfs built as that user in a folder it owns. Made before
+ * the file's tests (as root), removed after them, /etc/subuid and /etc/subgid restored.
+ */
+export function rootlessUserFixture(name: string, subStart: number): { as: RunAs; work: string; rootfs: string; store: string } {
+  const fx = { as: { uid: -1, gid: -1, home: "" }, work: "", rootfs: "", store: "" };
+  const saved: Record<string, string> = {};
+  const run = (...cmd: string[]) => {
+    const r = Bun.spawnSync(cmd, { stderr: "pipe" });
+    if (r.exitCode !== 0) throw new Error(`${cmd.join(" ")}: ${r.stderr}`);
+    return r.stdout.toString().trim();
+  };
+  beforeAll(() => {
+    if (!isRoot) return;
+    Bun.spawnSync(["userdel", "-r", name], { stderr: "ignore" });
+    run("useradd", "-m", "-K", "SUB_UID_COUNT=0", "-K", "SUB_GID_COUNT=0", "-s", "/bin/sh", name);
+    fx.as = { uid: Number(run("id", "-u", name)), gid: Number(run("id", "-g", name)), home: `/home/${name}` };
+    for (const file of ["/etc/subuid", "/etc/subgid"]) {
+      saved[file] = existsSync(file) ? readFileSync(file, "utf8") : "";
+      const others = saved[file]!.split("\n").filter((l) => l && !l.startsWith(`${name}:`));
+      writeFileSync(file, [...others, `${name}:${subStart}:65536`, ""].join("\n"));
+    }
+    fx.work = tempDir();
+    chmodSync(fx.work, 0o755);
+    const dir = join(fx.work, "user");
+    run("install", "-d", "-o", String(fx.as.uid), "-g", String(fx.as.gid), dir);
+    fx.rootfs = buildRootfs(join(dir, "rootfs"), fx.as);
+    fx.store = join(dir, "store");
+  });
+  afterAll(() => {
+    if (!isRoot) return;
+    for (const [file, text] of Object.entries(saved)) writeFileSync(file, text);
+    Bun.spawnSync(["userdel", "-r", name], { stderr: "ignore" });
+    if (fx.work) removeDir(fx.work);
+  });
+  return fx;
+}
+
+/** The /proc and /sys paths cbox masks or makes read-only that this kernel has: mount points in every container. */
+export function maskedAndReadOnlyPaths(): string[] {
+  return [...MASKED_PATHS, ...READ_ONLY_PATHS].filter((p) => existsSync(p));
 }

@@ -2,7 +2,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { chmodSync, chownSync, readdirSync, readFileSync, readlinkSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { buildRootfs, cbox, cboxCgroups, hostMounts, isRoot, procStat, removeDir, tempDir, treeListing, type RunAs } from "./helpers.ts";
+import { buildRootfs, cbox, cboxCgroups, hostMounts, isRoot, maskedAndReadOnlyPaths, procStat, removeDir, tempDir, treeListing, type RunAs } from "./helpers.ts";
 import { parseLayout } from "../../src/linux/cgroups/detect.ts";
 import { TerminalSession } from "./terminal.ts";
 
@@ -73,7 +73,7 @@ describe.skipIf(!isRoot)("rootless (tests create the users, so they need root to
     expect(r.stderr).toBe("");
     // The devices are the host's, bound in: a user namespace cannot make device nodes.
     const devices = ["full", "null", "random", "tty", "urandom", "zero"].map((d) => `/dev/${d}`);
-    const points = ["/", "/dev", ...devices, "/dev/mqueue", "/dev/pts", "/dev/shm", "/etc/hostname", "/etc/hosts", "/etc/resolv.conf", "/proc", "/sys"];
+    const points = ["/", "/dev", ...devices, "/dev/mqueue", "/dev/pts", "/dev/shm", "/etc/hostname", "/etc/hosts", "/etc/resolv.conf", "/proc", "/sys", ...maskedAndReadOnlyPaths()];
     expect(r.stdout.split("\n")).toEqual(["0", "0", "1", points.sort().join(" ") + " "]);
   });
 
@@ -201,5 +201,13 @@ describe.skipIf(!isRoot)("rootless (tests create the users, so they need root to
     expect(c(["rm", "-f", "bg"])).toMatchObject({ code: 0, stdout: "bg\n" });
     expect(readdirSync(join(e.store, "containers"))).toEqual([]);
     expect(Bun.spawnSync(["pgrep", "-f", "sleep 3101"]).stdout.toString()).toBe("");
+  });
+
+  test("run -d --init: exec reaches the container through the command (the init, a copy of cbox, is closed to /proc readers)", () => {
+    const e = env.sub;
+    const c = (args: string[]) => cbox([args[0]!, "--root", e.store, ...args.slice(1)], { as: e.as });
+    expect(c(["run", "-d", "--init", "--name", "with-init", "--rootfs", e.rootfs, "sleep", "3102"]).code).toBe(0);
+    expect(c(["exec", "with-init", "sh", "-c", "id -u; cat /proc/1/comm; cat /proc/1/environ 2>&1 | wc -l"])).toEqual({ code: 0, stdout: "0\ninit\n1\n", stderr: "" });
+    expect(c(["rm", "-f", "with-init"]).code).toBe(0);
   });
 });
