@@ -94,6 +94,11 @@ function report(rows: Row[], peers: Peer[]): string {
       `Goal ${met ? "met" : "NOT met"}: cbox mean is ${f(ratio)}x crun's ` +
       `(limit 1.50x) and ${f(cbox.mean / runc.mean)}x runc's (must be below 1.00x).`;
   }
+  const open = rows.find((r) => r.name === "cbox without seccomp");
+  const filterCost =
+    cbox && open
+      ? `The default seccomp filter (built and installed at every start) costs ${f(cbox.mean - open.mean)} ms of cbox's mean (cbox minus cbox without seccomp; ± ${f(Math.hypot(cbox.stddev, open.stddev))} ms).`
+      : "";
   const ns = hybrid ? `a private mount namespace with the empty cgroup2 at ${CGROUP2_STUB} unmounted` : "the host mount namespace";
   return [
     "## Container start latency",
@@ -106,6 +111,7 @@ function report(rows: Row[], peers: Peer[]): string {
     "",
     `Goal: ${GOAL}. ${verdict}`,
     "",
+    ...(filterCost ? [filterCost, ""] : []),
     "Commands (`bun scripts/bench-start.ts`):",
     "",
     ...peers.map((p) => `- ${p.name}: \`${p.shown}\``),
@@ -139,6 +145,12 @@ async function main() {
         name: "cbox",
         cmd: [cbox, "run", "--rm", "--root", store, "--rootfs", rootfs, "/bin/true"],
         shown: "dist/cbox run --rm --root STORE --rootfs ROOTFS /bin/true",
+      });
+      // The cost of the default seccomp filter (built in TypeScript, installed by the shim).
+      peers.push({
+        name: "cbox without seccomp",
+        cmd: [cbox, "run", "--rm", "--root", store, "--security-opt", "seccomp=unconfined", "--rootfs", rootfs, "/bin/true"],
+        shown: "dist/cbox run --rm --root STORE --security-opt seccomp=unconfined --rootfs ROOTFS /bin/true",
       });
       // Every cbox container gets its cgroups; limits only add writes into them.
       peers.push({
