@@ -60,10 +60,10 @@ export function parseTmpfs(value: string): TmpfsMount {
   const colon = value.indexOf(":");
   const target = colon < 0 ? value : value.slice(0, colon);
   const options = colon < 0 ? [] : value.slice(colon + 1).split(",").filter(Boolean);
-  return tmpfsMount(target, options, `--tmpfs ${value}`);
+  return tmpfsSpec(target, options, `--tmpfs ${value}`);
 }
 
-function tmpfsMount(target: string, options: string[], where: string): TmpfsMount {
+function tmpfsSpec(target: string, options: string[], where: string): TmpfsMount {
   let flags = TMPFS_DEFAULT_FLAGS;
   const data: string[] = [];
   for (const option of options) {
@@ -107,7 +107,7 @@ export function parseMount(value: string): MountSpec {
       ...(fields.get("tmpfs-size") !== undefined ? [`size=${fields.get("tmpfs-size")}`] : []),
       ...(fields.get("tmpfs-mode") !== undefined ? [`mode=${fields.get("tmpfs-mode")}`] : []),
     ];
-    return { kind: "tmpfs", tmpfs: tmpfsMount(target, options, where) };
+    return { kind: "tmpfs", tmpfs: tmpfsSpec(target, options, where) };
   }
   if (type === "volume") throw new CboxError(`${where}: named volumes are not supported; use type=bind with an absolute host path`);
   throw new CboxError(`${where}: type= must be bind or tmpfs`);

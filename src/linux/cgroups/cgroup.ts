@@ -14,6 +14,37 @@ export interface ContainerCgroup {
   remove(): void;
 }
 
+/** What both drivers share: the container's folders at paths; make() creates them and writes the limits. */
+export abstract class CgroupFolders implements ContainerCgroup {
+  constructor(
+    readonly paths: string[],
+    protected readonly fs: CgroupFs,
+  ) {}
+
+  protected abstract make(): void;
+
+  create(): void {
+    try {
+      this.make();
+    } catch (err) {
+      this.remove();
+      throw err;
+    }
+  }
+
+  enter(pid: number): void {
+    enterCgroups(this.paths, pid, this.fs);
+  }
+
+  oomKills(): number {
+    return oomKillsIn(this.paths, this.fs);
+  }
+
+  remove(): void {
+    removeCgroups(this.paths, this.fs);
+  }
+}
+
 /** A limit the kernel refused: the flag and the file, for a one-line error. */
 export class CgroupWriteError extends Error {
   constructor(

@@ -1,7 +1,7 @@
 // cgroup v1: one hierarchy per controller (or a few mounted together), the container's cgroup
 // made in each hierarchy it uses as `cbox/<id>`.
 import { cgroupfs, type CgroupFs } from "./fs.ts";
-import { enterCgroups, makeInParent, oomKillsIn, removeCgroups, writeSettings, type ContainerCgroup } from "./cgroup.ts";
+import { CgroupFolders, makeInParent, writeSettings } from "./cgroup.ts";
 import { v1DeviceWrites, type DeviceRule } from "./devices.ts";
 import { LIMIT_FLAGS as FLAG, memoryAndSwap, type Limits, type Setting } from "./limits.ts";
 
@@ -42,47 +42,28 @@ export function v1Settings(controllers: string[], limits: Limits, hasFile: (file
   return out;
 }
 
-export class V1Cgroup implements ContainerCgroup {
-  readonly paths: string[];
-
+export class V1Cgroup extends CgroupFolders {
   constructor(
     private readonly hierarchies: Hierarchy[],
     id: string,
     private readonly limits: Limits,
     private readonly devices?: DeviceRule[],
-    private readonly fs: CgroupFs = cgroupfs,
+    fs: CgroupFs = cgroupfs,
   ) {
-    this.paths = hierarchies.map((h) => `${h.mount}/cbox/${id}`);
+    super(hierarchies.map((h) => `${h.mount}/cbox/${id}`), fs);
   }
 
-  create(): void {
-    try {
-      this.hierarchies.forEach((h, i) => {
-        const dir = this.paths[i]!;
-        const parent = `${h.mount}/cbox`;
-        const readyParent = () => {
-          if (h.controllers.includes("cpuset") && !this.fs.read(`${parent}/cpuset.cpus`)?.trim()) this.initCpuset(parent);
-        };
-        makeInParent(parent, dir, readyParent, this.fs);
-        if (h.controllers.includes("cpuset")) this.initCpuset(dir, this.limits.cpusetCpus);
-        writeSettings(dir, v1Settings(h.controllers, this.limits, (f) => this.fs.exists(`${dir}/${f}`), this.devices), this.fs);
-      });
-    } catch (err) {
-      this.remove();
-      throw err;
-    }
-  }
-
-  enter(pid: number): void {
-    enterCgroups(this.paths, pid, this.fs);
-  }
-
-  oomKills(): number {
-    return oomKillsIn(this.paths, this.fs);
-  }
-
-  remove(): void {
-    removeCgroups(this.paths, this.fs);
+  protected make(): void {
+    this.hierarchies.forEach((h, i) => {
+      const dir = this.paths[i]!;
+      const parent = `${h.mount}/cbox`;
+      const readyParent = () => {
+        if (h.controllers.includes("cpuset") && !this.fs.read(`${parent}/cpuset.cpus`)?.trim()) this.initCpuset(parent);
+      };
+      makeInParent(parent, dir, readyParent, this.fs);
+      if (h.controllers.includes("cpuset")) this.initCpuset(dir, this.limits.cpusetCpus);
+      writeSettings(dir, v1Settings(h.controllers, this.limits, (f) => this.fs.exists(`${dir}/${f}`), this.devices), this.fs);
+    });
   }
 
   /** A new v1 cpuset has no CPUs and no memory nodes: no task could enter it. It takes its parent's. */

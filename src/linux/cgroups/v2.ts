@@ -3,7 +3,7 @@
 import { cgroupfs, type CgroupFs } from "./fs.ts";
 import { attachDeviceProgram } from "./device-bpf.ts";
 import { ALLOWED_DEVICES, type DeviceRule } from "./devices.ts";
-import { enterCgroups, makeInParent, oomKillsIn, removeCgroups, writeSettings, type ContainerCgroup } from "./cgroup.ts";
+import { CgroupFolders, makeInParent, writeSettings } from "./cgroup.ts";
 import { controllersFor, LIMIT_FLAGS as FLAG, memoryAndSwap, type Limits, type Setting } from "./limits.ts";
 
 /** Accounted for every container when the hierarchy offers them; cpuset only when asked for. */
@@ -53,8 +53,7 @@ export function kernelDevices(rules: DeviceRule[] | undefined, fs: CgroupFs = cg
   return { rules, asRoot: process.getuid?.() === 0, attach: fs === cgroupfs ? attachDeviceProgram : () => {} };
 }
 
-export class V2Cgroup implements ContainerCgroup {
-  readonly paths: string[];
+export class V2Cgroup extends CgroupFolders {
   private readonly dir: string;
 
   /** base: the cgroup under which `cbox/<id>` is made, a folder of the mounted hierarchy. */
@@ -63,37 +62,20 @@ export class V2Cgroup implements ContainerCgroup {
     id: string,
     private readonly limits: Limits,
     private readonly controllers: string[],
-    private readonly fs: CgroupFs = cgroupfs,
+    fs: CgroupFs = cgroupfs,
     private readonly devices: DeviceControl = kernelDevices(ALLOWED_DEVICES, fs),
   ) {
-    this.dir = `${base}/cbox/${id}`;
-    this.paths = [this.dir];
+    super([`${base}/cbox/${id}`], fs);
+    this.dir = this.paths[0]!;
   }
 
-  create(): void {
-    try {
-      // Controllers pass down one level at a time: base -> cbox -> cbox/<id>.
-      this.enable(this.base);
-      const parent = `${this.base}/cbox`;
-      makeInParent(parent, this.dir, () => this.enable(parent), this.fs);
-      if (this.devices.asRoot && this.devices.rules) this.devices.attach(this.dir, this.devices.rules);
-      writeSettings(this.dir, v2Settings(this.limits, (f) => this.fs.exists(`${this.dir}/${f}`)), this.fs);
-    } catch (err) {
-      this.remove();
-      throw err;
-    }
-  }
-
-  enter(pid: number): void {
-    enterCgroups(this.paths, pid, this.fs);
-  }
-
-  oomKills(): number {
-    return oomKillsIn(this.paths, this.fs);
-  }
-
-  remove(): void {
-    removeCgroups(this.paths, this.fs);
+  protected make(): void {
+    // Controllers pass down one level at a time: base -> cbox -> cbox/<id>.
+    this.enable(this.base);
+    const parent = `${this.base}/cbox`;
+    makeInParent(parent, this.dir, () => this.enable(parent), this.fs);
+    if (this.devices.asRoot && this.devices.rules) this.devices.attach(this.dir, this.devices.rules);
+    writeSettings(this.dir, v2Settings(this.limits, (f) => this.fs.exists(`${this.dir}/${f}`)), this.fs);
   }
 
   /**
