@@ -7,6 +7,7 @@ import child from "./c/child.c" with { type: "text" };
 import host from "./c/host.c" with { type: "text" };
 import monitor from "./c/monitor.c" with { type: "text" };
 import mounts from "./c/mounts.c" with { type: "text" };
+import net from "./c/net.c" with { type: "text" };
 import plan from "./c/plan.c" with { type: "text" };
 import prelude from "./c/prelude.c" with { type: "text" };
 import security from "./c/security.c" with { type: "text" };
@@ -22,6 +23,7 @@ const coreSource = [prelude, mounts, child, security, plan, spawn].join("\n");
 const detachSource = [coreSource, monitor].join("\n");
 const extraSource = [prelude, mounts, host, stdio].join("\n");
 const deviceSource = [prelude, bpf].join("\n");
+const netSource = [prelude, net].join("\n");
 
 export interface ShimSymbols {
   cbox_spawn(
@@ -57,6 +59,14 @@ export interface DeviceSymbols {
   cbox_bpf_prog_attach(cgroupFd: number, progFd: number, type: number, flags: number): number;
 }
 
+export interface NetSymbols {
+  cbox_netlink_open(nsFd: number): number;
+  cbox_send(fd: number, buf: Uint8Array, len: number): number;
+  cbox_recv(fd: number, buf: Uint8Array, len: number): number;
+  cbox_unix_connect(path: Uint8Array): number;
+  cbox_shutdown_write(fd: number): number;
+}
+
 // O_TMPFILE | O_RDWR: an unnamed file, so nothing is left behind even if we are killed.
 // TinyCC reads the source by path, and a `--compile` binary's embedded files have none.
 const O_TMPFILE_RDWR = 0o20200000 | 0o2;
@@ -65,6 +75,7 @@ let core: ShimSymbols | undefined;
 let extra: ExtraSymbols | undefined;
 let detach: DetachSymbols | undefined;
 let device: DeviceSymbols | undefined;
+let netSymbols: NetSymbols | undefined;
 
 /** What every container start needs: spawning and waiting. */
 export function shim(): ShimSymbols {
@@ -106,6 +117,18 @@ export function deviceShim(): DeviceSymbols {
     cbox_bpf_prog_attach: { args: ["i32", "i32", "i32", "i32"], returns: "i32" },
   }) as unknown as DeviceSymbols;
   return device;
+}
+
+/** Sockets: rtnetlink (a bridge network) and slirp4netns's API socket (a rootless one). */
+export function netShim(): NetSymbols {
+  netSymbols ??= compile(netSource, {
+    cbox_netlink_open: { args: ["i32"], returns: "i32" },
+    cbox_send: { args: ["i32", "ptr", "i32"], returns: "i32" },
+    cbox_recv: { args: ["i32", "ptr", "i32"], returns: "i32" },
+    cbox_unix_connect: { args: ["ptr"], returns: "i32" },
+    cbox_shutdown_write: { args: ["i32"], returns: "i32" },
+  }) as unknown as NetSymbols;
+  return netSymbols;
 }
 
 function compile(source: string, symbols: Record<string, FFIFunction>): unknown {

@@ -6,7 +6,7 @@
  * Files by concept, joined by shim.ts into two compilation units: the start of every container
  * (prelude.c: declarations and helpers several files use; mounts.c, child.c, security.c, plan.c,
  * spawn.c)
- * and, compiled only when needed, cbox's other calls (prelude.c, mounts.c, host.c, stdio.c).
+ * and, compiled only when needed, cbox's other calls (prelude.c, mounts.c, host.c, stdio.c; or bpf.c, net.c).
  *
  * Plan encoding (see ops.ts): a sequence of records, each
  *   u32 code, u32 nints, u32 nstrs, u32 size | i64 ints[nints] | NUL-terminated strs | pad to 8
