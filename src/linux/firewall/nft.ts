@@ -1,0 +1,207 @@
+// The nftables driver: everything cbox adds lives in `table ip cbox`; ports are elements of two
+// maps, tagged with their container. A start is one `nft -f -` batch (atomic: all or nothing).
+import {
+  checkNetwork,
+  checkPorts,
+  conflict,
+  describeEntry,
+  FirewallError,
+  hostKey,
+  iptablesBackend,
+  ownedMatches,
+  ownerTag,
+  portsToAdd,
+  shortOwner,
+  type BridgeNetwork,
+  type PublishedEntry,
+  type PublishedPort,
+  type Runner,
+  type ToolResult,
+} from "./common.ts";
+import { ensureForward } from "./iptables.ts";
+
+/**
+ * The table, its maps and chains. `add` of a table, map or chain is a no-op when it is there, and
+ * `flush chain` + `add rule` rewrites a chain's rules in the same transaction, so sending this at
+ * every start neither duplicates rules nor touches the maps' elements (other containers' ports).
+ * Wildcard ports: `ports` (proto . port); one host address: `addrports` (addr . proto . port),
+ * looked up first. A miss ends the rule, so the two dnat rules fall through.
+ * The guard: route_localnet=1 on the bridge would let a container reach the host's 127.0.0.1, and
+ * routing would let other hosts reach containers directly; both are dropped before conntrack. The
+ * bridge's own address is not a container's: the host's own connections to it come in on lo.
+ */
+export function nftBaseCommands(net: BridgeNetwork): string[] {
+  const { bridge, subnet } = checkNetwork(net);
+  return [
+    "add table ip cbox",
+    "add map ip cbox ports { type inet_proto . inet_service : ipv4_addr . inet_service; }",
+    "add map ip cbox addrports { type ipv4_addr . inet_proto . inet_service : ipv4_addr . inet_service; }",
+    "add chain ip cbox published",
+    "flush chain ip cbox published",
+    "add rule ip cbox published dnat ip to ip daddr . meta l4proto . th dport map @addrports",
+    "add rule ip cbox published dnat ip to meta l4proto . th dport map @ports",
+    "add chain ip cbox prerouting { type nat hook prerouting priority dstnat; policy accept; }",
+    "flush chain ip cbox prerouting",
+    "add rule ip cbox prerouting fib daddr type local jump published",
+    // nft 1.0.6 refuses the name dstnat on the output hook; -100 is its value.
+    "add chain ip cbox output { type nat hook output priority -100; policy accept; }",
+    "flush chain ip cbox output",
+    "add rule ip cbox output fib daddr type local jump published",
+    "add chain ip cbox postrouting { type nat hook postrouting priority srcnat; policy accept; }",
+    "flush chain ip cbox postrouting",
+    `add rule ip cbox postrouting ip saddr ${subnet} oifname != "${bridge}" masquerade`,
+    `add rule ip cbox postrouting oifname "${bridge}" ct status dnat ip saddr { 127.0.0.0/8, ${subnet} } masquerade`,
+    "add chain ip cbox guard { type filter hook prerouting priority raw; policy accept; }",
+    "flush chain ip cbox guard",
+    `add rule ip cbox guard iifname "${bridge}" ip daddr 127.0.0.0/8 drop`,
+    `add rule ip cbox guard iifname != "${bridge}" ip daddr ${subnet} fib daddr type != local drop`,
+  ];
+}
+
+/** `create` fails with EEXIST when the key is taken (that is the conflict check); `delete` by key. */
+export function nftElement(verb: "create" | "delete", owner: string, containerIp: string, p: PublishedPort): string {
+  const map = p.hostIp ? "addrports" : "ports";
+  const key = p.hostIp ? `${p.hostIp} . ${p.proto} . ${p.hostPort}` : `${p.proto} . ${p.hostPort}`;
+  if (verb === "delete") return `delete element ip cbox ${map} { ${key} }`;
+  return `create element ip cbox ${map} { ${key} comment "${ownerTag(owner)}" : ${containerIp} . ${p.containerPort} }`;
+}
+
+/**
+ * The batch of a start: the base, one line per port, and, when asked, `list chains ip` at the end
+ * (its output shows whether iptables-nft's FORWARD chain drops, at no extra process).
+ */
+export function nftPublishBatch(net: BridgeNetwork, owner: string, containerIp: string, ports: PublishedPort[], listChains = false): string {
+  const lines = [...nftBaseCommands(net), ...ports.map((p) => nftElement("create", owner, containerIp, p))];
+  if (listChains) lines.push("list chains ip");
+  return lines.join("\n") + "\n";
+}
+
+export function nftUnpublishBatch(entries: PublishedEntry[]): string {
+  return entries.map((e) => nftElement("delete", e.owner, e.containerIp, e) + "\n").join("");
+}
+
+/** The ports in `nft -j list table ip cbox` (or `list map`) output. */
+export function parseNftTable(json: string): PublishedEntry[] {
+  const doc = JSON.parse(json) as { nftables?: Record<string, unknown>[] };
+  const entries: PublishedEntry[] = [];
+  for (const item of doc.nftables ?? []) {
+    const map = item.map as { table?: string; name?: string; elem?: unknown[] } | undefined;
+    if (!map || map.table !== "cbox" || (map.name !== "ports" && map.name !== "addrports")) continue;
+    for (const pair of map.elem ?? []) {
+      const entry = parseElement(map.name, pair);
+      if (entry) entries.push(entry);
+    }
+  }
+  return entries;
+}
+
+// [{"elem": {"val": {"concat": ["tcp", 8080]}, "comment": "cbox:..."}}, {"concat": ["10.88.0.2", 80]}]
+// (without a comment the key is the bare {"concat": [...]}).
+function parseElement(map: string, pair: unknown): PublishedEntry | undefined {
+  if (!Array.isArray(pair) || pair.length !== 2) return undefined;
+  const [key, value] = pair as [Record<string, unknown>, Record<string, unknown>];
+  const elem = key.elem as { val?: { concat?: unknown[] }; comment?: string } | undefined;
+  const concat = (elem ? elem.val?.concat : (key.concat as unknown[] | undefined)) ?? [];
+  const comment = elem?.comment ?? "";
+  const target = (value.concat as unknown[] | undefined) ?? [];
+  const [hostIp, proto, hostPort] = map === "addrports" ? concat : ["", ...concat];
+  const [containerIp, containerPort] = target;
+  if ((proto !== "tcp" && proto !== "udp") || typeof hostPort !== "number" || typeof containerPort !== "number") return undefined;
+  if (typeof hostIp !== "string" || typeof containerIp !== "string") return undefined;
+  const owner = comment.startsWith("cbox:") ? comment.slice(5) : "";
+  return { hostIp, hostPort, containerPort, proto, owner, containerIp };
+}
+
+/** Whether `list chains ip` text shows iptables-nft's FORWARD chain with policy drop. */
+export function forwardDropped(chains: string): boolean {
+  let table = "";
+  let chain = "";
+  for (const line of chains.split("\n")) {
+    const t = /^table (\S+ \S+) \{/.exec(line);
+    if (t) table = t[1]!;
+    const c = /^\s+chain (\S+) \{/.exec(line);
+    if (c) chain = c[1]!;
+    if (table === "ip filter" && chain === "FORWARD" && /hook forward .*policy drop;/.test(line)) return true;
+  }
+  return false;
+}
+
+/** The ports whose `create element` lines failed because the key is taken. */
+export function takenInBatch(batch: string, stderr: string, ports: PublishedPort[], owner: string, containerIp: string): PublishedPort[] {
+  const lines = batch.split("\n");
+  const byLine = new Map(ports.map((p) => [nftElement("create", owner, containerIp, p), p]));
+  const taken: PublishedPort[] = [];
+  for (const m of stderr.matchAll(/^[^\n:]*:(\d+):[\d-]+: Error: Could not process rule: File exists$/gm)) {
+    const p = byLine.get(lines[Number(m[1]) - 1] ?? "");
+    if (p) taken.push(p);
+  }
+  return taken;
+}
+
+/** nft's first error, without its "/dev/stdin:5:1-3:" position, with the line it is about. */
+export function nftMessage(res: ToolResult, batch?: string): string {
+  const m = /^(?:[^\n:]*:(\d+):[\d-]+: )?Error: (.*)$/m.exec(res.stderr);
+  if (!m) return `nft: ${res.stderr.trim().split("\n")[0] || `exit code ${res.code}`}`;
+  const line = m[1] && batch ? batch.split("\n")[Number(m[1]) - 1] : undefined;
+  return `nft: ${m[2]}${line ? ` (${line})` : ""}`;
+}
+
+export class NftFirewall {
+  readonly kind = "nft" as const;
+
+  /** iptables: the iptables binary, if any, whose FORWARD policy may drop container traffic. */
+  constructor(
+    readonly nft: string,
+    readonly iptables: string | undefined,
+    private readonly run: Runner,
+  ) {}
+
+  publish(net: BridgeNetwork, owner: string, containerIp: string, ports: PublishedPort[]): void {
+    const checked = checkPorts(net, containerIp, ports);
+    shortOwner(owner);
+    // With iptables-nft, its FORWARD chain is in nft's ruleset: the batch's listing shows it.
+    const backend = this.iptables ? iptablesBackend(this.iptables) : undefined;
+    const listChains = backend === "nft";
+    let add = checked;
+    let res: ToolResult;
+    for (let attempt = 0; ; attempt++) {
+      const batch = nftPublishBatch(net, owner, containerIp, add, listChains);
+      res = this.run([this.nft, "-f", "-"], batch);
+      if (res.code === 0) break;
+      const taken = takenInBatch(batch, res.stderr, add, owner, containerIp);
+      if (taken.length === 0 || attempt > 0) {
+        if (taken.length > 0) throw conflict(taken[0]!, undefined);
+        throw new FirewallError(nftMessage(res, batch));
+      }
+      // A taken key: another container's (a conflict, named), or this one's from an earlier start.
+      const existing = this.published();
+      add = portsToAdd(existing, owner, containerIp, add);
+    }
+    if (this.iptables && (backend !== "nft" || forwardDropped(res.stdout))) ensureForward(this.iptables, net, this.run);
+  }
+
+  unpublish(net: BridgeNetwork, owner: string, containerIp: string, ports: PublishedPort[]): void {
+    checkNetwork(net);
+    const gone = ownedMatches(this.published(), owner, ports);
+    if (gone.length === 0) return;
+    const batch = nftUnpublishBatch(gone);
+    const res = this.run([this.nft, "-f", "-"], batch);
+    if (res.code !== 0) throw new FirewallError(nftMessage(res, batch));
+  }
+
+  entriesOf(owner: string): string[] {
+    const short = shortOwner(owner);
+    return this.published()
+      .filter((e) => e.owner === short)
+      .map(describeEntry);
+  }
+
+  published(): PublishedEntry[] {
+    const res = this.run([this.nft, "-j", "list", "table", "ip", "cbox"]);
+    if (res.code !== 0) {
+      if (/No such file or directory/.test(res.stderr)) return [];
+      throw new FirewallError(nftMessage(res));
+    }
+    return parseNftTable(res.stdout).sort((a, b) => hostKey(a).localeCompare(hostKey(b)));
+  }
+}

@@ -1,0 +1,419 @@
+// The firewall drivers without root: the texts they send, the parsing of what the tools print,
+// the choice of driver, and whole publish/unpublish calls against a runner that plays the tool.
+import { afterAll, describe, expect, test } from "bun:test";
+import { chmodSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { chooseFirewall, detectFirewall, FirewallError, makeFirewall, type PublishedPort, type Runner, type ToolResult } from "../../src/linux/firewall/index.ts";
+import { checkPorts, findBinary, toolMessage } from "../../src/linux/firewall/common.ts";
+import { forwardDropped, nftBaseCommands, nftElement, nftMessage, nftPublishBatch, nftUnpublishBatch, parseNftTable, takenInBatch } from "../../src/linux/firewall/nft.ts";
+import { parsePortRules, parseSave, portLine, publishInput, unpublishInput } from "../../src/linux/firewall/iptables.ts";
+import { thrown } from "./helpers.ts";
+
+const net = { bridge: "cbox0", subnet: "10.88.0.0/16" };
+const A = "a1".repeat(32);
+const B = "b2".repeat(32);
+const all: PublishedPort = { hostIp: "", hostPort: 8080, containerPort: 80, proto: "tcp" };
+const local: PublishedPort = { hostIp: "127.0.0.1", hostPort: 8081, containerPort: 80, proto: "tcp" };
+const udp: PublishedPort = { hostIp: "", hostPort: 5353, containerPort: 53, proto: "udp" };
+
+const dir = mkdtempSync(join(tmpdir(), "cbox-fw-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+/** A runner that answers from a list, in order, and records what it was asked. */
+function fakeRunner(answers: Partial<ToolResult>[]): Runner & { calls: { argv: string[]; stdin?: string }[] } {
+  const calls: { argv: string[]; stdin?: string }[] = [];
+  const run = ((argv: string[], stdin?: string) => {
+    calls.push({ argv, stdin });
+    const a = answers.shift();
+    if (!a) throw new Error(`unexpected call: ${argv.join(" ")}`);
+    return { code: 0, stdout: "", stderr: "", ...a };
+  }) as Runner & { calls: typeof calls };
+  run.calls = calls;
+  return run;
+}
+
+describe("nft texts", () => {
+  test("the base is the verified ruleset, re-sendable (add + flush + add rule)", () => {
+    expect(nftBaseCommands(net)).toEqual([
+      "add table ip cbox",
+      "add map ip cbox ports { type inet_proto . inet_service : ipv4_addr . inet_service; }",
+      "add map ip cbox addrports { type ipv4_addr . inet_proto . inet_service : ipv4_addr . inet_service; }",
+      "add chain ip cbox published",
+      "flush chain ip cbox published",
+      "add rule ip cbox published dnat ip to ip daddr . meta l4proto . th dport map @addrports",
+      "add rule ip cbox published dnat ip to meta l4proto . th dport map @ports",
+      "add chain ip cbox prerouting { type nat hook prerouting priority dstnat; policy accept; }",
+      "flush chain ip cbox prerouting",
+      "add rule ip cbox prerouting fib daddr type local jump published",
+      "add chain ip cbox output { type nat hook output priority -100; policy accept; }",
+      "flush chain ip cbox output",
+      "add rule ip cbox output fib daddr type local jump published",
+      "add chain ip cbox postrouting { type nat hook postrouting priority srcnat; policy accept; }",
+      "flush chain ip cbox postrouting",
+      'add rule ip cbox postrouting ip saddr 10.88.0.0/16 oifname != "cbox0" masquerade',
+      'add rule ip cbox postrouting oifname "cbox0" ct status dnat ip saddr { 127.0.0.0/8, 10.88.0.0/16 } masquerade',
+      "add chain ip cbox guard { type filter hook prerouting priority raw; policy accept; }",
+      "flush chain ip cbox guard",
+      'add rule ip cbox guard iifname "cbox0" ip daddr 127.0.0.0/8 drop',
+      'add rule ip cbox guard iifname != "cbox0" ip daddr 10.88.0.0/16 fib daddr type != local drop',
+    ]);
+  });
+
+  test("the subnet is written as its network address; a bad bridge name or subnet is refused", () => {
+    expect(nftBaseCommands({ bridge: "br1", subnet: "10.89.3.7/16" })).toContain('add rule ip cbox guard iifname != "br1" ip daddr 10.89.0.0/16 fib daddr type != local drop');
+    expect(thrown(() => nftBaseCommands({ bridge: 'x" drop', subnet: "10.88.0.0/16" })).message).toBe('not a bridge name: "x" drop"');
+    expect(thrown(() => nftBaseCommands({ bridge: "cbox0", subnet: "10.88.0.0" })).message).toBe('not an IPv4 subnet: "10.88.0.0"');
+  });
+
+  test("elements: every address, one address, udp, and their removal by key", () => {
+    expect(nftElement("create", A, "10.88.0.2", all)).toBe('create element ip cbox ports { tcp . 8080 comment "cbox:a1a1a1a1a1a1" : 10.88.0.2 . 80 }');
+    expect(nftElement("create", A, "10.88.0.2", local)).toBe('create element ip cbox addrports { 127.0.0.1 . tcp . 8081 comment "cbox:a1a1a1a1a1a1" : 10.88.0.2 . 80 }');
+    expect(nftElement("create", A, "10.88.0.2", udp)).toBe('create element ip cbox ports { udp . 5353 comment "cbox:a1a1a1a1a1a1" : 10.88.0.2 . 53 }');
+    expect(nftElement("delete", A, "10.88.0.2", local)).toBe("delete element ip cbox addrports { 127.0.0.1 . tcp . 8081 }");
+    expect(nftUnpublishBatch([{ ...all, owner: "a1a1a1a1a1a1", containerIp: "10.88.0.2" }, { ...udp, owner: "a1a1a1a1a1a1", containerIp: "10.88.0.2" }])).toBe(
+      "delete element ip cbox ports { tcp . 8080 }\ndelete element ip cbox ports { udp . 5353 }\n",
+    );
+  });
+
+  test("a start is one batch: base, one line per port, then the chain listing when asked", () => {
+    const batch = nftPublishBatch(net, A, "10.88.0.2", [all, udp], true).split("\n");
+    expect(batch.slice(0, 21)).toEqual(nftBaseCommands(net));
+    expect(batch.slice(21)).toEqual([nftElement("create", A, "10.88.0.2", all), nftElement("create", A, "10.88.0.2", udp), "list chains ip", ""]);
+    expect(nftPublishBatch(net, A, "10.88.0.2", [])).toBe(nftBaseCommands(net).join("\n") + "\n");
+  });
+});
+
+describe("nft output", () => {
+  // `nft -j list table ip cbox` (nft 1.0.6), trimmed to the maps, plus an element without a comment.
+  const listing = JSON.stringify({
+    nftables: [
+      { metainfo: { version: "1.0.6", json_schema_version: 1 } },
+      { table: { family: "ip", name: "cbox", handle: 1 } },
+      {
+        map: {
+          family: "ip", name: "ports", table: "cbox", type: ["inet_proto", "inet_service"], handle: 1, map: "ipv4_addr . inet_service",
+          elem: [
+            [{ elem: { val: { concat: ["tcp", 8080] }, comment: "cbox:a1a1a1a1a1a1" } }, { concat: ["10.88.0.2", 80] }],
+            [{ concat: ["udp", 9999] }, { concat: ["10.88.0.9", 99] }],
+          ],
+        },
+      },
+      {
+        map: {
+          family: "ip", name: "addrports", table: "cbox", type: ["ipv4_addr", "inet_proto", "inet_service"], handle: 2, map: "ipv4_addr . inet_service",
+          elem: [[{ elem: { val: { concat: ["127.0.0.1", "udp", 8081] }, comment: "cbox:b2b2b2b2b2b2" } }, { concat: ["10.88.0.3", 53] }]],
+        },
+      },
+      { map: { family: "ip", name: "ports", table: "mine", elem: [[{ concat: ["tcp", 1] }, { concat: ["10.0.0.1", 1] }]] } },
+      { chain: { family: "ip", table: "cbox", name: "published", handle: 3 } },
+    ],
+  });
+
+  test("the maps' elements become ports with their owners", () => {
+    expect(parseNftTable(listing)).toEqual([
+      { hostIp: "", hostPort: 8080, containerPort: 80, proto: "tcp", owner: "a1a1a1a1a1a1", containerIp: "10.88.0.2" },
+      { hostIp: "", hostPort: 9999, containerPort: 99, proto: "udp", owner: "", containerIp: "10.88.0.9" },
+      { hostIp: "127.0.0.1", hostPort: 8081, containerPort: 53, proto: "udp", owner: "b2b2b2b2b2b2", containerIp: "10.88.0.3" },
+    ]);
+    expect(parseNftTable('{"nftables": [{"metainfo": {}}]}')).toEqual([]);
+  });
+
+  test("iptables-nft's FORWARD drop is seen in the chain listing, and only that", () => {
+    const drop = "table ip filter {\n\tchain FORWARD {\n\t\ttype filter hook forward priority filter; policy drop;\n\t}\n}\ntable ip cbox {\n\tchain guard {\n\t\ttype filter hook prerouting priority raw; policy accept;\n\t}\n}\n";
+    expect(forwardDropped(drop)).toBe(true);
+    expect(forwardDropped(drop.replace("policy drop", "policy accept"))).toBe(false);
+    expect(forwardDropped(drop.replace("table ip filter", "table ip mine"))).toBe(false);
+    expect(forwardDropped("")).toBe(false);
+  });
+
+  test("a taken key is found by the line nft names; other errors keep nft's words", () => {
+    const batch = nftPublishBatch(net, A, "10.88.0.2", [all, local]);
+    const stderr = `/dev/stdin:23:36-85: Error: Could not process rule: File exists\n${batch.split("\n")[22]}\n      ^^^^^\n`;
+    expect(takenInBatch(batch, stderr, [all, local], A, "10.88.0.2")).toEqual([local]);
+    const other = { code: 1, stdout: "", stderr: "/dev/stdin:1:18-24: Error: Could not process rule: No such file or directory\nadd rule ip cbox nochain drop\n    ^^^^\n" };
+    expect(takenInBatch(batch, other.stderr, [all, local], A, "10.88.0.2")).toEqual([]);
+    expect(nftMessage(other, "add rule ip cbox nochain drop\n")).toBe("nft: Could not process rule: No such file or directory (add rule ip cbox nochain drop)");
+    expect(nftMessage({ code: 1, stdout: "", stderr: "Error: No such file or directory\nlist table ip nope\n" })).toBe("nft: No such file or directory");
+  });
+});
+
+describe("iptables texts", () => {
+  // iptables-nft-save of a netns that has cbox's base, one port, and a rule of the user's own.
+  const saved = [
+    "# Generated by iptables-nft-save v1.8.9 (nf_tables)",
+    "*raw",
+    ":PREROUTING ACCEPT [0:0]",
+    ":OUTPUT ACCEPT [0:0]",
+    ":CBOX-GUARD - [0:0]",
+    "-A PREROUTING -j CBOX-GUARD",
+    "-A CBOX-GUARD -d 127.0.0.0/8 -i cbox0 -j DROP",
+    "-A CBOX-GUARD -d 10.88.0.0/16 ! -i cbox0 -m addrtype ! --dst-type LOCAL -j DROP",
+    "COMMIT",
+    "*nat",
+    ":PREROUTING ACCEPT [0:0]",
+    ":INPUT ACCEPT [0:0]",
+    ":OUTPUT ACCEPT [0:0]",
+    ":POSTROUTING ACCEPT [0:0]",
+    ":CBOX - [0:0]",
+    ":CBOX-POSTROUTING - [0:0]",
+    ":MINE - [0:0]",
+    "-A PREROUTING -m addrtype --dst-type LOCAL -j CBOX",
+    "-A OUTPUT -m addrtype --dst-type LOCAL -j CBOX",
+    "-A POSTROUTING -j CBOX-POSTROUTING",
+    '-A CBOX -d 127.0.0.1/32 -p udp -m udp --dport 8081 -m comment --comment "cbox:b2b2b2b2b2b2" -j DNAT --to-destination 10.88.0.3:53',
+    '-A CBOX -p tcp -m tcp --dport 8080 -m comment --comment "cbox:a1a1a1a1a1a1" -j DNAT --to-destination 10.88.0.2:80',
+    "-A CBOX-POSTROUTING -s 10.88.0.0/16 ! -o cbox0 -j MASQUERADE",
+    "-A CBOX-POSTROUTING -s 127.0.0.0/8 -o cbox0 -m conntrack --ctstate DNAT -j MASQUERADE",
+    "-A CBOX-POSTROUTING -s 10.88.0.0/16 -o cbox0 -m conntrack --ctstate DNAT -j MASQUERADE",
+    "-A MINE -p tcp -m tcp --dport 7 -j DNAT --to-destination 10.1.1.1:7",
+    "COMMIT",
+    "*filter",
+    ":INPUT ACCEPT [0:0]",
+    ":FORWARD ACCEPT [0:0]",
+    ":OUTPUT ACCEPT [0:0]",
+    "COMMIT",
+    "",
+  ].join("\n");
+
+  test("a fresh host gets every chain, jump and rule in one restore input", () => {
+    expect(publishInput(new Map(), net, A, "10.88.0.2", [all, local, udp])).toBe(
+      [
+        "*raw",
+        ":CBOX-GUARD - [0:0]",
+        "-A CBOX-GUARD -d 127.0.0.0/8 -i cbox0 -j DROP",
+        "-A CBOX-GUARD -d 10.88.0.0/16 ! -i cbox0 -m addrtype ! --dst-type LOCAL -j DROP",
+        "-A PREROUTING -j CBOX-GUARD",
+        "COMMIT",
+        "*nat",
+        ":CBOX - [0:0]",
+        ":CBOX-POSTROUTING - [0:0]",
+        "-A CBOX-POSTROUTING -s 10.88.0.0/16 ! -o cbox0 -j MASQUERADE",
+        "-A CBOX-POSTROUTING -s 127.0.0.0/8 -o cbox0 -m conntrack --ctstate DNAT -j MASQUERADE",
+        "-A CBOX-POSTROUTING -s 10.88.0.0/16 -o cbox0 -m conntrack --ctstate DNAT -j MASQUERADE",
+        "-A PREROUTING -m addrtype --dst-type LOCAL -j CBOX",
+        "-A OUTPUT -m addrtype --dst-type LOCAL -j CBOX",
+        "-A POSTROUTING -j CBOX-POSTROUTING",
+        '-A CBOX -p tcp -m tcp --dport 8080 -m comment --comment "cbox:a1a1a1a1a1a1" -j DNAT --to-destination 10.88.0.2:80',
+        '-I CBOX 1 -d 127.0.0.1/32 -p tcp -m tcp --dport 8081 -m comment --comment "cbox:a1a1a1a1a1a1" -j DNAT --to-destination 10.88.0.2:80',
+        '-A CBOX -p udp -m udp --dport 5353 -m comment --comment "cbox:a1a1a1a1a1a1" -j DNAT --to-destination 10.88.0.2:53',
+        "COMMIT",
+        "",
+      ].join("\n"),
+    );
+  });
+
+  test("with the base in place: nothing without ports, only the port lines with them (CBOX is never declared again)", () => {
+    const tables = parseSave(saved);
+    expect(publishInput(tables, net, B, "10.88.0.4", [])).toBe("");
+    expect(publishInput(tables, net, B, "10.88.0.4", [udp])).toBe(
+      '*nat\n-A CBOX -p udp -m udp --dport 5353 -m comment --comment "cbox:b2b2b2b2b2b2" -j DNAT --to-destination 10.88.0.4:53\nCOMMIT\n',
+    );
+  });
+
+  test("a changed subnet rewrites cbox's chains; a doubled jump loses its copy", () => {
+    const doubled = parseSave(saved.replace("-A PREROUTING -j CBOX-GUARD\n", "-A PREROUTING -j CBOX-GUARD\n-A PREROUTING -j CBOX-GUARD\n"));
+    expect(publishInput(doubled, { bridge: "cbox0", subnet: "10.89.0.0/16" }, B, "10.89.0.2", [])).toBe(
+      [
+        "*raw",
+        ":CBOX-GUARD - [0:0]",
+        "-A CBOX-GUARD -d 127.0.0.0/8 -i cbox0 -j DROP",
+        "-A CBOX-GUARD -d 10.89.0.0/16 ! -i cbox0 -m addrtype ! --dst-type LOCAL -j DROP",
+        "-D PREROUTING -j CBOX-GUARD",
+        "COMMIT",
+        "*nat",
+        ":CBOX-POSTROUTING - [0:0]",
+        "-A CBOX-POSTROUTING -s 10.89.0.0/16 ! -o cbox0 -j MASQUERADE",
+        "-A CBOX-POSTROUTING -s 127.0.0.0/8 -o cbox0 -m conntrack --ctstate DNAT -j MASQUERADE",
+        "-A CBOX-POSTROUTING -s 10.89.0.0/16 -o cbox0 -m conntrack --ctstate DNAT -j MASQUERADE",
+        "COMMIT",
+        "",
+      ].join("\n"),
+    );
+  });
+
+  test("FORWARD policy DROP brings CBOX-FORWARD, jumped to first; present, it is left alone", () => {
+    const drop = parseSave(saved.replace(":FORWARD ACCEPT", ":FORWARD DROP"));
+    expect(publishInput(drop, net, B, "10.88.0.4", [])).toBe(
+      [
+        "*filter",
+        ":CBOX-FORWARD - [0:0]",
+        "-A CBOX-FORWARD -i cbox0 -j ACCEPT",
+        "-A CBOX-FORWARD -o cbox0 -m conntrack --ctstate RELATED,ESTABLISHED,DNAT -j ACCEPT",
+        "-I FORWARD 1 -j CBOX-FORWARD",
+        "COMMIT",
+        "",
+      ].join("\n"),
+    );
+    const fixed = saved.replace(
+      ":FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n",
+      ":FORWARD DROP [0:0]\n:OUTPUT ACCEPT [0:0]\n:CBOX-FORWARD - [0:0]\n-A FORWARD -j CBOX-FORWARD\n-A CBOX-FORWARD -i cbox0 -j ACCEPT\n-A CBOX-FORWARD -o cbox0 -m conntrack --ctstate RELATED,ESTABLISHED,DNAT -j ACCEPT\n",
+    );
+    expect(publishInput(parseSave(fixed), net, B, "10.88.0.4", [])).toBe("");
+  });
+
+  test("port lines: every address appended, one address first, udp; removal by the printed rule", () => {
+    expect(portLine("add", A, "10.88.0.2", all)).toBe('-A CBOX -p tcp -m tcp --dport 8080 -m comment --comment "cbox:a1a1a1a1a1a1" -j DNAT --to-destination 10.88.0.2:80');
+    expect(portLine("add", A, "10.88.0.2", local)).toBe('-I CBOX 1 -d 127.0.0.1/32 -p tcp -m tcp --dport 8081 -m comment --comment "cbox:a1a1a1a1a1a1" -j DNAT --to-destination 10.88.0.2:80');
+    expect(portLine("delete", A, "10.88.0.2", udp)).toBe('-D CBOX -p udp -m udp --dport 5353 -m comment --comment "cbox:a1a1a1a1a1a1" -j DNAT --to-destination 10.88.0.2:53');
+    const entries = parsePortRules(parseSave(saved).get("nat"));
+    expect(unpublishInput(entries.slice(1))).toBe('*nat\n-D CBOX -p tcp -m tcp --dport 8080 -m comment --comment "cbox:a1a1a1a1a1a1" -j DNAT --to-destination 10.88.0.2:80\nCOMMIT\n');
+    expect(unpublishInput([])).toBe("");
+  });
+
+  test("CBOX's DNAT rules become ports with owners; other chains are not cbox's", () => {
+    expect(parsePortRules(parseSave(saved).get("nat")).map(({ rule: _, ...e }) => e)).toEqual([
+      { hostIp: "127.0.0.1", hostPort: 8081, containerPort: 53, proto: "udp", owner: "b2b2b2b2b2b2", containerIp: "10.88.0.3" },
+      { hostIp: "", hostPort: 8080, containerPort: 80, proto: "tcp", owner: "a1a1a1a1a1a1", containerIp: "10.88.0.2" },
+    ]);
+    expect(parsePortRules(undefined)).toEqual([]);
+  });
+
+  test("iptables-restore's complaint names the line of the input", () => {
+    const res = { code: 1, stdout: "", stderr: "iptables-restore: line 2 failed: Bad rule (does a matching rule exist in that chain?).\niptables-restore: line 2 failed\n" };
+    expect(toolMessage("iptables-restore", res, "*nat\n-D CBOX -p tcp -j ACCEPT\nCOMMIT\n")).toBe(
+      "iptables-restore: line 2 failed: Bad rule (does a matching rule exist in that chain?). (-D CBOX -p tcp -j ACCEPT)",
+    );
+    expect(toolMessage("iptables-save", { code: 1, stdout: "", stderr: "Table `bogus' does not exist\n" })).toBe("iptables-save: Table `bogus' does not exist");
+  });
+});
+
+describe("checks before anything is written", () => {
+  test("ports: twice, a bad address or port, a container outside the subnet, a bad id", () => {
+    expect(thrown(() => checkPorts(net, "10.88.0.2", [all, { ...all, containerPort: 81 }])).message).toBe("port 0.0.0.0:8080/tcp is given twice");
+    expect(thrown(() => checkPorts(net, "10.88.0.2", [{ ...all, hostIp: "::1" }])).message).toBe('not an IPv4 address: "::1"');
+    expect(thrown(() => checkPorts(net, "10.88.0.2", [{ ...all, hostPort: 70000 }])).message).toBe("not a port: 70000");
+    expect(thrown(() => checkPorts(net, "10.99.0.2", [all])).message).toBe('not an address in 10.88.0.0/16: "10.99.0.2"');
+    expect(checkPorts(net, "10.88.0.2", [{ ...all, hostIp: "0.0.0.0" }])).toEqual([all]);
+    const fw = makeFirewall("nft", "/usr/sbin/nft", undefined, fakeRunner([]));
+    expect(thrown(() => fw.publish(net, "not-an-id", "10.88.0.2", [all])).message).toBe('not a container id: "not-an-id"');
+  });
+});
+
+describe("driver choice", () => {
+  const which = (have: string[]) => (name: string) => (have.includes(name) ? `/usr/sbin/${name}` : undefined);
+
+  test("nft when there, else iptables, else none; CBOX_FIREWALL overrides", () => {
+    expect(chooseFirewall({}, which(["nft", "iptables"]))).toEqual({ kind: "nft", path: "/usr/sbin/nft" });
+    expect(chooseFirewall({}, which(["iptables"]))).toEqual({ kind: "iptables", path: "/usr/sbin/iptables" });
+    expect(chooseFirewall({}, which([]))).toBeUndefined();
+    expect(chooseFirewall({ CBOX_FIREWALL: "iptables" }, which(["nft", "iptables"]))).toEqual({ kind: "iptables", path: "/usr/sbin/iptables" });
+    expect(chooseFirewall({ CBOX_FIREWALL: "none" }, which(["nft"]))).toBeUndefined();
+    expect(thrown(() => chooseFirewall({ CBOX_FIREWALL: "nft" }, which(["iptables"]))).message).toBe("CBOX_FIREWALL=nft: nft is not installed");
+    expect(thrown(() => chooseFirewall({ CBOX_FIREWALL: "pf" }, which(["nft"]))).message).toBe("CBOX_FIREWALL=pf: expected nft, iptables or none");
+  });
+
+  test("tools are looked up in PATH first, executables only", () => {
+    for (const [name, mode] of [["nft", 0o755], ["iptables", 0o755], ["cbox-not-executable", 0o644]] as const) {
+      writeFileSync(join(dir, name), "#!/bin/sh\n");
+      chmodSync(join(dir, name), mode);
+    }
+    expect(findBinary("nft", { PATH: `relative:${dir}` })).toBe(join(dir, "nft"));
+    expect(findBinary("cbox-not-executable", { PATH: dir })).toBeUndefined();
+    expect(findBinary("cbox-no-such-tool", { PATH: dir })).toBeUndefined();
+    const fw = detectFirewall({ PATH: dir, CBOX_FIREWALL: "nft" });
+    expect(fw?.kind).toBe("nft");
+    expect((fw as unknown as { nft: string }).nft).toBe(join(dir, "nft"));
+    expect(detectFirewall({ PATH: dir, CBOX_FIREWALL: "iptables" })?.kind).toBe("iptables");
+  });
+});
+
+describe("the nft driver against a played nft", () => {
+  const nftJson = (elems: unknown[]) => JSON.stringify({ nftables: [{ map: { name: "ports", table: "cbox", elem: elems } }] });
+
+  test("a start is one process: the batch on stdin", () => {
+    const run = fakeRunner([{}]);
+    makeFirewall("nft", "/usr/sbin/nft", undefined, run).publish(net, A, "10.88.0.2", [all]);
+    expect(run.calls).toEqual([{ argv: ["/usr/sbin/nft", "-f", "-"], stdin: nftPublishBatch(net, A, "10.88.0.2", [all]) }]);
+  });
+
+  test("a port another container holds: FirewallError naming port and owner", () => {
+    const batch = nftPublishBatch(net, A, "10.88.0.2", [all]);
+    const run = fakeRunner([
+      { code: 1, stderr: "/dev/stdin:22:32-69: Error: Could not process rule: File exists\n" },
+      { stdout: nftJson([[{ elem: { val: { concat: ["tcp", 8080] }, comment: "cbox:b2b2b2b2b2b2" } }, { concat: ["10.88.0.3", 80] }]]) },
+    ]);
+    const err = thrown(() => makeFirewall("nft", "/usr/sbin/nft", undefined, run).publish(net, A, "10.88.0.2", [all]));
+    expect(err).toBeInstanceOf(FirewallError);
+    expect(err.message).toBe("port 0.0.0.0:8080/tcp is already published by container b2b2b2b2b2b2");
+    expect(run.calls.map((c) => c.argv.join(" "))).toEqual(["/usr/sbin/nft -f -", "/usr/sbin/nft -j list table ip cbox"]);
+    expect(run.calls[0]!.stdin).toBe(batch);
+  });
+
+  test("the same port of the same container (a second start of one record) is kept, the rest added", () => {
+    const run = fakeRunner([
+      { code: 1, stderr: "/dev/stdin:22:32-69: Error: Could not process rule: File exists\n" },
+      { stdout: nftJson([[{ elem: { val: { concat: ["tcp", 8080] }, comment: "cbox:a1a1a1a1a1a1" } }, { concat: ["10.88.0.2", 80] }]]) },
+      {},
+    ]);
+    makeFirewall("nft", "/usr/sbin/nft", undefined, run).publish(net, A, "10.88.0.2", [all, udp]);
+    expect(run.calls[2]!.stdin).toBe(nftPublishBatch(net, A, "10.88.0.2", [udp]));
+  });
+
+  test("iptables-nft's FORWARD drop, seen in the batch's listing, brings CBOX-FORWARD", () => {
+    const run = fakeRunner([
+      { stdout: "table ip filter {\n\tchain FORWARD {\n\t\ttype filter hook forward priority filter; policy drop;\n\t}\n}\n" },
+      { stdout: "*filter\n:INPUT ACCEPT [0:0]\n:FORWARD DROP [0:0]\n:OUTPUT ACCEPT [0:0]\nCOMMIT\n" },
+      {},
+    ]);
+    // The backend comes from the multi-call binary iptables links to, as on Debian.
+    writeFileSync(join(dir, "xtables-nft-multi"), "");
+    symlinkSync("xtables-nft-multi", join(dir, "iptables-nft"));
+    makeFirewall("nft", "/usr/sbin/nft", join(dir, "iptables-nft"), run).publish(net, A, "10.88.0.2", []);
+    expect(run.calls.map((c) => c.argv.join(" "))).toEqual(["/usr/sbin/nft -f -", `${dir}/iptables-nft-save -t filter`, `${dir}/iptables-nft-restore -w --noflush`]);
+    expect(run.calls[0]!.stdin!.endsWith("list chains ip\n")).toBe(true);
+    expect(run.calls[2]!.stdin).toContain("-I FORWARD 1 -j CBOX-FORWARD\n");
+  });
+
+  test("with iptables-legacy (not in nft's ruleset) its FORWARD policy is read with iptables-legacy-save; ACCEPT adds nothing", () => {
+    writeFileSync(join(dir, "xtables-legacy-multi"), "");
+    symlinkSync("xtables-legacy-multi", join(dir, "iptables-legacy"));
+    const run = fakeRunner([{}, { stdout: "*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\nCOMMIT\n" }]);
+    makeFirewall("nft", "/usr/sbin/nft", join(dir, "iptables-legacy"), run).publish(net, A, "10.88.0.2", [all]);
+    expect(run.calls.map((c) => c.argv.join(" "))).toEqual(["/usr/sbin/nft -f -", `${dir}/iptables-legacy-save -t filter`]);
+    expect(run.calls[0]!.stdin).toBe(nftPublishBatch(net, A, "10.88.0.2", [all]));
+  });
+
+  test("unpublish deletes only the owner's matching elements, and runs nothing more when none are left", () => {
+    const run = fakeRunner([
+      {
+        stdout: nftJson([
+          [{ elem: { val: { concat: ["tcp", 8080] }, comment: "cbox:a1a1a1a1a1a1" } }, { concat: ["10.88.0.2", 80] }],
+          [{ elem: { val: { concat: ["udp", 5353] }, comment: "cbox:b2b2b2b2b2b2" } }, { concat: ["10.88.0.3", 53] }],
+        ]),
+      },
+      {},
+      { code: 1, stderr: "Error: No such file or directory\nlist table ip cbox\n" },
+    ]);
+    const fw = makeFirewall("nft", "/usr/sbin/nft", undefined, run);
+    fw.unpublish(net, A, "10.88.0.2", [all, udp]);
+    expect(run.calls[1]!.stdin).toBe("delete element ip cbox ports { tcp . 8080 }\n");
+    fw.unpublish(net, A, "10.88.0.2", [all]);
+    expect(run.calls.length).toBe(3);
+  });
+});
+
+describe("the iptables driver against a played iptables", () => {
+  const fresh = "*nat\n:PREROUTING ACCEPT [0:0]\n:INPUT ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n:POSTROUTING ACCEPT [0:0]\nCOMMIT\n";
+
+  test("a start reads once and writes once", () => {
+    const run = fakeRunner([{ stdout: fresh }, {}]);
+    makeFirewall("iptables", "/usr/sbin/iptables", undefined, run).publish(net, A, "10.88.0.2", [all]);
+    expect(run.calls.map((c) => c.argv.join(" "))).toEqual(["/usr/sbin/iptables-save", "/usr/sbin/iptables-restore -w --noflush"]);
+    expect(run.calls[1]!.stdin).toBe(publishInput(parseSave(fresh), net, A, "10.88.0.2", [all]));
+  });
+
+  test("a conflict writes nothing", () => {
+    const taken = fresh.replace("COMMIT", ':CBOX - [0:0]\n-A CBOX -p tcp -m tcp --dport 8080 -m comment --comment "cbox:b2b2b2b2b2b2" -j DNAT --to-destination 10.88.0.3:80\nCOMMIT');
+    const run = fakeRunner([{ stdout: taken }]);
+    const err = thrown(() => makeFirewall("iptables", "/usr/sbin/iptables", undefined, run).publish(net, A, "10.88.0.2", [local, all]));
+    expect(err.message).toBe("port 0.0.0.0:8080/tcp is already published by container b2b2b2b2b2b2");
+    expect(run.calls.length).toBe(1);
+  });
+
+  test("a failing restore is one line with the tool's words", () => {
+    const run = fakeRunner([{ stdout: fresh }, { code: 4, stderr: "iptables-restore v1.8.9 (nf_tables): Couldn't load match `addrtype':No such file or directory\n\nError occurred at line: 12\nTry `iptables-restore -h' or 'iptables-restore --help' for more information.\n" }]);
+    const err = thrown(() => makeFirewall("iptables", "/usr/sbin/iptables", undefined, run).publish(net, A, "10.88.0.2", []));
+    expect(err.message).toBe("iptables-restore v1.8.9 (nf_tables): Couldn't load match `addrtype':No such file or directory");
+  });
+});
