@@ -46,7 +46,7 @@ async function main() {
     await Bun.write(join(bundle, "config.json"), JSON.stringify(spec));
 
     const t0 = Bun.nanoseconds();
-    const ids = Array.from({ length: COUNT }, () => run([cbox, "run", "-d", "--root", store, "--rootfs", rootfs, "sleep", "3600"], { quiet: true }).trim());
+    const ids = Array.from({ length: COUNT }, () => run([cbox, "run", "-d", "--root", store, "--network", "none", "--rootfs", rootfs, "sleep", "3600"], { quiet: true }).trim());
     const startMs = (Bun.nanoseconds() - t0) / 1e6 / COUNT;
     for (const id of crunIds) startCrun(inNs(["crun", "run", "-d", "-b", bundle, id]));
 
@@ -90,7 +90,7 @@ async function main() {
       "",
       `${machineLine(RUNS)} · every command runs without a shell (\`-N\`)${hybrid ? ` inside a private mount namespace with the empty cgroup2 at ${CGROUP2_STUB} unmounted` : ""}.`,
       "",
-      "Commands (`bun scripts/bench-detached.ts`): `dist/cbox run -d --root STORE --rootfs ROOTFS sleep 3600`, `dist/cbox ps -a --root STORE`, `crun run -d -b BUNDLE ID`, `crun list`.",
+      "Commands (`bun scripts/bench-detached.ts`): `dist/cbox run -d --root STORE --network none --rootfs ROOTFS sleep 3600`, `dist/cbox ps -a --root STORE`, `crun run -d -b BUNDLE ID`, `crun list`.",
     ].join("\n");
     await writeSection("bench-detached", body);
     console.log(`\n${body}\n`);

@@ -141,22 +141,24 @@ async function main() {
     ];
     if (cbox) {
       const store = join(tmp, "cbox-store");
+      // --network none: the peers' containers get an empty network namespace too (crun's and
+      // runc's default specs); bench-net.ts measures the bridge.
       peers.push({
         name: "cbox",
-        cmd: [cbox, "run", "--rm", "--root", store, "--rootfs", rootfs, "/bin/true"],
-        shown: "dist/cbox run --rm --root STORE --rootfs ROOTFS /bin/true",
+        cmd: [cbox, "run", "--rm", "--root", store, "--network", "none", "--rootfs", rootfs, "/bin/true"],
+        shown: "dist/cbox run --rm --root STORE --network none --rootfs ROOTFS /bin/true",
       });
       // The cost of the default seccomp filter (built in TypeScript, installed by the shim).
       peers.push({
         name: "cbox without seccomp",
-        cmd: [cbox, "run", "--rm", "--root", store, "--security-opt", "seccomp=unconfined", "--rootfs", rootfs, "/bin/true"],
-        shown: "dist/cbox run --rm --root STORE --security-opt seccomp=unconfined --rootfs ROOTFS /bin/true",
+        cmd: [cbox, "run", "--rm", "--root", store, "--network", "none", "--security-opt", "seccomp=unconfined", "--rootfs", rootfs, "/bin/true"],
+        shown: "dist/cbox run --rm --root STORE --network none --security-opt seccomp=unconfined --rootfs ROOTFS /bin/true",
       });
       // Every cbox container gets its cgroups; limits only add writes into them.
       peers.push({
         name: "cbox with limits",
-        cmd: [cbox, "run", "--rm", "--root", store, ...LIMITS, "--rootfs", rootfs, "/bin/true"],
-        shown: `dist/cbox run --rm --root STORE ${LIMITS.join(" ")} --rootfs ROOTFS /bin/true`,
+        cmd: [cbox, "run", "--rm", "--root", store, "--network", "none", ...LIMITS, "--rootfs", rootfs, "/bin/true"],
+        shown: `dist/cbox run --rm --root STORE --network none ${LIMITS.join(" ")} --rootfs ROOTFS /bin/true`,
       });
     }
 

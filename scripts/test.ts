@@ -4,7 +4,13 @@ import { $ } from "bun";
 
 await $`bun scripts/build.ts --host-only`;
 
-const proc = Bun.spawn(["bun", "test", "--timeout", "120000", ...(process.argv.slice(2).length ? process.argv.slice(2) : ["test/"])], {
+const bunTest = ["bun", "test", "--timeout", "120000", ...(process.argv.slice(2).length ? process.argv.slice(2) : ["test/"])];
+// As root, the tests run in a network namespace of their own, loopback up: containers on the
+// default bridge network put cbox0 and cbox's firewall table there, never on the host's.
+// CBOX_TEST_NETNS tells the tests which namespace that is (test/integration/helpers.ts).
+const inPrivateNetwork =
+  process.getuid!() === 0 ? ["unshare", "--net", "sh", "-c", 'ip link set lo up && CBOX_TEST_NETNS=$(stat -L -c %i /proc/self/ns/net) exec "$@"', "sh"] : [];
+const proc = Bun.spawn([...inPrivateNetwork, ...bunTest], {
   stdout: "inherit",
   stderr: "pipe",
 });

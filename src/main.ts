@@ -10,6 +10,7 @@ const commands: Record<string, () => Promise<{ default: CommandDef<any>; args: F
   rm: () => import("./cli/commands/rm.ts"),
   ps: () => import("./cli/commands/ps.ts"),
   inspect: () => import("./cli/commands/inspect.ts"),
+  port: () => import("./cli/commands/port.ts"),
   start: () => import("./cli/commands/start.ts"),
   stop: () => import("./cli/commands/stop.ts"),
   kill: () => import("./cli/commands/kill.ts"),

@@ -103,6 +103,7 @@ export function buildPlan(spec: ContainerSpec, dirs: ContainerDirs, host: HostFa
   const root = dirs.rootfs;
   const fds = prepared.volumeFds;
   const confined = !spec.security.privileged;
+  const hostNetwork = spec.network.mode === "host";
   return [
     // --init: PID 1 keeps its copy of cbox's memory for life, so nothing inside may read it
     // through /proc. Without it the child shares cbox's memory (CLONE_VM, where the flag lives)
@@ -116,7 +117,7 @@ export function buildPlan(spec: ContainerSpec, dirs: ContainerDirs, host: HostFa
     { op: "umask", ints: [0] },
     privatePropagation(),
     ...overlayRoot(root, { lower: prepared.lowerdir, upper: dirs.upper, work: dirs.work }, host.userNamespace),
-    ...kernelFilesystems(root, { sysWritable: !confined }),
+    ...kernelFilesystems(root, { sysWritable: !confined, sysFromHost: hostNetwork && host.userNamespace }),
     ...devFilesystem(root, { canMknod: host.canMknod, ttyGroupMapped: host.ttyGroupMapped }),
     ...(confined ? [...maskPaths(root, prepared.masked), ...readOnlyPaths(root, prepared.readOnly)] : []),
     mkdir(`${root}/etc`),
@@ -124,7 +125,7 @@ export function buildPlan(spec: ContainerSpec, dirs: ContainerDirs, host: HostFa
     ...bindFile(dirs.hosts, `${root}/etc/hosts`),
     ...bindFile(dirs.resolvConf, `${root}/etc/resolv.conf`),
     { op: "sethostname", strs: [spec.hostname] },
-    { op: "loopbackUp" },
+    ...(hostNetwork ? [] : [{ op: "loopbackUp" } satisfies Op]),
     ...spec.volumes.map((v, i) => cloneVolume(v, fds[i]!)),
     ...pivotRoot(root),
     ...spec.volumes.flatMap((v, i) => attachVolume(v, fds[i]!)),

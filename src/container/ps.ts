@@ -12,6 +12,25 @@ export function containerStates(paths: Paths): ContainerState[] {
     .sort((a, b) => Date.parse(b.created) - Date.parse(a.created));
 }
 
+/** Published ports while it runs, as docker's PORTS column: 0.0.0.0:8080->80/tcp. */
+export function portsText(state: ContainerState): string {
+  return publishedPorts(state)
+    .map((p) => `${p.hostIp || "0.0.0.0"}:${p.hostPort}->${p.containerPort}/${p.proto}`)
+    .join(", ");
+}
+
+/** What `cbox port` prints: 80/tcp -> 0.0.0.0:8080, one a line; only the container port asked for. */
+export function formatPort(state: ContainerState, wanted?: string): string {
+  const ports = publishedPorts(state).filter((p) => !wanted || wanted === `${p.containerPort}/${p.proto}` || wanted === String(p.containerPort));
+  if (wanted && ports.length === 0) throw new CboxError(`no public port '${wanted}' published for ${state.id.slice(0, 12)}`);
+  return ports.map((p) => `${wanted ? "" : `${p.containerPort}/${p.proto} -> `}${p.hostIp || "0.0.0.0"}:${p.hostPort}\n`).join("");
+}
+
+function publishedPorts(state: ContainerState) {
+  const net = state.network;
+  return net && !net.released && liveState(state) === "running" ? net.ports : [];
+}
+
 /** What the IMAGE column shows: the image reference, or the folder given with --rootfs. */
 function imageOf(state: ContainerState): string {
   return state.image || state.rootfs;
@@ -34,6 +53,7 @@ export function formatPs(states: ContainerState[], format: string | undefined, n
         RunningFor: humanDuration(now - Date.parse(s.created)),
         State: liveState(s),
         Status: statusText(s, now),
+        Ports: portsText(s),
         Names: s.name,
       }),
     );
@@ -41,8 +61,8 @@ export function formatPs(states: ContainerState[], format: string | undefined, n
   }
   if (format !== undefined && format !== "table") throw new CboxError(`--format ${JSON.stringify(format)}: use table or json`);
   return table(
-    ["CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "NAMES"],
-    states.map((s) => [s.id.slice(0, 12), imageOf(s), commandText(s.command), `${humanDuration(now - Date.parse(s.created))} ago`, statusText(s, now), s.name]),
+    ["CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS", "NAMES"],
+    states.map((s) => [s.id.slice(0, 12), imageOf(s), commandText(s.command), `${humanDuration(now - Date.parse(s.created))} ago`, statusText(s, now), portsText(s), s.name]),
   );
 }
 
@@ -69,8 +89,21 @@ export function inspectObject(s: ContainerState): Record<string, unknown> {
     Mounts: (s.volumes ?? []).map((v) => ({ Type: "bind", Source: v.source, Destination: v.target, RW: !v.readonly })),
     Limits: s.limits ?? {},
     Cgroups: s.cgroups ?? [],
-    Network: "none (loopback only)",
+    NetworkSettings: networkSettings(s),
     StopTimeout: s.stopTimeout ?? null,
     AutoRemove: s.remove,
+  };
+}
+
+/** docker inspect's NetworkSettings, the parts cbox has. */
+function networkSettings(s: ContainerState): Record<string, unknown> {
+  const net = s.network;
+  const live = net && !net.released && liveState(s) === "running";
+  return {
+    Mode: net?.mode ?? s.spec?.network?.mode ?? "none",
+    IPAddress: live ? (net.ip ?? "") : "",
+    IPPrefixLen: live ? (net.prefix ?? 0) : 0,
+    Gateway: live ? (net.gateway ?? "") : "",
+    Ports: Object.fromEntries((live ? net.ports : []).map((p) => [`${p.containerPort}/${p.proto}`, [{ HostIp: p.hostIp || "0.0.0.0", HostPort: String(p.hostPort) }]])),
   };
 }

@@ -12,14 +12,16 @@ import type { Paths } from "../paths.ts";
 import type { Op } from "../sys/ops.ts";
 import { DetachedChild, exitCodeOf, spawnDetached, spawnHeld, SpawnError, type HeldChild, type OpFailure } from "../sys/process.ts";
 import { CleanupStack } from "./cleanup.ts";
-import { writeEtcFiles } from "./etc-files.ts";
+import { NO_NAMESERVERS_WARNING, writeEtcFiles } from "./etc-files.ts";
+import { connectNetwork, etcNetwork, releaseRecordedNetwork, reserveNetwork } from "./network/attachment.ts";
 import { buildPlan, describeOp, type ContainerDirs, type HostFacts } from "./plan.ts";
 import { treeRemover } from "./remove-tree.ts";
 import { chooseCgroup, hostCgroups } from "./resources.ts";
 import { buildSpec, type ContainerSpec, type RunOptions } from "./spec.ts";
 import { Preparation } from "./prepare.ts";
 import { escapeThroughSymlinks } from "./target-path.ts";
-import { containerDirs, createContainer, newContainerId, ownerOf, ownerSelf, recoverStale, removeContainer, updateState, type ContainerState } from "./store.ts";
+import { liveState } from "./status.ts";
+import { containerDirs, createContainer, newContainerId, ownerOf, ownerSelf, readState, recoverStale, removeContainer, updateState, type ContainerState } from "./store.ts";
 
 /** Signals sent to cbox that the container's PID 1 gets too (docker's sig-proxy). */
 const FORWARDED_SIGNALS = [1, 2, 3, 10, 12, 15]; // HUP INT QUIT USR1 USR2 TERM
@@ -35,7 +37,7 @@ export function runContainer(opts: RunOptions, paths: Paths): number {
   const removeTree = treeRemover(rootlessMaps);
   recoverStale(paths, removeTree);
 
-  const spec = buildSpec(opts, newContainerId(), process.env);
+  const spec = buildSpec(opts, newContainerId(), process.env, warn);
   if (opts.detach && spec.tty) throw new CboxError("-d with -t is not supported yet: run -d without -t (use -i to keep stdin open)");
   const code = startContainer(spec, paths, { detach: !!opts.detach, rootlessMaps, removeTree });
   if (opts.detach) writeSync(1, `${spec.id}\n`);
@@ -79,19 +81,24 @@ export function startContainer(spec: ContainerSpec, paths: Paths, mode: StartMod
       dirs = createContainer(paths, newState(spec, cgroup, mode.detach), maps?.privileged ? { uid: hostIdOfRoot(maps.uid), gid: hostIdOfRoot(maps.gid) } : undefined);
       cleanup.push("remove the container's folder", () => removeContainer(paths, spec.id, mode.removeTree));
     }
-    writeEtcFiles(dirs, spec.hostname);
+    // Recorded before anything is made, so a cbox killed from here on leaves a record to undo.
+    const network = reserveNetwork(spec.network, rootless, { id: spec.id, paths, isAlive: containerRuns, record: (net) => updateState(dirs, { network: net }) });
+    cleanup.push("release the network", () => updateState(dirs, { network: releaseRecordedNetwork(network, spec.id, paths) }));
+    if (writeEtcFiles(dirs, spec.hostname, etcNetwork(network), spec.name).noNameservers) warn(NO_NAMESERVERS_WARNING);
     // Its paths are in state.json: removing the container's folder removes the cgroup too.
     if (cgroup) createCgroup(cgroup);
 
     prep = new Preparation(spec, maps, dirs.dir, process.env, mode.detach);
     const plan = buildPlan(spec, dirs, host, prep.prepared);
-    const flags = containerCloneFlags(host.userNamespace, spec.init);
+    const flags = containerCloneFlags(host.userNamespace, spec.init, network.mode === "host");
     const child = mode.detach ? spawnDetachedContainer(plan, flags, spec, dirs, paths) : spawnContainer(plan, flags, spec.stopTimeout);
     cleanup.push("stop the container", () => child.abort());
     prep.spawned();
     // Limited before it runs anything of its own: it waits for release until then.
     if (cgroup) enterCgroup(cgroup, child.pid);
     if (maps) writeChildMaps(child.pid, maps);
+    connectNetwork(network, child.pid, dirs.dir);
+    updateState(dirs, { network });
     const failure = child.release();
     prep.started();
     if (failure) throw startFailure(plan, failure, dirs.rootfs);
@@ -110,12 +117,21 @@ export function startContainer(spec: ContainerSpec, paths: Paths, mode: StartMod
     if (oomKilled) printError(outOfMemory(code, spec.limits));
     keep = !spec.remove;
     if (cgroup && keep) removeOrWarn(cgroup);
-    if (keep) updateState(dirs, { status: "exited", exitCode: code, finished: new Date().toISOString(), oomKilled });
+    if (keep) {
+      const released = releaseRecordedNetwork(network, spec.id, paths);
+      updateState(dirs, { status: "exited", exitCode: code, finished: new Date().toISOString(), oomKilled, network: released });
+    }
     return code;
   } finally {
     prep?.close();
     if (!keep) for (const failure of cleanup.unwind()) warn(`cleanup: ${failure}`);
   }
+}
+
+/** Whether the container in dir is starting or running (a lease of one that is not comes back). */
+function containerRuns(dir: string): boolean {
+  const state = readState(dir);
+  return state !== undefined && liveState(state) !== "exited";
 }
 
 function checkMountTargets(spec: ContainerSpec, layers: string[]): void {

@@ -7,6 +7,7 @@ import { overlayPathProblem, type TmpfsMount } from "../linux/mounts.ts";
 import { onlineCpus, parseLimits, type ResourceOptions } from "./resources.ts";
 import { parseSecurity, type SecurityOptions, type SecuritySpec } from "./security.ts";
 import { checkSeccompProfile } from "./lockdown.ts";
+import { parseNetwork, type NetworkSpec } from "./network/spec.ts";
 import { parseMount, parseTmpfs, parseVolume } from "./volumes.ts";
 
 export interface User {
@@ -58,6 +59,7 @@ export interface ContainerSpec {
   userns: UsernsMode;
   limits: Limits;
   security: SecuritySpec;
+  network: NetworkSpec;
 }
 
 export const DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -86,12 +88,16 @@ export interface RunOptions {
   userns?: string;
   resources?: ResourceOptions;
   security?: SecurityOptions;
+  /** --network none|host|bridge and -p values. */
+  network?: string;
+  publish?: string[];
 }
 
 /** docker stop's default grace period. */
 export const DEFAULT_STOP_TIMEOUT = 10;
 
-export function buildSpec(opts: RunOptions, id: string, hostEnv: Record<string, string | undefined>): ContainerSpec {
+/** warn: what is accepted but ignored (-p with --network host), one line each. */
+export function buildSpec(opts: RunOptions, id: string, hostEnv: Record<string, string | undefined>, warn: (line: string) => void = () => {}): ContainerSpec {
   if (!opts.rootfs) throw new CboxError("no root filesystem: give --rootfs DIR");
   const rootfs = resolve(opts.rootfs);
   checkRootfs(rootfs);
@@ -109,6 +115,8 @@ export function buildSpec(opts: RunOptions, id: string, hostEnv: Record<string, 
   const volumes = [...(opts.volumes ?? []).map(parseVolume), ...mounts.flatMap((m) => (m.kind === "bind" ? [m.volume] : []))];
   const tmpfs = [...(opts.tmpfs ?? []).map(parseTmpfs), ...mounts.flatMap((m) => (m.kind === "tmpfs" ? [m.tmpfs] : []))];
   checkDistinctTargets([...volumes, ...tmpfs].map((m) => m.target));
+  const network = parseNetwork(opts.network, opts.publish ?? []);
+  if (network.warning) warn(network.warning);
   return {
     id,
     name: opts.name ?? "",
@@ -129,6 +137,7 @@ export function buildSpec(opts: RunOptions, id: string, hostEnv: Record<string, 
     userns: parseUserns(opts.userns),
     limits: parseLimits(opts.resources ?? {}, onlineCpus),
     security: parseSecurity(opts.security ?? {}, checkSeccompProfile),
+    network: network.spec,
   };
 }
 

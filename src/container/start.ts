@@ -26,7 +26,8 @@ export function startContainers(refs: string[], paths: Paths): number {
       if (!state.spec?.security) throw new CboxError(`container ${ref} was made by an older cbox that did not keep its settings; it cannot be started again`);
       if (state.spec.tty) throw new CboxError(`container ${ref} was made with -t; cbox start cannot give it a terminal yet`);
       updateState(dirs, { status: "created", owner: ownerSelf(), detached: true });
-      return state.spec;
+      // Made before cbox had networks: it had loopback only.
+      return { ...state.spec, network: state.spec.network ?? { mode: "none", ports: [] } };
     });
     if (spec) startContainer(spec, paths, { detach: true, rootlessMaps, removeTree, existing: dirs });
     writeSync(1, `${ref}\n`);

@@ -12,6 +12,7 @@ import { detachMount } from "../sys/idmap.ts";
 import { exitCodeOf } from "../sys/process.ts";
 import type { Limits } from "../linux/cgroups/limits.ts";
 import { withContainerLock } from "./lock.ts";
+import { releaseRecordedNetwork, type NetworkAttachment } from "./network/attachment.ts";
 import { endUnrecorded } from "./status.ts";
 import type { ContainerDirs } from "./plan.ts";
 import type { ContainerSpec, Volume } from "./spec.ts";
@@ -49,6 +50,8 @@ export interface ContainerState {
   detached?: boolean;
   /** Everything it was made with, for start and exec. */
   spec?: ContainerSpec;
+  /** Its network while it runs: address, veth, published ports, helper (recorded before made). */
+  network?: NetworkAttachment;
 }
 
 /** 64 hex digits. Web Crypto, not node:crypto, whose import costs ~10 ms of start-up (measured). */
@@ -177,6 +180,7 @@ export function removeContainer(paths: Paths, id: string, removeTree: (path: str
   const state = readState(dirs.dir);
   if (state?.name && readNameHolder(paths, state.name) === id) rmSync(join(paths.names, state.name), { force: true });
   if (state?.cgroups) removeCgroups(state.cgroups, cgroupfs);
+  if (state) releaseRecordedNetwork(state.network, id, paths);
   // A cbox killed while starting a --userns=private container can leave its idmapped image mounted.
   const lower = join(dirs.dir, "lower");
   if (existsSync(lower)) detachMount(lower);
@@ -240,7 +244,8 @@ export function recordEnd(paths: Paths, state: ContainerState, removeTree: (path
   const oomKilled = state.cgroups ? oomKillsIn(state.cgroups, cgroupfs) > 0 : false;
   if (state.remove) return removeContainer(paths, state.id, removeTree);
   if (state.cgroups) removeCgroups(state.cgroups, cgroupfs);
-  updateState(dirs, { status: "exited", exitCode: exit?.code ?? null, finished: exit?.finished ?? new Date().toISOString(), oomKilled });
+  const network = releaseRecordedNetwork(state.network, state.id, paths);
+  updateState(dirs, { status: "exited", exitCode: exit?.code ?? null, finished: exit?.finished ?? new Date().toISOString(), oomKilled, network });
 }
 
 /** The monitor's record of the end: "WAIT-STATUS FINISHED-TIME". */

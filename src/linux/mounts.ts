@@ -53,13 +53,17 @@ export function overlayRoot(target: string, dirs: OverlayDirs, inUserNamespace: 
 }
 
 /** /sys is read-only unless --privileged. */
-export function kernelFilesystems(root: string, opts: { sysWritable: boolean }): Op[] {
-  return [
-    mkdir(`${root}/proc`),
-    mount("proc", `${root}/proc`, "proc", nosuid | nodev | noexec),
-    mkdir(`${root}/sys`),
-    mount("sysfs", `${root}/sys`, "sysfs", (opts.sysWritable ? 0 : rdonly) | nosuid | nodev | noexec),
-  ];
+/**
+ * sysfs belongs to a network namespace: a user namespace may mount it only for a network
+ * namespace it owns. A rootless container on the host's network gets the host's /sys bound
+ * instead (as runc and podman do).
+ */
+export function kernelFilesystems(root: string, opts: { sysWritable: boolean; sysFromHost?: boolean }): Op[] {
+  const sysFlags = (opts.sysWritable ? 0 : rdonly) | nosuid | nodev | noexec;
+  const sys = opts.sysFromHost
+    ? [mount("/sys", `${root}/sys`, "", bind | MountFlag.rec), mount("", `${root}/sys`, "", bind | MountFlag.remount | sysFlags)]
+    : [mount("sysfs", `${root}/sys`, "sysfs", sysFlags)];
+  return [mkdir(`${root}/proc`), mount("proc", `${root}/proc`, "proc", nosuid | nodev | noexec), mkdir(`${root}/sys`), ...sys];
 }
 
 /** What runc and docker hide: kernel memory, keys, timers and hardware a container has no business with. */

@@ -14,13 +14,13 @@ export const CloneFlag = {
 
 /**
  * Every namespace a container gets at clone; a user namespace is added when asked (always when
- * not root). The cgroup namespace comes later: the child unshares it once it is in its cgroup.
+ * not root), the network namespace unless it shares the host's (--network host). The cgroup
+ * namespace comes later: the child unshares it once it is in its cgroup.
  * The first process shares cbox's memory unless it stays as an init that never execs.
  */
-export function containerCloneFlags(userNamespace: boolean, init: boolean): number {
-  const all =
-    CloneFlag.newns | CloneFlag.newuts | CloneFlag.newipc | CloneFlag.newpid | CloneFlag.newnet;
-  return all | (userNamespace ? CloneFlag.newuser : 0) | (init ? 0 : CloneFlag.vm);
+export function containerCloneFlags(userNamespace: boolean, init: boolean, hostNetwork = false): number {
+  const all = CloneFlag.newns | CloneFlag.newuts | CloneFlag.newipc | CloneFlag.newpid;
+  return all | (hostNetwork ? 0 : CloneFlag.newnet) | (userNamespace ? CloneFlag.newuser : 0) | (init ? 0 : CloneFlag.vm);
 }
 
 /** A namespace to join with setns(2): an open /proc/PID/ns file and its type (a CLONE_NEW* flag). */

@@ -1,6 +1,6 @@
 // Nothing left behind: after many runs, failed starts, and a cbox killed with SIGKILL.
 import { beforeAll, describe, expect, test } from "bun:test";
-import { existsSync, mkdirSync, readdirSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { cbox, cboxCgroups, cboxSpawn, containerPid, hostMounts, isRoot, OutputReader, processesWith, rootfsFixture, treeListing } from "./helpers.ts";
 
@@ -11,8 +11,18 @@ beforeAll(() => {
   mkdirSync(join(fx.store, "names"), { recursive: true });
 });
 
+/** The store without its network folder, whose lease file changes with every start (its round-robin cursor); the leases themselves. */
 function snapshot() {
-  return { mounts: hostMounts(), store: treeListing(fx.store, false), cgroups: cboxCgroups() };
+  const store = treeListing(fx.store, false).filter((l) => !l.startsWith("/network"));
+  const leaseFile = join(fx.store, "network/leases.json");
+  const leases = existsSync(leaseFile) ? JSON.parse(readFileSync(leaseFile, "utf8")).leases : {};
+  return { mounts: hostMounts(), store, cgroups: cboxCgroups(), leases, links: netLinks() };
+}
+
+/** The links of this network namespace (npm test's own), from /proc/net/dev; the bridge stays by design. */
+function netLinks(): string[] {
+  const names = readFileSync("/proc/net/dev", "utf8").split("\n").slice(2).filter(Boolean).map((l) => l.split(":")[0]!.trim());
+  return names.filter((n) => n !== "cbox0").sort();
 }
 
 describe.skipIf(!isRoot)("nothing is left behind", () => {

@@ -11,6 +11,11 @@ export const cboxBin = join(repo, "dist/cbox");
 export const isRoot = process.getuid!() === 0;
 
 if (!existsSync(cboxBin)) throw new Error(`${cboxBin} is missing: run npm run build first (npm test does)`);
+// Root's containers default to the bridge network: outside npm test's private network namespace
+// they would put cbox0 and firewall rules on this machine's own network.
+if (isRoot && process.env.CBOX_TEST_NETNS !== String(statSync("/proc/self/ns/net").ino)) {
+  throw new Error("run the integration tests as root through npm test (scripts/test.ts gives them a network namespace of their own)");
+}
 
 export interface Result {
   code: number;
@@ -96,6 +101,8 @@ export function cboxSpawn(args: string[], opts: CboxOptions = {}) {
 export function baseEnv(as?: RunAs): Record<string, string> {
   const env: Record<string, string> = { PATH: process.env.PATH ?? "/usr/bin:/bin" };
   if (as) env.HOME = as.home;
+  // A user's containers get loopback only: the network tests ask for slirp4netns themselves.
+  if (as) env.CBOX_ROOTLESS_NETWORK = "none";
   return env;
 }
 

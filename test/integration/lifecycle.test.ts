@@ -19,7 +19,7 @@ describe.skipIf(!isRoot)("ps, inspect, stop, kill", () => {
     const ps = c(["ps"]);
     expect(ps.code).toBe(0);
     const [header, row] = ps.stdout.split("\n");
-    expect(header).toMatch(/^CONTAINER ID +IMAGE +COMMAND +CREATED +STATUS +NAMES$/);
+    expect(header).toMatch(/^CONTAINER ID +IMAGE +COMMAND +CREATED +STATUS +PORTS +NAMES$/);
     expect(row).toMatch(/^[0-9a-f]{12} +\S+ +"sh -c echo ready; s…" +\S.* ago +Up .* +lister$/);
     const json = JSON.parse(c(["ps", "--format", "json"]).stdout);
     expect(json).toMatchObject({ Names: "lister", State: "running", Image: fx.rootfs });

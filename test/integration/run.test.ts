@@ -76,15 +76,19 @@ describe.skipIf(!isRoot)("cbox run as root", () => {
     expect(dnull).toBe("666 character special file");
   });
 
-  test("only a loopback interface, and it is up", () => {
-    const r = run(["sh", "-c", "ls /sys/class/net; cat /sys/class/net/lo/operstate; ping -c1 -W1 127.0.0.1 >/dev/null && echo ping-ok"]);
+  test("--network none: only a loopback interface, and it is up", () => {
+    const r = run(["--network", "none", "sh", "-c", "ls /sys/class/net; cat /sys/class/net/lo/operstate; ping -c1 -W1 127.0.0.1 >/dev/null && echo ping-ok"]);
     expect(r.stdout).toBe("lo\nunknown\nping-ok\n");
   });
 
   test("generated /etc/hosts and /etc/resolv.conf", () => {
-    const r = run(["-h", "web", "sh", "-c", "head -1 /etc/hosts; grep -c '^nameserver 127' /etc/resolv.conf"]);
-    expect(r.stdout.split("\n")[0]).toBe("127.0.0.1\tlocalhost web");
-    expect(r.stdout.split("\n")[1]).toBe("0");
+    const r = run(["-h", "web", "sh", "-c", "head -1 /etc/hosts; tail -1 /etc/hosts; grep -c '^nameserver 127' /etc/resolv.conf"]);
+    const [first, last, loopbackServers] = r.stdout.split("\n");
+    expect(first).toBe("127.0.0.1\tlocalhost");
+    expect(last).toMatch(/^10\.88\.\d+\.\d+\tweb$/);
+    expect(loopbackServers).toBe("0");
+    const none = run(["--network", "none", "-h", "web", "head", "-1", "/etc/hosts"]);
+    expect(none.stdout).toBe("127.0.0.1\tlocalhost web\n");
   });
 
   test("the overlay keeps writes in the container: not in DIR, not in the next container", () => {

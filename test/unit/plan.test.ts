@@ -43,6 +43,7 @@ function spec(over: Partial<ContainerSpec> = {}): ContainerSpec {
     userns: "host",
     limits: {},
     security: { privileged: false, capabilities: DEFAULT_CAPABILITIES, noNewPrivileges: false, seccomp: { kind: "default" }, readOnly: false },
+    network: { mode: "bridge", ports: [] },
     ...over,
   };
 }
@@ -456,6 +457,22 @@ describe("--init", () => {
     expect(containerCloneFlags(true, true) & vm).toBe(0);
     expect(containerCloneFlags(true, true) & CloneFlag.newuser).toBe(CloneFlag.newuser);
     expect(containerCloneFlags(false, true) & CloneFlag.newuser).toBe(0);
+  });
+
+  test("--network host: no network namespace and no loopbackUp; others get both", () => {
+    expect(containerCloneFlags(false, false, true) & CloneFlag.newnet).toBe(0);
+    expect(containerCloneFlags(false, false) & CloneFlag.newnet).toBe(CloneFlag.newnet);
+    const hostNet = spec({ network: { mode: "host", ports: [] } });
+    expect(plan(hostNet, ROOT_HOST).some((o) => o.op === "loopbackUp")).toBe(false);
+    expect(plan(spec({ network: { mode: "none", ports: [] } }), ROOT_HOST).some((o) => o.op === "loopbackUp")).toBe(true);
+  });
+
+  test("--network host in a user namespace binds the host's /sys (sysfs needs a network namespace of its own); as root it mounts sysfs", () => {
+    const hostNet = spec({ network: { mode: "host", ports: [] } });
+    const userSys = mountOn(plan(hostNet, ROOTLESS_HOST), `${R}/sys`)!;
+    expect(userSys.strs!.slice(0, 3)).toEqual(["/sys", `${R}/sys`, ""]);
+    expect(mountOn(plan(hostNet, ROOT_HOST), `${R}/sys`)!.strs![2]).toBe("sysfs");
+    expect(mountOn(plan(spec(), ROOTLESS_HOST), `${R}/sys`)!.strs![2]).toBe("sysfs");
   });
 });
 

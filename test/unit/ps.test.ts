@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { formatPs, inspectObject } from "../../src/container/ps.ts";
+import { formatPort, formatPs, inspectObject, portsText } from "../../src/container/ps.ts";
 import { parseSignal } from "../../src/container/signal.ts";
 import { statusText } from "../../src/container/status.ts";
 import type { ContainerState } from "../../src/container/store.ts";
@@ -34,14 +34,47 @@ describe("ps", () => {
 
   test("the table: short id, image, quoted command cut to 20, created, status, name", () => {
     expect(formatPs([exited], undefined, now)).toBe(
-      "CONTAINER ID   IMAGE         COMMAND                  CREATED         STATUS                       NAMES\n" +
-        `aaaaaaaaaaaa   alpine:3.20   "sh -c while :; do s…"   3 minutes ago   Exited (137) 2 seconds ago   web\n`,
+      "CONTAINER ID   IMAGE         COMMAND                  CREATED         STATUS                       PORTS   NAMES\n" +
+        `aaaaaaaaaaaa   alpine:3.20   "sh -c while :; do s…"   3 minutes ago   Exited (137) 2 seconds ago           web\n`,
     );
     expect(JSON.parse(formatPs([{ ...exited, image: "" }], "json", now))).toMatchObject({ ID: exited.id, Image: "/images/x/rootfs", State: "exited", Command: "sh -c while :; do sleep 1; done" });
   });
 
   test("inspect of an exited container has no pid and keeps its code and times", () => {
     expect(inspectObject({ ...exited, pid: 123 })).toMatchObject({ State: { Status: "exited", Running: false, Pid: 0, ExitCode: 137, FinishedAt: exited.finished } });
+  });
+});
+
+describe("published ports", () => {
+  const running = (): ContainerState => ({
+    ...exited,
+    status: "running",
+    owner: { pid: process.pid, startTime: ownStart() },
+    network: {
+      mode: "bridge",
+      ip: "10.88.0.2",
+      gateway: "10.88.0.1",
+      prefix: 16,
+      ports: [
+        { hostIp: "", hostPort: 8080, containerPort: 80, proto: "tcp" },
+        { hostIp: "127.0.0.1", hostPort: 5353, containerPort: 53, proto: "udp" },
+      ],
+    },
+  });
+
+  test("ps's PORTS column and cbox port, as docker prints them", () => {
+    expect(portsText(running())).toBe("0.0.0.0:8080->80/tcp, 127.0.0.1:5353->53/udp");
+    expect(formatPort(running())).toBe("80/tcp -> 0.0.0.0:8080\n53/udp -> 127.0.0.1:5353\n");
+    expect(formatPort(running(), "53/udp")).toBe("127.0.0.1:5353\n");
+    expect(formatPort(running(), "80")).toBe("0.0.0.0:8080\n");
+    expect(thrown(() => formatPort(running(), "81")).message).toContain("no public port '81'");
+    expect(inspectObject(running()).NetworkSettings).toMatchObject({ Mode: "bridge", IPAddress: "10.88.0.2", Gateway: "10.88.0.1", Ports: { "80/tcp": [{ HostIp: "0.0.0.0", HostPort: "8080" }] } });
+  });
+
+  test("an exited or released container shows none", () => {
+    expect(portsText({ ...running(), owner: gone })).toBe("");
+    expect(portsText({ ...running(), network: { ...running().network!, released: true } })).toBe("");
+    expect(inspectObject({ ...running(), owner: gone }).NetworkSettings).toMatchObject({ IPAddress: "", Ports: {} });
   });
 });
 

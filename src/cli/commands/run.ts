@@ -27,6 +27,8 @@ export const args = {
   "cap-drop": { type: "string", multiple: true, description: "Drop a capability from the default set (CHOWN, ..., ALL)" },
   privileged: { type: "boolean", description: "All capabilities, no seccomp filter, no masked paths, any device: only for what you trust" },
   "security-opt": { type: "string", multiple: true, description: "seccomp=unconfined, seccomp=FILE.json (docker's format), no-new-privileges" },
+  network: { type: "string", alias: "net", description: "Network: bridge (default; cbox0, or slirp4netns for a user), none (loopback only) or host" },
+  publish: { type: "string", alias: "p", multiple: true, description: "Publish a port: [HOST_IP:][HOST_PORT:]CONTAINER_PORT[/tcp|/udp] (no HOST_PORT: a free one)" },
   userns: { type: "string", description: "User namespace: host (root's default) or private (0..65535 on a range of their own)" },
   init: { type: "boolean", description: "Run a minimal init as PID 1 that forwards signals and reaps zombies" },
   memory: { type: "string", alias: "m", description: "Memory limit: 64m, 1g or bytes (the container is killed beyond it)" },
@@ -73,6 +75,8 @@ export default defineCommand({
         tmpfs: a.tmpfs ?? [],
         mounts: a.mount ?? [],
         userns: a.userns,
+        network: a.network,
+        publish: a.publish ?? [],
         security: {
           capAdd: a["cap-add"] ?? [],
           capDrop: a["cap-drop"] ?? [],
