@@ -2,9 +2,9 @@
 // state.json first, so that a cbox killed at any point leaves a record to undo), connected while
 // it is held, released when it ends, by whichever cbox records the end.
 import { warn } from "../../cli/output.ts";
+import { CboxError } from "../../errors.ts";
 import type { Paths } from "../../paths.ts";
 import { connectBridge, releaseBridge, reserveBridge, type ReserveContext } from "./bridge.ts";
-import { CboxError } from "../../errors.ts";
 import { choosePorts } from "./host-ports.ts";
 import { helperMissing, rootlessHelper, startHelper, stopHelper, type HelperProcess } from "./rootless.ts";
 import type { NetworkMode, NetworkSpec, PortSpec } from "./spec.ts";

@@ -102,6 +102,12 @@ export function describeEntry(e: PublishedEntry): string {
   return `${hostKey(e)} -> ${e.containerIp}:${e.containerPort}`;
 }
 
+/** The entries of one container, as text (entriesOf of both drivers). */
+export function describeOwned(entries: PublishedEntry[], owner: string): string[] {
+  const short = shortOwner(owner);
+  return entries.filter((e) => e.owner === short).map(describeEntry);
+}
+
 export function sameEntry(a: PublishedEntry, b: PublishedEntry): boolean {
   return describeEntry(a) === describeEntry(b) && a.owner === b.owner;
 }

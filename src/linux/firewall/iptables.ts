@@ -5,7 +5,7 @@
 import {
   checkNetwork,
   checkPorts,
-  describeEntry,
+  describeOwned,
   FirewallError,
   hostKey,
   ownedMatches,
@@ -251,10 +251,7 @@ export class IptablesFirewall {
   }
 
   entriesOf(owner: string): string[] {
-    const short = shortOwner(owner);
-    return this.published()
-      .filter((e) => e.owner === short)
-      .map(describeEntry);
+    return describeOwned(this.published(), owner);
   }
 
   published(): PublishedEntry[] {

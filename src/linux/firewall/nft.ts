@@ -4,7 +4,7 @@ import {
   checkNetwork,
   checkPorts,
   conflict,
-  describeEntry,
+  describeOwned,
   FirewallError,
   hostKey,
   iptablesBackend,
@@ -190,10 +190,7 @@ export class NftFirewall {
   }
 
   entriesOf(owner: string): string[] {
-    const short = shortOwner(owner);
-    return this.published()
-      .filter((e) => e.owner === short)
-      .map(describeEntry);
+    return describeOwned(this.published(), owner);
   }
 
   published(): PublishedEntry[] {
