@@ -83,7 +83,7 @@ export function startContainer(spec: ContainerSpec, paths: Paths, mode: StartMod
     }
     // Recorded before anything is made, so a cbox killed from here on leaves a record to undo.
     const network = reserveNetwork(spec.network, rootless, { id: spec.id, paths, isAlive: containerRuns, record: (net) => updateState(dirs, { network: net }) });
-    cleanup.push("release the network", () => updateState(dirs, { network: releaseRecordedNetwork(network, spec.id, paths) }));
+    if (network.mode === "bridge") cleanup.push("release the network", () => updateState(dirs, { network: releaseRecordedNetwork(network, spec.id, paths) }));
     if (writeEtcFiles(dirs, spec.hostname, etcNetwork(network), spec.name).noNameservers) warn(NO_NAMESERVERS_WARNING);
     // Its paths are in state.json: removing the container's folder removes the cgroup too.
     if (cgroup) createCgroup(cgroup);
@@ -97,8 +97,10 @@ export function startContainer(spec: ContainerSpec, paths: Paths, mode: StartMod
     // Limited before it runs anything of its own: it waits for release until then.
     if (cgroup) enterCgroup(cgroup, child.pid);
     if (maps) writeChildMaps(child.pid, maps);
-    connectNetwork(network, child.pid, dirs.dir);
-    updateState(dirs, { network });
+    if (network.mode === "bridge") {
+      connectNetwork(network, child.pid, dirs.dir);
+      updateState(dirs, { network });
+    }
     const failure = child.release();
     prep.started();
     if (failure) throw startFailure(plan, failure, dirs.rootfs);
@@ -118,8 +120,8 @@ export function startContainer(spec: ContainerSpec, paths: Paths, mode: StartMod
     keep = !spec.remove;
     if (cgroup && keep) removeOrWarn(cgroup);
     if (keep) {
-      const released = releaseRecordedNetwork(network, spec.id, paths);
-      updateState(dirs, { status: "exited", exitCode: code, finished: new Date().toISOString(), oomKilled, network: released });
+      const released = network.mode === "bridge" ? releaseRecordedNetwork(network, spec.id, paths) : undefined;
+      updateState(dirs, { status: "exited", exitCode: code, finished: new Date().toISOString(), oomKilled, ...(released && { network: released }) });
     }
     return code;
   } finally {
