@@ -46,6 +46,16 @@ export function buildCbox(hint = ""): string {
   return bin;
 }
 
+/** BENCH_ROOTFS when it holds a busybox rootfs, else one built with rootfs/build.sh under tmp. */
+export function buildRootfs(tmp: string): string {
+  const given = process.env.BENCH_ROOTFS;
+  if (given && existsSync(join(given, "bin/busybox"))) return resolve(given);
+  if (given) console.warn(`BENCH_ROOTFS=${given} has no bin/busybox; building a rootfs instead`);
+  const dir = join(tmp, "rootfs");
+  run(["sh", "rootfs/build.sh", dir]);
+  return dir;
+}
+
 export type HyperfineOpts = {
   runs: number;
   tmp: string; // where the JSON export goes

@@ -11,10 +11,10 @@
 // Everything runs in a network namespace of its own, loopback up: the script re-executes itself
 // under `unshare --net`, so cbox0, cbox's nft table and the containers live and die there and the
 // host's network is never touched.
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
-import { OUT, type Row, buildCbox, hyperfine, line, machineLine, ms as f, run, writeSection } from "./bench-lib.ts";
+import { join } from "node:path";
+import { OUT, type Row, buildCbox, hyperfine, line, machineLine, ms as f, run, writeSection, buildRootfs } from "./bench-lib.ts";
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 30);
 const NET_RUNS = Number(process.env.BENCH_NET_RUNS ?? 10);
@@ -33,15 +33,6 @@ function reexecInPrivateNetwork(): number {
   const cmd = ["unshare", "--net", "sh", "-c", 'ip link set lo up && exec "$@"', "sh", process.execPath, import.meta.path, ...process.argv.slice(2)];
   const p = Bun.spawnSync({ cmd, env: { ...process.env, [MARKER]: netns() }, stdin: "inherit", stdout: "inherit", stderr: "inherit" });
   return p.exitCode ?? 1;
-}
-
-function buildRootfs(tmp: string): string {
-  const given = process.env.BENCH_ROOTFS;
-  if (given && existsSync(join(given, "bin/busybox"))) return resolve(given);
-  if (given) console.warn(`BENCH_ROOTFS=${given} has no bin/busybox; building a rootfs instead`);
-  const dir = join(tmp, "rootfs");
-  run(["sh", "rootfs/build.sh", dir]);
-  return dir;
 }
 
 const sleep = (msec: number) => Bun.sleepSync(msec);

@@ -5,10 +5,10 @@
 //
 // Env: BENCH_RUNS (default 50), BENCH_ROOTFS (use this rootfs instead of building one),
 //      BENCH_NO_BUILD=1 (reuse dist/cbox), BENCH_ONLY_PEERS=1 (skip cbox).
-import { mkdtempSync, rmSync, mkdirSync, existsSync, readFileSync } from "node:fs";
+import { mkdtempSync, rmSync, mkdirSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
-import { OUT, type Row, buildCbox, hyperfine, line, machineLine, ms as f, run, version, writeSection } from "./bench-lib.ts";
+import { join } from "node:path";
+import { OUT, type Row, buildCbox, hyperfine, line, machineLine, ms as f, run, version, writeSection, buildRootfs } from "./bench-lib.ts";
 
 const GOAL = "cbox within 1.5x of crun's mean start time and faster than runc";
 const RUNS = Number(process.env.BENCH_RUNS ?? 50);
@@ -36,15 +36,6 @@ function ensureTools() {
     throw new Error(`missing tools: ${missing.join(", ")}; install with: apt-get install -y crun runc bubblewrap hyperfine`);
   console.log(`installing missing tools: ${missing.join(", ")}`);
   run(["apt-get", "install", "-y", "crun", "runc", "bubblewrap", "hyperfine"]);
-}
-
-function buildRootfs(tmp: string): string {
-  const given = process.env.BENCH_ROOTFS;
-  if (given && existsSync(join(given, "bin/busybox"))) return resolve(given);
-  if (given) console.warn(`BENCH_ROOTFS=${given} has no bin/busybox; building a rootfs instead`);
-  const dir = join(tmp, "rootfs");
-  run(["sh", "rootfs/build.sh", dir]);
-  return dir;
 }
 
 // OCI bundle from the runtime's own default spec, changed only where the benchmark needs it.

@@ -2,7 +2,7 @@
 // (in another network namespace if asked), sends and receives. Requests are synchronous: one is
 // sent, and its replies are read until its ACK, error or end of dump.
 import { closeSync } from "node:fs";
-import { describeErrno, errnoName } from "../errors.ts";
+import { CboxError, describeErrno, errnoName } from "../errors.ts";
 import { netShim } from "../sys/shim.ts";
 
 // struct nlmsghdr { u32 len; u16 type; u16 flags; u32 seq; u32 pid; }, in host byte order.
@@ -193,7 +193,7 @@ export function attrU32(payload: Uint8Array): number {
 }
 
 /** A request the kernel refused: "create bridge cbox0: file exists (EEXIST)", then its reason if it gave one. */
-export class NetlinkError extends Error {
+export class NetlinkError extends CboxError {
   /** The errno's name, e.g. "EEXIST". */
   readonly code: string;
 

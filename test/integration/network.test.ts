@@ -334,6 +334,20 @@ describe.skipIf(skip)("bridge network details (root)", () => {
     }
   });
 
+  test("a link named cbox0 that is not cbox's: 125, one line, nothing made", () => {
+    const host = new TestHost();
+    try {
+      host.must("ip", "link", "add", "cbox0", "type", "veth", "peer", "name", "cbt-not-cbox");
+      const before = { links: host.links(), firewall: host.firewall() };
+      const res = host.cbox(["run", "--root", fx.store, "--rootfs", fx.rootfs, "--rm", "true"]);
+      expect(res).toEqual({ code: 125, stdout: "", stderr: "cbox: a link named cbox0 exists and is not cbox's; remove it, or use --network none\n" });
+      expect({ links: host.links(), firewall: host.firewall() }).toEqual(before);
+      expect(host.cbox(["ps", "-a", "-q", "--root", fx.store]).stdout).toBe("");
+    } finally {
+      host.end();
+    }
+  });
+
   test("with the iptables driver: published port, NAT, and nothing left after rm; a foreign rule survives", () => {
     const host = new TestHost();
     const env = { CBOX_FIREWALL: "iptables" };

@@ -6,7 +6,7 @@ import { warn } from "../../cli/output.ts";
 import { CboxError } from "../../errors.ts";
 import { detectFirewall, type Firewall } from "../../linux/firewall/index.ts";
 import { addAddress, listAddresses } from "../../linux/net/addr.ts";
-import { formatCidr, networkOf, parseCidr } from "../../linux/net/ipv4.ts";
+import { parseCidr, subnetText } from "../../linux/net/ipv4.ts";
 import { createBridge, createVeth, deleteLink, linkByName, setAlias, setHairpin, setUp } from "../../linux/net/link.ts";
 import { addDefaultRoute, listRoutes } from "../../linux/net/route.ts";
 import { readSysctl, setSysctl } from "../../linux/net/sysctl.ts";
@@ -87,7 +87,7 @@ function bridgeSubnet(sock: NetlinkSocket, leases: string): string {
   const address = link && listAddresses(sock).find((a) => a.index === link!.index);
   let subnet: string;
   if (link && address) {
-    subnet = formatCidr({ addr: networkOf(parseCidr(`${address.ip}/${address.prefix}`)!), prefix: address.prefix });
+    subnet = subnetText(parseCidr(`${address.ip}/${address.prefix}`)!);
   } else {
     subnet = chooseSubnet(listRoutes(sock), link?.index, process.env.CBOX_SUBNET || undefined);
     if (!link) {
@@ -132,7 +132,7 @@ export function connectBridge(net: NetworkAttachment, pid: number): void {
 export function releaseBridge(net: NetworkAttachment, id: string, paths: Paths): void {
   const firewall: Firewall | undefined = net.firewall ? detectFirewall({ ...process.env, CBOX_FIREWALL: net.firewall }) : undefined;
   if (firewall && net.ip && net.ports.length > 0) {
-    const subnet = formatCidr({ addr: networkOf(parseCidr(`${net.ip}/${net.prefix}`)!), prefix: net.prefix! });
+    const subnet = subnetText(parseCidr(`${net.ip}/${net.prefix}`)!);
     withNetworkLock(net.leases ?? paths.root, () => firewall.unpublish({ bridge: BRIDGE, subnet }, id, net.ip!, net.ports));
   }
   if (net.veth) {

@@ -1,7 +1,7 @@
 // The bridge's subnet: the first private /16 of a fixed list that no host route overlaps, so
 // containers never shadow a network the host can reach (a VPN, a LAN, docker's own bridges).
 import { CboxError } from "../../errors.ts";
-import { formatCidr, formatIpv4, networkOf, overlaps, parseCidr, type Cidr } from "../../linux/net/ipv4.ts";
+import { formatIpv4, networkOf, overlaps, parseCidr, subnetText, type Cidr } from "../../linux/net/ipv4.ts";
 
 /** A route of the host's main table, as far as overlaps go. */
 export interface RouteLike {
@@ -31,7 +31,7 @@ export function chooseSubnet(routes: RouteLike[], ignoreOif?: number, wanted?: s
   if (wanted !== undefined) {
     const subnet = checkSubnet(wanted);
     const route = collision(subnet);
-    if (route) throw new CboxError(`subnet ${wanted} overlaps the host's route to ${formatCidr({ addr: networkOf(parseCidr(`${route.dst}/${route.prefix}`)!), prefix: route.prefix })}`);
+    if (route) throw new CboxError(`subnet ${wanted} overlaps the host's route to ${subnetText(parseCidr(`${route.dst}/${route.prefix}`)!)}`);
     return wanted;
   }
   const free = CANDIDATE_SUBNETS.find((s) => !collision(parseCidr(s)!));
@@ -44,7 +44,7 @@ export function checkSubnet(text: string): Cidr {
   const cidr = parseCidr(text);
   if (!cidr) throw new CboxError(`subnet "${text}": expected an IPv4 network such as 10.88.0.0/16`);
   if (cidr.prefix < 8 || cidr.prefix > 30) throw new CboxError(`subnet "${text}": the prefix length must be 8 to 30`);
-  if (networkOf(cidr) !== cidr.addr) throw new CboxError(`subnet "${text}": host bits are set (the network is ${formatCidr({ addr: networkOf(cidr), prefix: cidr.prefix })})`);
+  if (networkOf(cidr) !== cidr.addr) throw new CboxError(`subnet "${text}": host bits are set (the network is ${subnetText(cidr)})`);
   return cidr;
 }
 

@@ -1,7 +1,7 @@
 // What both firewall drivers share: the data, its checks, finding a tool and running it.
 import { realpathSync, statSync } from "node:fs";
 import { CboxError, systemErrorText } from "../../errors.ts";
-import { contains, formatCidr, networkOf, parseCidr, parseIpv4 } from "../net/ipv4.ts";
+import { contains, parseCidr, parseIpv4, subnetText } from "../net/ipv4.ts";
 
 export type Protocol = "tcp" | "udp";
 
@@ -66,7 +66,7 @@ export function checkNetwork(net: BridgeNetwork): { bridge: string; subnet: stri
   if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,14}$/.test(net.bridge)) throw new FirewallError(`not a bridge name: "${net.bridge}"`);
   const cidr = parseCidr(net.subnet);
   if (!cidr) throw new FirewallError(`not an IPv4 subnet: "${net.subnet}"`);
-  return { bridge: net.bridge, subnet: formatCidr({ addr: networkOf(cidr), prefix: cidr.prefix }) };
+  return { bridge: net.bridge, subnet: subnetText(cidr) };
 }
 
 /**

@@ -48,6 +48,11 @@ export function networkOf(cidr: Cidr): number {
   return (cidr.addr & netmask(cidr.prefix)) >>> 0;
 }
 
+/** The subnet an address lies in, as text: 10.88.0.7/16 -> "10.88.0.0/16". */
+export function subnetText(cidr: Cidr): string {
+  return formatCidr({ addr: networkOf(cidr), prefix: cidr.prefix });
+}
+
 export function broadcastOf(cidr: Cidr): number {
   return (networkOf(cidr) | ~netmask(cidr.prefix)) >>> 0;
 }

@@ -1,7 +1,7 @@
 // Network sysctls, e.g. "ipv4/ip_forward": /proc/sys/net shows the namespace of whoever opens it,
 // so these are the calling thread's (cbox's: the host's).
 import { readFileSync, writeFileSync } from "node:fs";
-import { systemErrorText } from "../../errors.ts";
+import { CboxError, systemErrorText } from "../../errors.ts";
 
 const ROOT = "/proc/sys/net";
 
@@ -10,7 +10,7 @@ export function setSysctl(path: string, value: string): void {
   try {
     writeFileSync(`${ROOT}/${path}`, value);
   } catch (err) {
-    throw new Error(`set ${sysctlName(path)} to ${value}: ${systemErrorText(err)}`);
+    throw new CboxError(`set ${sysctlName(path)} to ${value}: ${systemErrorText(err)}`);
   }
 }
 
@@ -18,7 +18,7 @@ export function readSysctl(path: string): string {
   try {
     return readFileSync(`${ROOT}/${path}`, "utf8").trim();
   } catch (err) {
-    throw new Error(`read ${sysctlName(path)}: ${systemErrorText(err)}`);
+    throw new CboxError(`read ${sysctlName(path)}: ${systemErrorText(err)}`);
   }
 }
 
