@@ -4,6 +4,7 @@ import pkg from "../package.json" with { type: "json" };
 import { printError } from "./cli/output.ts";
 import { parseFlags, type FlagDefs } from "./cli/flags.ts";
 import { CboxError, ExitCode, systemErrorText } from "./errors.ts";
+import { versionLine } from "./version.ts";
 
 const commands: Record<string, () => Promise<{ default: CommandDef<any>; args: FlagDefs }>> = {
   run: () => import("./cli/commands/run.ts"),
@@ -40,7 +41,7 @@ async function main(argv: string[]): Promise<number> {
     return name === undefined ? ExitCode.cboxError : 0;
   }
   if (name === "--version" || name === "version") {
-    console.log(`cbox ${pkg.version}`);
+    console.log(versionLine());
     return 0;
   }
   const load = commands[name];

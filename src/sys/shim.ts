@@ -1,29 +1,11 @@
-// The only module that touches bun:ffi. It compiles the C shim with TinyCC (`cc`) at run time:
-// a Bun process is multi-threaded, so namespaces and forking must happen in C (DESIGN.md).
-import { cc, type FFIFunction } from "bun:ffi";
-import { closeSync, openSync, writeSync } from "node:fs";
-import bpf from "./c/bpf.c" with { type: "text" };
-import child from "./c/child.c" with { type: "text" };
-import host from "./c/host.c" with { type: "text" };
-import monitor from "./c/monitor.c" with { type: "text" };
-import mounts from "./c/mounts.c" with { type: "text" };
-import net from "./c/net.c" with { type: "text" };
-import plan from "./c/plan.c" with { type: "text" };
-import prelude from "./c/prelude.c" with { type: "text" };
-import security from "./c/security.c" with { type: "text" };
-import spawn from "./c/spawn.c" with { type: "text" };
-import stdio from "./c/stdio.c" with { type: "text" };
-
-// Compilation units (see prelude.c). Each symbol bun:ffi binds costs a TinyCC trampoline and
-// each line of source compile time (together ~5 ms of every start, measured), so the start of a
-// plain container compiles only what it needs; -i, -t and --userns=private pay for the rest, and
-// run -d compiles the core with the monitor instead of the core alone; a root container on
-// cgroup v2 also compiles the device unit (bpf.c) to attach its device program.
-const coreSource = [prelude, mounts, child, security, plan, spawn].join("\n");
-const detachSource = [coreSource, monitor].join("\n");
-const extraSource = [prelude, mounts, host, stdio].join("\n");
-const deviceSource = [prelude, bpf].join("\n");
-const netSource = [prelude, net].join("\n");
+// The only module that touches bun:ffi. It loads the C shim, a shared library built with the
+// executable, and binds its functions: a Bun process is multi-threaded, so namespaces and
+// forking must happen in C (DESIGN.md).
+import { dlopen, type FFIFunction } from "bun:ffi";
+import { closeSync, openSync, readFileSync, writeSync } from "node:fs";
+import { CboxError } from "../errors.ts";
+// Built from c/*.c by scripts/build.ts for the executable's architecture (scripts/shim-lib.ts).
+import shimLibraryFile from "../../dist/shim/cbox-shim.so" with { type: "file" };
 
 export interface ShimSymbols {
   cbox_spawn(
@@ -67,9 +49,12 @@ export interface NetSymbols {
   cbox_shutdown_write(fd: number): number;
 }
 
-// O_TMPFILE | O_RDWR: an unnamed file, so nothing is left behind even if we are killed.
-// TinyCC reads the source by path, and a `--compile` binary's embedded files have none.
-const O_TMPFILE_RDWR = 0o20200000 | 0o2;
+// Open flags differ by architecture: O_TMPFILE is __O_TMPFILE | O_DIRECTORY, and O_DIRECTORY is
+// 0o200000 on x86_64 but 0o40000 on arm64 (asm-generic/fcntl.h against arch/arm64's fcntl.h).
+const O_DIRECTORY = process.arch === "arm64" ? 0o40000 : 0o200000;
+const O_TMPFILE_RDWR_CLOEXEC = 0o20000000 | O_DIRECTORY | 0o2 | 0o2000000;
+const MFD_CLOEXEC = 1;
+const MFD_EXEC = 0x10; // kernels with vm.memfd_noexec (6.3+) make memfds non-executable without it
 
 let core: ShimSymbols | undefined;
 let extra: ExtraSymbols | undefined;
@@ -79,7 +64,7 @@ let netSymbols: NetSymbols | undefined;
 
 /** What every container start needs: spawning and waiting. */
 export function shim(): ShimSymbols {
-  core ??= compile(coreSource, {
+  core ??= bind({
     cbox_spawn: { args: ["ptr", "i32", "i32", "ptr", "i32", "ptr", "ptr"], returns: "i32" },
     cbox_wait: { args: ["i32"], returns: "i32" },
   }) as unknown as ShimSymbols;
@@ -88,7 +73,7 @@ export function shim(): ShimSymbols {
 
 /** A detached container's start: the monitor, which clones the container itself. */
 export function detachShim(): DetachSymbols {
-  detach ??= compile(detachSource, {
+  detach ??= bind({
     cbox_detach: { args: ["ptr", "i32", "i32", "ptr", "ptr", "i32", "ptr"], returns: "i32" },
     cbox_wait: { args: ["i32"], returns: "i32" },
   }) as unknown as DetachSymbols;
@@ -97,7 +82,7 @@ export function detachShim(): DetachSymbols {
 
 /** The rest: stdio relaying, terminals, idmapped mounts, locks. */
 export function extraShim(): ExtraSymbols {
-  extra ??= compile(extraSource, {
+  extra ??= bind({
     cbox_idmapped_mount: { args: ["ptr", "i32", "ptr"], returns: "i32" },
     cbox_umount: { args: ["ptr", "i32"], returns: "i32" },
     cbox_ioctl: { args: ["i32", "i32", "ptr"], returns: "i32" },
@@ -112,7 +97,7 @@ export function extraShim(): ExtraSymbols {
 
 /** eBPF: a root container's device program on cgroup v2. */
 export function deviceShim(): DeviceSymbols {
-  device ??= compile(deviceSource, {
+  device ??= bind({
     cbox_bpf_prog_load: { args: ["i32", "ptr", "i32", "ptr", "ptr", "i32"], returns: "i32" },
     cbox_bpf_prog_attach: { args: ["i32", "i32", "i32", "i32"], returns: "i32" },
   }) as unknown as DeviceSymbols;
@@ -121,7 +106,7 @@ export function deviceShim(): DeviceSymbols {
 
 /** Sockets: rtnetlink (a bridge network) and slirp4netns's API socket (a rootless one). */
 export function netShim(): NetSymbols {
-  netSymbols ??= compile(netSource, {
+  netSymbols ??= bind({
     cbox_netlink_open: { args: ["i32"], returns: "i32" },
     cbox_send: { args: ["i32", "ptr", "i32"], returns: "i32" },
     cbox_recv: { args: ["i32", "ptr", "i32"], returns: "i32" },
@@ -131,24 +116,54 @@ export function netShim(): NetSymbols {
   return netSymbols;
 }
 
-function compile(source: string, symbols: Record<string, FFIFunction>): unknown {
-  const fd = openTmpfile();
-  try {
-    writeSync(fd, source);
-    return cc({ source: `/proc/self/fd/${fd}`, symbols }).symbols;
-  } finally {
-    closeSync(fd);
-  }
-}
+/**
+ * The library is written once per process into an unnamed file (a memfd, else an O_TMPFILE in a
+ * folder that allows exec) and every group of symbols is bound from that one path, so all groups
+ * share one copy of the library. The file stays open: its /proc/self/fd path is the library's name.
+ */
+let libraryPath: string | undefined;
 
-function openTmpfile(): number {
-  for (const dir of [process.env.XDG_RUNTIME_DIR, "/dev/shm", "/tmp"]) {
-    if (!dir) continue;
+function bind(symbols: Record<string, FFIFunction>): unknown {
+  if (libraryPath) return dlopen(libraryPath, symbols).symbols;
+  const bytes = readFileSync(shimLibraryFile);
+  const tried: string[] = [];
+  for (const [where, open] of unnamedFiles()) {
+    let fd: number;
     try {
-      return openSync(dir, O_TMPFILE_RDWR, 0o600);
+      fd = open();
     } catch {
-      // tmpfs without O_TMPFILE support or not writable: try the next one
+      continue; // not available here: try the next place
+    }
+    try {
+      writeSync(fd, bytes);
+      const symbolsOf = dlopen(`/proc/self/fd/${fd}`, symbols).symbols;
+      libraryPath = `/proc/self/fd/${fd}`;
+      return symbolsOf;
+    } catch (err) {
+      closeSync(fd);
+      tried.push(`${where} (${err instanceof Error ? err.message.split("\n")[0] : String(err)})`);
     }
   }
-  throw new Error("cannot create a temporary file for the C shim in $XDG_RUNTIME_DIR, /dev/shm or /tmp");
+  throw new CboxError(
+    `cannot load cbox's C library: no executable memory file or temporary folder (tried ${tried.join(", ") || "memfd, $TMPDIR, /dev/shm, /tmp"}); set TMPDIR to a folder on a file system mounted without noexec`,
+  );
+}
+
+/** Places for an unnamed, executable copy of the library, best first. */
+function unnamedFiles(): [string, () => number][] {
+  const dirs = [process.env.TMPDIR, process.env.XDG_RUNTIME_DIR, "/dev/shm", "/tmp"].filter((d): d is string => !!d);
+  return [["memfd", memfd], ...dirs.map((dir): [string, () => number] => [dir, () => openSync(dir, O_TMPFILE_RDWR_CLOEXEC, 0o700)])];
+}
+
+function memfd(): number {
+  const libc = dlopen("libc.so.6", { memfd_create: { args: ["ptr", "u32"], returns: "i32" } });
+  try {
+    const name = Buffer.from("cbox-shim\0");
+    let fd = libc.symbols.memfd_create(name, MFD_CLOEXEC | MFD_EXEC);
+    if (fd < 0) fd = libc.symbols.memfd_create(name, MFD_CLOEXEC); // before 6.3: MFD_EXEC is EINVAL
+    if (fd < 0) throw new Error("memfd_create failed");
+    return fd;
+  } finally {
+    libc.close();
+  }
 }

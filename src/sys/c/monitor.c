@@ -12,7 +12,6 @@ extern int madvise(void *addr, size_t len, int advice);
 extern int munmap(void *addr, size_t len);
 extern ssize_t readlink(const char *path, char *buf, size_t n);
 extern char **environ;
-extern char cbox_monitor_code_end; /* defined at the end of this file */
 
 #define LOG_CHUNK 16384
 #define MAX_ARGS 64
@@ -102,8 +101,8 @@ static int same_string(const char *a, const char *b, int n) {
 /*
  * A forked Bun brings along ~6 MB of resident pages it will never touch here: Bun's heaps, its
  * threads' stacks, its executable's data. They are given back (MADV_DONTNEED), leaving what this
- * C uses: its compiled code and data (keep[]), mem and own (keep[]), the stack and thread-local
- * storage (keep[]), the shared libraries' data and the bss right after it, the kernel's [vdso].
+ * C uses: mem and own (keep[]), the stack and thread-local storage (keep[]), the shared libraries'
+ * data (the shim is one of them) and the bss right after it, the kernel's [vdso].
  */
 static void shed_inherited_memory(const struct range *keep, int nkeep) {
   char exe[4096], *maps, *line, *end, *path;
@@ -246,18 +245,16 @@ static void monitor_main(struct spawn *sp, int flags, int *fd, int interactive, 
   int in[2], out[2], err[2], pid, pidfd, nul, i, status = 0, exited = 0, decided = 0, go = 0;
   struct pollfd p[4];
 
-  struct range keep[6];
+  struct range keep[4];
   setsid();
   reset_signals();
   if (keep_strings(strs, nstrs) < 0) _exit(125);
-  /* this file's code and data (one block, whatever TinyCC's order), then memory mapped for it */
-  keep[0].lo = (unsigned long)write_all; keep[0].hi = (unsigned long)&cbox_monitor_code_end;
-  keep[1].lo = (unsigned long)&spawn_args; keep[1].hi = (unsigned long)monitor_main;
-  keep[2].lo = (unsigned long)mem; keep[2].hi = keep[2].lo + sizeof *mem;
-  keep[3].lo = (unsigned long)own; keep[3].hi = keep[3].lo + sizeof *own;
-  keep[4].lo = keep[4].hi = (unsigned long)&decision; /* the stack */
-  keep[5].lo = keep[5].hi = (unsigned long)__errno_location(); /* thread-local storage */
-  shed_inherited_memory(keep, 6);
+  /* the shim's own code and data are a library's mappings, kept by shed_inherited_memory */
+  keep[0].lo = (unsigned long)mem; keep[0].hi = keep[0].lo + sizeof *mem;
+  keep[1].lo = (unsigned long)own; keep[1].hi = keep[1].lo + sizeof *own;
+  keep[2].lo = keep[2].hi = (unsigned long)&decision; /* the stack */
+  keep[3].lo = keep[3].hi = (unsigned long)__errno_location(); /* thread-local storage */
+  shed_inherited_memory(keep, 4);
   prctl(15 /* PR_SET_NAME */, (unsigned long)"cbox-monitor", 0, 0, 0);
   /* 0, 1 and 2 open, so that no pipe below takes one of their numbers */
   while ((nul = open("/dev/null", O_RDWR)) >= 0 && nul < 3) {}
@@ -370,5 +367,3 @@ int cbox_detach(const unsigned char *plan, int len, int flags, const int *cfg, c
   return 0;
 }
 
-/* The end of this file's code and data: see shed_inherited_memory. */
-char cbox_monitor_code_end;

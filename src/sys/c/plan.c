@@ -41,7 +41,7 @@ static int run_op(struct op *o) {
     r = mkdir(s[0], (unsigned int)v[0]);
     return (r < 0 && errno == EEXIST && v[1]) ? 0 : r;
   case OP_MKNOD:
-    return mknod(s[0], (unsigned int)v[0], makedev((unsigned long)v[1], (unsigned long)v[2]));
+    return (int)syscall(SYS_mknodat, AT_FDCWD, s[0], (unsigned int)v[0], makedev((unsigned long)v[1], (unsigned long)v[2]));
   case OP_SYMLINK: return symlink(s[0], s[1]);
   case OP_TOUCH: return touch(s[0], (unsigned int)v[0]);
   case OP_PIVOT_ROOT: return pivot(s[0], s[1]);

@@ -3,10 +3,9 @@
  * it decides nothing. No #include: servers often lack libc headers, so the few prototypes
  * and constants used are declared here (they are Linux ABI and stable).
  *
- * Files by concept, joined by shim.ts into two compilation units: the start of every container
- * (prelude.c: declarations and helpers several files use; mounts.c, child.c, security.c, plan.c,
- * spawn.c)
- * and, compiled only when needed, cbox's other calls (prelude.c, mounts.c, host.c, stdio.c; or bpf.c, net.c).
+ * Files by concept, joined into one shared library at build time (scripts/shim-lib.ts), prelude.c
+ * (declarations and helpers several files use) first; shim.ts loads it and binds what each
+ * command needs.
  *
  * Plan encoding (see ops.ts): a sequence of records, each
  *   u32 code, u32 nints, u32 nstrs, u32 size | i64 ints[nints] | NUL-terminated strs | pad to 8
@@ -37,7 +36,6 @@ extern int mkdir(const char *path, unsigned int mode);
 extern int rmdir(const char *path);
 extern int unshare(int flags);
 extern int setns(int fd, int nstype);
-extern int mknod(const char *path, unsigned int mode, unsigned long dev);
 extern int symlink(const char *target, const char *path);
 extern int chdir(const char *path);
 extern int sethostname(const char *name, size_t len);
@@ -104,12 +102,17 @@ extern int *__errno_location(void);
 #define AT_EMPTY_PATH 0x1000
 #define AT_RECURSIVE 0x8000
 #define MOVE_MOUNT_F_EMPTY_PATH 4
+/* mknodat by number: glibc exports mknod only since 2.33, and cbox runs on glibc 2.17 and later. */
 #if defined(__x86_64__)
 #define SYS_pivot_root 155
 #define SYS_clone 56
+#define SYS_mknodat 259
 #elif defined(__aarch64__)
 #define SYS_pivot_root 41
 #define SYS_clone 220
+#define SYS_mknodat 33
+#else
+#error "cbox's shim knows the syscall numbers of x86_64 and aarch64 only"
 #endif
 
 enum {

@@ -33,8 +33,8 @@ static void forward_signals(int pid, const int *signals, int nsignals) {
  * One child at a time may be between clone and execve. The child's errno is the calling
  * thread's (shared TLS): that thread only blocks in read(2) on the error pipe meanwhile, which
  * looks at errno only when it fails, and SA_RESTART keeps signals from failing it.
- * The large buffers are mapped at the first spawn, not static: TinyCC would zero them at
- * compile time, ~3 ms of every start (measured).
+ * The large buffers are mapped at the first spawn, not static, so that only a start pays for
+ * them (and the monitor can keep exactly them when it gives Bun's memory back).
  */
 static struct spawn spawn_args;
 
