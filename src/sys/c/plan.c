@@ -54,10 +54,10 @@ static int run_op(struct op *o) {
     unsigned int gids[MAX_INTS];
     int i;
     for (i = 0; i < (int)o->nints; i++) gids[i] = (unsigned int)v[i];
-    return setgroups(o->nints, gids);
+    return (int)syscall(SYS_setgroups, (size_t)o->nints, gids);
   }
-  case OP_SETGID: return setresgid((unsigned int)v[0], (unsigned int)v[0], (unsigned int)v[0]);
-  case OP_SETUID: return setresuid((unsigned int)v[0], (unsigned int)v[0], (unsigned int)v[0]);
+  case OP_SETGID: return (int)syscall(SYS_setresgid, (unsigned int)v[0], (unsigned int)v[0], (unsigned int)v[0]);
+  case OP_SETUID: return (int)syscall(SYS_setresuid, (unsigned int)v[0], (unsigned int)v[0], (unsigned int)v[0]);
   case OP_OPEN_DUP: return open_dup(s[0], (int)v[0] | O_CLOEXEC, (int)v[1]);
   case OP_CLOSE_FROM: return (int)syscall(SYS_close_range, (unsigned int)v[0], ~0U, CLOSE_RANGE_CLOEXEC);
   case OP_EXEC: return exec_op(o, mem->argv, mem->envp);

@@ -40,9 +40,6 @@ extern int symlink(const char *target, const char *path);
 extern int chdir(const char *path);
 extern int sethostname(const char *name, size_t len);
 extern unsigned int umask(unsigned int mask);
-extern int setgroups(size_t n, const unsigned int *gids);
-extern int setresgid(unsigned int r, unsigned int e, unsigned int s);
-extern int setresuid(unsigned int r, unsigned int e, unsigned int s);
 extern int execve(const char *path, char *const argv[], char *const envp[]);
 extern int socket(int domain, int type, int proto);
 extern int ioctl(int fd, unsigned long req, ...);
@@ -102,15 +99,28 @@ extern int *__errno_location(void);
 #define AT_EMPTY_PATH 0x1000
 #define AT_RECURSIVE 0x8000
 #define MOVE_MOUNT_F_EMPTY_PATH 4
-/* mknodat by number: glibc exports mknod only since 2.33, and cbox runs on glibc 2.17 and later. */
+/*
+ * Calls made by number. mknodat: glibc exports mknod only since 2.33, and cbox runs on glibc
+ * 2.17 and later. The set*id calls: glibc's wrappers in a multi-threaded process (Bun) apply the
+ * change to every thread in its thread list, waiting on each; a child cloned from Bun has one
+ * thread but inherits that list, and waits forever for a thread that was being created at the
+ * clone (seen: cbox exec hung in __nptl_setxid). The raw calls change the calling thread only,
+ * which is the whole child.
+ */
 #if defined(__x86_64__)
 #define SYS_pivot_root 155
 #define SYS_clone 56
 #define SYS_mknodat 259
+#define SYS_setgroups 116
+#define SYS_setresuid 117
+#define SYS_setresgid 119
 #elif defined(__aarch64__)
 #define SYS_pivot_root 41
 #define SYS_clone 220
 #define SYS_mknodat 33
+#define SYS_setgroups 159
+#define SYS_setresuid 147
+#define SYS_setresgid 149
 #else
 #error "cbox's shim knows the syscall numbers of x86_64 and aarch64 only"
 #endif
