@@ -8,10 +8,12 @@ import { enterCgroups } from "../linux/cgroups/cgroup.ts";
 import { cgroupfs } from "../linux/cgroups/fs.ts";
 import type { Paths } from "../paths.ts";
 import { childrenOf } from "../linux/proc.ts";
+import { detectRootlessMaps, processMaps } from "../linux/userns.ts";
 import { exitCodeOf } from "../sys/process.ts";
 import { lockdownFor } from "./lockdown.ts";
 import { buildExecPlan, type ExecSpec } from "./plan.ts";
 import { resolveContainer } from "./remove.ts";
+import { checkUserMapped } from "./rootless-fit.ts";
 import { spawnContainer, startFailure } from "./run.ts";
 import { applyEnv, resolveUser, type ContainerSpec } from "./spec.ts";
 import { liveState, pid1Alive } from "./status.ts";
@@ -71,6 +73,9 @@ function namespaceHolder(spec: ContainerSpec, pid: number): number {
 function execSpec(spec: ContainerSpec, pid: number, namespaces: NamespaceFd[], opts: ExecOptions): ExecSpec {
   // The container's own view of its files: its /etc/passwd may have changed since it started.
   const user = opts.user === undefined ? spec.user : resolveUser(opts.user, `/proc/${pid}/root`);
+  if (opts.user !== undefined && process.getuid!() !== 0) {
+    checkUserMapped("--user", user, { ...processMaps(pid), ownIdOnly: detectRootlessMaps().ownIdOnly });
+  }
   const base = opts.user === undefined ? spec.env : [...spec.env, `HOME=${user.home}`];
   return {
     namespaces,

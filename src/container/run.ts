@@ -19,6 +19,7 @@ import { treeRemover } from "./remove-tree.ts";
 import { chooseCgroup, hostCgroups } from "./resources.ts";
 import { buildSpec, type ContainerSpec, type RunOptions } from "./spec.ts";
 import { Preparation } from "./prepare.ts";
+import { checkRootfsOwner, checkUserMapped } from "./rootless-fit.ts";
 import { escapeThroughSymlinks } from "./target-path.ts";
 import { liveState } from "./status.ts";
 import { containerDirs, createContainer, newContainerId, ownerOf, ownerSelf, readState, recoverStale, removeContainer, updateState, type ContainerState } from "./store.ts";
@@ -61,6 +62,10 @@ export function startContainer(spec: ContainerSpec, paths: Paths, mode: StartMod
   const rootless = process.getuid!() !== 0;
   // On start, what the container wrote (its upper layer) may hold links too.
   checkMountTargets(spec, [containerDirs(paths, spec.id).upper, spec.rootfs]);
+  if (mode.rootlessMaps) {
+    checkUserMapped("--user", spec.user, mode.rootlessMaps);
+    checkRootfsOwner(spec.rootfs, mode.rootlessMaps);
+  }
   const devices = spec.security.privileged ? undefined : ALLOWED_DEVICES;
   const { cgroup, warning } = chooseCgroup(spec.id, spec.limits, hostCgroups(rootless), devices);
   if (warning) warn(warning);

@@ -15,7 +15,11 @@ export interface UserMaps {
   helpers?: { newuidmap: string; newgidmap: string };
   /** Written by root, who may map any ids and leave setgroups(2) allowed (--userns=private). */
   privileged?: boolean;
+  /** An ordinary user's maps hold only their own id: why no subordinate range could be added. */
+  ownIdOnly?: OwnIdOnlyReason;
 }
+
+export type OwnIdOnlyReason = { missing: "helpers" } | { missing: "subuid" | "subgid"; user: string };
 
 /** Ids a --userns=private container has: 0..65535 inside. */
 export const PRIVATE_RANGE_SIZE = 65536;
@@ -70,9 +74,17 @@ export function rootlessMaps(
   subuid: { start: number; count: number }[],
   subgid: { start: number; count: number }[],
   helpers?: { newuidmap: string; newgidmap: string },
+  user = String(uid),
 ): UserMaps {
   const own = (id: number): IdRange[] => [{ inside: 0, outside: id, count: 1 }];
-  if (!helpers || subuid.length === 0 || subgid.length === 0) return { uid: own(uid), gid: own(gid) };
+  const ownIdOnly: OwnIdOnlyReason | undefined = !helpers
+    ? { missing: "helpers" }
+    : subuid.length === 0
+      ? { missing: "subuid", user }
+      : subgid.length === 0
+        ? { missing: "subgid", user }
+        : undefined;
+  if (ownIdOnly) return { uid: own(uid), gid: own(gid), ownIdOnly };
   const withRange = (id: number, r: { start: number; count: number }): IdRange[] => [
     ...own(id),
     { inside: 1, outside: r.start, count: r.count },
@@ -117,7 +129,22 @@ export function detectRootlessMaps(): UserMaps {
     subordinateRanges(read("/etc/subuid"), name, uid),
     subordinateRanges(read("/etc/subgid"), name, gid),
     helpers,
+    name || String(uid),
   );
+}
+
+/** The maps of a running process (/proc/PID/uid_map, gid_map), as this process's namespace sees them. */
+export function processMaps(pid: number): { uid: IdRange[]; gid: IdRange[] } {
+  return { uid: parseMap(read(`/proc/${pid}/uid_map`)), gid: parseMap(read(`/proc/${pid}/gid_map`)) };
+}
+
+export function parseMap(text: string): IdRange[] {
+  return text
+    .trim()
+    .split("\n")
+    .map((line) => line.trim().split(/\s+/).map(Number))
+    .filter((f) => f.length === 3 && f.every(Number.isInteger))
+    .map(([inside, outside, count]) => ({ inside: inside!, outside: outside!, count: count! }));
 }
 
 export function formatMap(ranges: IdRange[]): string {

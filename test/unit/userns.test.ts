@@ -43,18 +43,25 @@ describe("rootlessMaps", () => {
   const sub = [{ start: 100000, count: 65536 }];
   const subg = [{ start: 200000, count: 1000 }];
 
-  test("without helpers: only the user's own id as 0", () => {
+  test("without helpers: only the user's own id as 0, and why", () => {
     expect(rootlessMaps(1000, 1001, sub, subg)).toEqual({
       uid: [{ inside: 0, outside: 1000, count: 1 }],
       gid: [{ inside: 0, outside: 1001, count: 1 }],
+      ownIdOnly: { missing: "helpers" },
     });
   });
 
   test("with helpers but no ranges: only the own id, no helpers", () => {
-    const maps = rootlessMaps(1000, 1001, [], subg, helpers);
-    expect(maps).toEqual({ uid: [{ inside: 0, outside: 1000, count: 1 }], gid: [{ inside: 0, outside: 1001, count: 1 }] });
+    const maps = rootlessMaps(1000, 1001, [], subg, helpers, "alice");
+    expect(maps).toEqual({
+      uid: [{ inside: 0, outside: 1000, count: 1 }],
+      gid: [{ inside: 0, outside: 1001, count: 1 }],
+      ownIdOnly: { missing: "subuid", user: "alice" },
+    });
     expect(maps.helpers).toBeUndefined();
-    expect(rootlessMaps(1000, 1001, sub, [], helpers).helpers).toBeUndefined();
+    const noSubgid = rootlessMaps(1000, 1001, sub, [], helpers, "alice");
+    expect(noSubgid.helpers).toBeUndefined();
+    expect(noSubgid.ownIdOnly).toEqual({ missing: "subgid", user: "alice" });
   });
 
   test("with helpers and ranges: own id as 0, then the first range from 1", () => {
