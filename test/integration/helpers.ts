@@ -99,7 +99,8 @@ export function cboxSpawn(args: string[], opts: CboxOptions = {}) {
 }
 
 export function baseEnv(as?: RunAs): Record<string, string> {
-  const env: Record<string, string> = { PATH: process.env.PATH ?? "/usr/bin:/bin" };
+  // CBOX_TEST_RUN marks what this test run started, even a detached container's monitor (test/leftovers.ts).
+  const env: Record<string, string> = { PATH: process.env.PATH ?? "/usr/bin:/bin", CBOX_TEST_RUN: process.env.CBOX_TEST_RUN ?? "" };
   if (as) env.HOME = as.home;
   // A user's containers get loopback only: the network tests ask for slirp4netns themselves.
   if (as) env.CBOX_ROOTLESS_NETWORK = "none";

@@ -123,6 +123,60 @@ describe.skipIf(!isRoot)("rootless (tests create the users, so they need root to
     expect(r.stderr.split("\n")).toHaveLength(2);
   });
 
+  describe("what a user's user namespace cannot map is refused before anything is made (one line, 125)", () => {
+    const refused = (key: keyof typeof users, args: string[], line: string, opts: { rootfs?: string; env?: Record<string, string> } = {}) => {
+      const e = env[key];
+      const before = { mounts: hostMounts(), store: treeListing(e.store, false), cgroups: cboxCgroups() };
+      const r = cbox(["run", "--rm", "--root", e.store, "--rootfs", opts.rootfs ?? e.rootfs, ...args], { as: e.as, env: opts.env });
+      expect(r).toEqual({ code: 125, stdout: "", stderr: `${line}\n` });
+      expect({ mounts: hostMounts(), store: treeListing(e.store, false), cgroups: cboxCgroups() }).toEqual(before);
+    };
+
+    test("-u 1000 without a subordinate range names /etc/subuid and the command that adds one", () => {
+      const name = users.plain;
+      refused("plain", ["-u", "1000", "id"], `cbox: uid 1000 (--user) is not mapped in your containers' user namespace, which has only uid 0 (you): /etc/subuid has no range for ${name} (as root: usermod --add-subuids 100000-165535 --add-subgids 100000-165535 ${name}); or leave out --user`);
+      refused("plain", ["-u", "0:1000", "id"], `cbox: gid 1000 (--user) is not mapped in your containers' user namespace, which has only gid 0 (you): /etc/subuid has no range for ${name} (as root: usermod --add-subuids 100000-165535 --add-subgids 100000-165535 ${name}); or leave out --user`);
+    });
+
+    test("-u 1000 without newuidmap names the uidmap package, even with a range", () => {
+      // A PATH with setpriv (to become the user) and nothing else: no newuidmap, no newgidmap.
+      const bin = join(work, "setpriv-only");
+      sh("mkdir", "-p", bin);
+      sh("ln", "-sf", Bun.which("setpriv")!, join(bin, "setpriv"));
+      const noHelpers = { PATH: bin };
+      refused("sub", ["-u", "1000", "id"], "cbox: uid 1000 (--user) is not mapped in your containers' user namespace, which has only uid 0 (you): newuidmap and newgidmap are not installed (install the uidmap package); or leave out --user", { env: noHelpers });
+    });
+
+    test.skipIf(!hasNewuidmap)("an id past the range names the range", () => {
+      refused("sub", ["-u", `${SUB_COUNT + 5}`, "id"], `cbox: uid ${SUB_COUNT + 5} (--user) is not mapped in your containers' user namespace, which has uids 0-${SUB_COUNT} (your /etc/subuid range): use one of those, or ask for a larger range`);
+    });
+
+    test("a --rootfs that host root owns", () => {
+      const rootOwned = buildRootfs(join(work, "root-owned"));
+      try {
+        refused("plain", ["true"], `cbox: --rootfs ${rootOwned}: the folder belongs to uid 0, which your containers cannot map, so they could not write in it; use a copy you own (cp -a as yourself, or sh rootfs/build.sh DIR, or cbox import), or run cbox as root`, { rootfs: rootOwned });
+      } finally {
+        removeDir(rootOwned);
+      }
+    });
+
+    test("exec -u into a running container: the same line", () => {
+      const e = env.plain;
+      const c = (args: string[]) => cbox([args[0]!, "--root", e.store, ...args.slice(1)], { as: e.as });
+      try {
+        expect(c(["run", "-d", "--name", "exec-target", "--rootfs", e.rootfs, "sleep", "3103"]).code).toBe(0);
+        expect(c(["exec", "-u", "1000", "exec-target", "id"])).toEqual({
+          code: 125,
+          stdout: "",
+          stderr: `cbox: uid 1000 (--user) is not mapped in your containers' user namespace, which has only uid 0 (you): /etc/subuid has no range for ${users.plain} (as root: usermod --add-subuids 100000-165535 --add-subgids 100000-165535 ${users.plain}); or leave out --user\n`,
+        });
+        expect(c(["exec", "-u", "0", "exec-target", "id", "-u"]).stdout).toBe("0\n");
+      } finally {
+        c(["rm", "-f", "exec-target"]);
+      }
+    });
+  });
+
   test("without ranges, chown to an unmapped id is refused", () => {
     const r = run("plain", ["sh", "-c", "touch /f; chown 1000 /f"]);
     expect(r.code).toBe(1);
@@ -186,28 +240,35 @@ describe.skipIf(!isRoot)("rootless (tests create the users, so they need root to
     const e = env.sub;
     const c = (args: string[]) => cbox([args[0]!, "--root", e.store, ...args.slice(1)], { as: e.as });
     const started = c(["run", "-d", "--name", "bg", "--rootfs", e.rootfs, "sh", "-c", "echo started; echo marker > /tmp/m; exec sleep 3101"]);
-    expect(started).toMatchObject({ code: 0, stderr: "" });
-    const state = JSON.parse(c(["inspect", "bg"]).stdout)[0].State;
-    const monitor = Number(procStat(state.Pid)[1]);
-    expect(statSync(`/proc/${monitor}`).uid).toBe(e.as.uid);
-    for (let i = 0; i < 100 && c(["exec", "bg", "cat", "/tmp/m"]).stdout !== "marker\n"; i++) await Bun.sleep(20);
-    // exec joins the container's user namespace: root inside, and a user of its range with -u
-    expect(c(["exec", "bg", "sh", "-c", "id -u; cat /tmp/m; readlink /proc/1/ns/user"]).stdout).toBe(`0\nmarker\n${readlinkSync(`/proc/${state.Pid}/ns/user`)}\n`);
-    expect(c(["exec", "-u", "1000", "bg", "id", "-u"]).stdout).toBe("1000\n");
-    expect(c(["logs", "bg"]).stdout).toBe("started\n");
-    expect(c(["stop", "-t", "1", "bg"]).code).toBe(0);
-    expect(c(["ps", "-a"]).stdout).toMatch(/Exited \(137\) .* ago +bg\n/);
-    expect(c(["start", "bg"]).code).toBe(0);
-    expect(c(["rm", "-f", "bg"])).toMatchObject({ code: 0, stdout: "bg\n" });
-    expect(readdirSync(join(e.store, "containers"))).toEqual([]);
+    try {
+      expect(started).toMatchObject({ code: 0, stderr: "" });
+      const state = JSON.parse(c(["inspect", "bg"]).stdout)[0].State;
+      const monitor = Number(procStat(state.Pid)[1]);
+      expect(statSync(`/proc/${monitor}`).uid).toBe(e.as.uid);
+      for (let i = 0; i < 100 && c(["exec", "bg", "cat", "/tmp/m"]).stdout !== "marker\n"; i++) await Bun.sleep(20);
+      // exec joins the container's user namespace: root inside, and a user of its range with -u
+      expect(c(["exec", "bg", "sh", "-c", "id -u; cat /tmp/m; readlink /proc/1/ns/user"]).stdout).toBe(`0\nmarker\n${readlinkSync(`/proc/${state.Pid}/ns/user`)}\n`);
+      expect(c(["exec", "-u", "1000", "bg", "id", "-u"]).stdout).toBe("1000\n");
+      expect(c(["logs", "bg"]).stdout).toBe("started\n");
+      expect(c(["stop", "-t", "1", "bg"]).code).toBe(0);
+      expect(c(["ps", "-a"]).stdout).toMatch(/Exited \(137\) .* ago +bg\n/);
+      expect(c(["start", "bg"]).code).toBe(0);
+      expect(c(["rm", "-f", "bg"])).toMatchObject({ code: 0, stdout: "bg\n" });
+      expect(readdirSync(join(e.store, "containers"))).toEqual([]);
+    } finally {
+      c(["rm", "-f", "bg"]); // a no-op once the test removed it
+    }
     expect(Bun.spawnSync(["pgrep", "-f", "sleep 3101"]).stdout.toString()).toBe("");
   });
 
   test("run -d --init: exec reaches the container through the command (the init, a copy of cbox, is closed to /proc readers)", () => {
     const e = env.sub;
     const c = (args: string[]) => cbox([args[0]!, "--root", e.store, ...args.slice(1)], { as: e.as });
-    expect(c(["run", "-d", "--init", "--name", "with-init", "--rootfs", e.rootfs, "sleep", "3102"]).code).toBe(0);
-    expect(c(["exec", "with-init", "sh", "-c", "id -u; cat /proc/1/comm; cat /proc/1/environ 2>&1 | wc -l"])).toEqual({ code: 0, stdout: "0\ninit\n1\n", stderr: "" });
-    expect(c(["rm", "-f", "with-init"]).code).toBe(0);
+    try {
+      expect(c(["run", "-d", "--init", "--name", "with-init", "--rootfs", e.rootfs, "sleep", "3102"]).code).toBe(0);
+      expect(c(["exec", "with-init", "sh", "-c", "id -u; cat /proc/1/comm; cat /proc/1/environ 2>&1 | wc -l"])).toEqual({ code: 0, stdout: "0\ninit\n1\n", stderr: "" });
+    } finally {
+      c(["rm", "-f", "with-init"]);
+    }
   });
 });
