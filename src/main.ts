@@ -22,6 +22,7 @@ const commands: Record<string, () => Promise<{ default: CommandDef<any>; args: F
   images: () => import("./cli/commands/images.ts"),
   rmi: () => import("./cli/commands/rmi.ts"),
   import: () => import("./cli/commands/import.ts"),
+  info: () => import("./cli/commands/info.ts"),
   _exited: () => import("./cli/commands/exited.ts"),
 };
 

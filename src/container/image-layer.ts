@@ -51,16 +51,20 @@ export function imageLayer(
   return { lowerdir: shiftedRoot(spec.rootfs, { uid: hostIdOfRoot(maps.uid), gid: hostIdOfRoot(maps.gid) }) };
 }
 
-/** Mounts path idmapped through a user namespace with maps (held by a short-lived child). */
-function mountIdmappedWith(path: string, maps: UserMaps, target: string): void {
+/** A user namespace with maps, as an fd; the short-lived child that made it is gone. */
+export function userNamespaceWith(maps: UserMaps): number {
   const child = spawnHeld([{ op: "exit", ints: [0] }], CloneFlag.newuser | CloneFlag.vm);
-  let usernsFd: number;
   try {
     writeMaps(child.pid, maps);
-    usernsFd = openSync(`/proc/${child.pid}/ns/user`, "r");
+    return openSync(`/proc/${child.pid}/ns/user`, "r");
   } finally {
     child.abort();
   }
+}
+
+/** Mounts path idmapped through a user namespace with maps. */
+function mountIdmappedWith(path: string, maps: UserMaps, target: string): void {
+  const usernsFd = userNamespaceWith(maps);
   try {
     mountIdmapped(path, usernsFd, target);
   } finally {

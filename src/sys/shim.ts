@@ -27,6 +27,7 @@ export interface DetachSymbols {
 
 export interface ExtraSymbols {
   cbox_idmapped_mount(path: Uint8Array, usernsFd: number, target: Uint8Array): number;
+  cbox_idmapped_clone(path: Uint8Array, usernsFd: number): number;
   cbox_umount(target: Uint8Array, flags: number): number;
   cbox_ioctl(fd: number, request: number, arg: Uint8Array): number;
   cbox_socketpair(out: Int32Array): number;
@@ -84,6 +85,7 @@ export function detachShim(): DetachSymbols {
 export function extraShim(): ExtraSymbols {
   extra ??= bind({
     cbox_idmapped_mount: { args: ["ptr", "i32", "ptr"], returns: "i32" },
+    cbox_idmapped_clone: { args: ["ptr", "i32"], returns: "i32" },
     cbox_umount: { args: ["ptr", "i32"], returns: "i32" },
     cbox_ioctl: { args: ["i32", "i32", "ptr"], returns: "i32" },
     cbox_socketpair: { args: ["ptr"], returns: "i32" },

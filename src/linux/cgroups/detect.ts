@@ -15,6 +15,9 @@ export interface CgroupLayout {
   unified?: string;
 }
 
+/** Options of a v1 hierarchy's mount that name no controller (systemd mounts name=systemd with xattr). */
+const NOT_CONTROLLERS = new Set(["rw", "ro", "xattr", "noprefix", "clone_children", "cpuset_v2_mode", "favordynmods", "all", "none"]);
+
 /** From /proc/self/mountinfo text. Only mounts of a hierarchy's root are used. */
 export function parseLayout(mountinfo: string): CgroupLayout {
   const hierarchies: Hierarchy[] = [];
@@ -27,7 +30,7 @@ export function parseLayout(mountinfo: string): CgroupLayout {
     const type = fields[dash + 1];
     if (type === "cgroup2") unified ??= mount;
     if (type !== "cgroup") continue;
-    const controllers = (fields[dash + 3] ?? "").split(",").filter((o) => o !== "rw" && o !== "ro" && !o.includes("="));
+    const controllers = (fields[dash + 3] ?? "").split(",").filter((o) => !NOT_CONTROLLERS.has(o) && !o.includes("="));
     if (controllers.length && !hierarchies.some((h) => h.controllers.join() === controllers.join())) {
       hierarchies.push({ mount, controllers });
     }
@@ -37,7 +40,7 @@ export function parseLayout(mountinfo: string): CgroupLayout {
 }
 
 /** Mount points in mountinfo escape space, tab, newline and backslash as \ooo. */
-function unescapeMountPath(path: string): string {
+export function unescapeMountPath(path: string): string {
   return path.replace(/\\([0-7]{3})/g, (_, oct: string) => String.fromCharCode(parseInt(oct, 8)));
 }
 

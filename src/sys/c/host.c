@@ -2,10 +2,16 @@
 
 extern int flock(int fd, int op);
 
+/* A detached idmapped copy of the mount tree at path: its fd (closing it drops the copy), or -errno. */
+int cbox_idmapped_clone(const char *path, int userns_fd) {
+  int fd = clone_tree(path, 0x00100000 /* MOUNT_ATTR_IDMAP */, userns_fd);
+  return fd < 0 ? -errno : fd;
+}
+
 /* For cbox itself: an idmapped copy of the mount tree at path, attached on target. 0 or -errno. */
 int cbox_idmapped_mount(const char *path, int userns_fd, const char *target) {
-  int err, fd = clone_tree(path, 0x00100000 /* MOUNT_ATTR_IDMAP */, userns_fd);
-  if (fd < 0) return -errno;
+  int err, fd = cbox_idmapped_clone(path, userns_fd);
+  if (fd < 0) return fd;
   if (attach_tree(fd, target) == 0) return 0;
   err = errno;
   close(fd);
