@@ -7,6 +7,7 @@ import { closeNamespaces, openNamespaces, type NamespaceFd } from "../linux/name
 import { enterCgroups } from "../linux/cgroups/cgroup.ts";
 import { cgroupfs } from "../linux/cgroups/fs.ts";
 import type { Paths } from "../paths.ts";
+import { requireSupportedKernel } from "../host/kernel.ts";
 import { childrenOf } from "../linux/proc.ts";
 import { detectRootlessMaps, processMaps } from "../linux/userns.ts";
 import { exitCodeOf } from "../sys/process.ts";
@@ -31,6 +32,7 @@ export interface ExecOptions {
 
 export function execInContainer(paths: Paths, ref: string, opts: ExecOptions): number {
   if (opts.command.length === 0) throw new CboxError("no command given: cbox exec CONTAINER CMD [ARG...]");
+  requireSupportedKernel();
   if (opts.workdir !== undefined && !opts.workdir.startsWith("/")) throw new CboxError(`--workdir must be an absolute path: ${opts.workdir}`);
   const state = readState(containerDirs(paths, resolveContainer(paths, ref)).dir);
   if (!state || liveState(state) !== "running" || !pid1Alive(state)) throw new CboxError(`container ${ref} is not running`);

@@ -11,6 +11,7 @@ import { detectPrivateMaps, detectRootlessMaps, hostIdOfRoot, setgroupsAllowed, 
 import type { Paths } from "../paths.ts";
 import type { Op } from "../sys/ops.ts";
 import { DetachedChild, exitCodeOf, spawnDetached, spawnHeld, SpawnError, type HeldChild, type OpFailure } from "../sys/process.ts";
+import { requireSupportedKernel } from "../host/kernel.ts";
 import { CleanupStack } from "./cleanup.ts";
 import { NO_NAMESERVERS_WARNING, writeEtcFiles } from "./etc-files.ts";
 import { connectNetwork, etcNetwork, releaseRecordedNetwork, reserveNetwork } from "./network/attachment.ts";
@@ -59,6 +60,7 @@ export interface StartMode {
  * monitor (-d: 0).
  */
 export function startContainer(spec: ContainerSpec, paths: Paths, mode: StartMode): number {
+  requireSupportedKernel();
   const rootless = process.getuid!() !== 0;
   // On start, what the container wrote (its upper layer) may hold links too.
   checkMountTargets(spec, [containerDirs(paths, spec.id).upper, spec.rootfs]);

@@ -1,5 +1,7 @@
 // The kernel's release and the machine: cbox needs Linux 5.11 (close_range with CLOSE_RANGE_CLOEXEC
 // since 5.11, overlayfs in user namespaces since 5.11) and has system call tables for two CPUs.
+import { readFileSync } from "node:fs";
+import { CboxError } from "../errors.ts";
 import { ARCHES } from "../linux/seccomp/arch.ts";
 import { missing, ok, warn, type Check } from "./check.ts";
 import type { HostFiles } from "./files.ts";
@@ -47,4 +49,10 @@ export function kernelCheck(k: KernelFacts): Check {
     return warn(name, `${what}: cbox's seccomp filter knows only x86_64 and aarch64`, "run containers with --security-opt seccomp=unconfined");
   }
   return ok(name, what);
+}
+
+/** Refuses, in one line, to start anything on a kernel older than cbox needs (an unreadable version is let through). */
+export function requireSupportedKernel(release = readFileSync("/proc/sys/kernel/osrelease", "utf8").trim()): void {
+  if (!kernelVersion(release) || kernelAtLeast(release, ...MIN_KERNEL)) return;
+  throw new CboxError(`Linux ${release} is too old for cbox: it needs 5.11 or later (close_range with CLOEXEC, overlayfs in user namespaces); cbox info tells what else this host lacks`);
 }

@@ -3,7 +3,7 @@ import { describe, expect, test } from "bun:test";
 import { cgroupChecks, layoutName, type CgroupFacts } from "../../src/host/cgroups.ts";
 import { helperCheck, subidCheck, type SubidFacts } from "../../src/host/idmap-tools.ts";
 import { idmappedCheck } from "../../src/host/idmapped.ts";
-import { kernelCheck } from "../../src/host/kernel.ts";
+import { kernelCheck, requireSupportedKernel } from "../../src/host/kernel.ts";
 import { networkChecks, type RootlessNetworkFacts } from "../../src/host/network.ts";
 import { overlayCheck, overlayUsernsCheck } from "../../src/host/overlay.ts";
 import { seccompCheck } from "../../src/host/seccomp.ts";
@@ -14,6 +14,13 @@ import { alice, root } from "./info-host.ts";
 const statuses = (checks: { name: string; status: string }[]) => checks.map((c) => `${c.status} ${c.name}`);
 
 describe("kernel", () => {
+  test("run, start and exec refuse a kernel older than 5.11 in one line; newer and unreadable versions pass", () => {
+    expect(() => requireSupportedKernel("5.10.0-28-amd64")).toThrow(
+      "Linux 5.10.0-28-amd64 is too old for cbox: it needs 5.11 or later (close_range with CLOEXEC, overlayfs in user namespaces); cbox info tells what else this host lacks",
+    );
+    for (const release of ["5.11.0", "6.1.0-18-amd64", "10.0", "weird"]) expect(() => requireSupportedKernel(release)).not.toThrow();
+  });
+
   test("5.11 or later on x86_64 or aarch64", () => {
     expect(kernelCheck({ release: "6.1.0-18-amd64", arch: "x86_64" })).toEqual({ name: "kernel", status: "ok", detail: "Linux 6.1.0-18-amd64 x86_64" });
     expect(kernelCheck({ release: "5.11.0", arch: "aarch64" }).status).toBe("ok");
