@@ -1,8 +1,10 @@
-// The test command (npm test): builds dist/cbox, builds nothing else by hand, runs every test
-// with bun test, and ends with one plain summary line ("N passed, N failed, N skipped").
+// The test command (npm test): builds dist/cbox and the release (dist/release, which the
+// installer's and the test server's tests install from), runs every test with bun test, and ends
+// with one plain summary line ("N passed, N failed, N skipped").
 import { $ } from "bun";
 
 await $`bun scripts/build.ts --host-only`;
+await $`bun scripts/release.ts`;
 
 const bunTest = ["bun", "test", "--timeout", "120000", ...(process.argv.slice(2).length ? process.argv.slice(2) : ["test/"])];
 // As root, the tests run in a network namespace of their own, loopback up: containers on the

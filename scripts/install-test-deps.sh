@@ -1,0 +1,26 @@
+#!/bin/sh
+# Installs the Debian packages that building cbox and running its tests need (as root, Debian 12).
+# .ci/run and the README's test command both start here.
+set -eu
+
+packages="
+gcc gcc-aarch64-linux-gnu
+busybox-static musl musl-tools
+uidmap util-linux passwd iproute2
+nftables iptables slirp4netns
+curl wget openssl perl dash
+qemu-system-x86 qemu-utils debootstrap e2fsprogs
+"
+# gcc, gcc-aarch64-linux-gnu: the C shim for x64 and arm64 (scripts/shim-lib.ts)
+# busybox-static, musl, musl-tools: the test rootfs (rootfs/build.sh)
+# uidmap: newuidmap/newgidmap for rootless ranges; util-linux: setpriv, unshare, nsenter;
+#   passwd: useradd for the rootless tests; iproute2: the tests' own network namespaces
+# nftables, iptables: the bridge's NAT and published ports (both drivers are tested);
+#   slirp4netns: rootless containers' network
+# curl, wget, openssl, perl (shasum), dash: install.sh's tests try each tool and shell
+# qemu-system-x86, qemu-utils, debootstrap, e2fsprogs: the test server (scripts/test-server.ts)
+
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+# shellcheck disable=SC2086 # the list is words
+apt-get install -y -qq $packages >/dev/null
