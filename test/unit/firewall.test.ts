@@ -119,6 +119,28 @@ describe("nft output", () => {
     expect(parseNftTable('{"nftables": [{"metainfo": {}}]}')).toEqual([]);
   });
 
+  test("a host without /etc/protocols (no netbase): nft gives protocol numbers, read as tcp and udp", () => {
+    const numbered = JSON.stringify({
+      nftables: [
+        {
+          map: {
+            family: "ip", name: "ports", table: "cbox", elem: [
+              [{ elem: { val: { concat: [6, 8080] }, comment: "cbox:a1a1a1a1a1a1" } }, { concat: ["10.88.0.2", 80] }],
+              [{ concat: [17, 5353] }, { concat: ["10.88.0.2", 53] }],
+              [{ concat: [132, 9] }, { concat: ["10.88.0.2", 9] }],
+            ],
+          },
+        },
+        { map: { family: "ip", name: "addrports", table: "cbox", elem: [[{ concat: ["127.0.0.1", 6, 8081] }, { concat: ["10.88.0.3", 81] }]] } },
+      ],
+    });
+    expect(parseNftTable(numbered)).toEqual([
+      { hostIp: "", hostPort: 8080, containerPort: 80, proto: "tcp", owner: "a1a1a1a1a1a1", containerIp: "10.88.0.2" },
+      { hostIp: "", hostPort: 5353, containerPort: 53, proto: "udp", owner: "", containerIp: "10.88.0.2" },
+      { hostIp: "127.0.0.1", hostPort: 8081, containerPort: 81, proto: "tcp", owner: "", containerIp: "10.88.0.3" },
+    ]);
+  });
+
   test("iptables-nft's FORWARD drop is seen in the chain listing, and only that", () => {
     const drop = "table ip filter {\n\tchain FORWARD {\n\t\ttype filter hook forward priority filter; policy drop;\n\t}\n}\ntable ip cbox {\n\tchain guard {\n\t\ttype filter hook prerouting priority raw; policy accept;\n\t}\n}\n";
     expect(forwardDropped(drop)).toBe(true);

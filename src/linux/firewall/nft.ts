@@ -95,6 +95,9 @@ export function parseNftTable(json: string): PublishedEntry[] {
   return entries;
 }
 
+/** nft names a protocol from /etc/protocols; a host without that file (no netbase) gets the number. */
+const PROTOCOL_NUMBERS: Record<string, string> = { "6": "tcp", "17": "udp" };
+
 // [{"elem": {"val": {"concat": ["tcp", 8080]}, "comment": "cbox:..."}}, {"concat": ["10.88.0.2", 80]}]
 // (without a comment the key is the bare {"concat": [...]}).
 function parseElement(map: string, pair: unknown): PublishedEntry | undefined {
@@ -104,7 +107,8 @@ function parseElement(map: string, pair: unknown): PublishedEntry | undefined {
   const concat = (elem ? elem.val?.concat : (key.concat as unknown[] | undefined)) ?? [];
   const comment = elem?.comment ?? "";
   const target = (value.concat as unknown[] | undefined) ?? [];
-  const [hostIp, proto, hostPort] = map === "addrports" ? concat : ["", ...concat];
+  const [hostIp, rawProto, hostPort] = map === "addrports" ? concat : ["", ...concat];
+  const proto = PROTOCOL_NUMBERS[String(rawProto)] ?? rawProto;
   const [containerIp, containerPort] = target;
   if ((proto !== "tcp" && proto !== "udp") || typeof hostPort !== "number" || typeof containerPort !== "number") return undefined;
   if (typeof hostIp !== "string" || typeof containerIp !== "string") return undefined;
