@@ -1,29 +1,47 @@
 // The test command (npm test): builds dist/cbox and the release (dist/release, which the
-// installer's and the test server's tests install from), runs every test with bun test, and ends
-// with one plain summary line ("N passed, N failed, N skipped").
+// installer's tests and the test server install from), runs every test with bun test, then (when
+// no test files are named) the test server: a Debian 12 server in qemu (scripts/test-server.ts).
+// Ends with one plain summary line ("tests: N passed, N failed, N skipped; server: ...").
 import { $ } from "bun";
 
 await $`bun scripts/build.ts --host-only`;
 await $`bun scripts/release.ts`;
 
-const bunTest = ["bun", "test", "--timeout", "120000", ...(process.argv.slice(2).length ? process.argv.slice(2) : ["test/"])];
+const files = process.argv.slice(2);
+const bunTest = ["bun", "test", "--timeout", "120000", ...(files.length ? files : ["test/"])];
 // As root, the tests run in a network namespace of their own, loopback up: containers on the
 // default bridge network put cbox0 and cbox's firewall table there, never on the host's.
 // CBOX_TEST_NETNS tells the tests which namespace that is (test/integration/helpers.ts).
 const inPrivateNetwork =
   process.getuid!() === 0 ? ["unshare", "--net", "sh", "-c", 'ip link set lo up && CBOX_TEST_NETNS=$(stat -L -c %i /proc/self/ns/net) exec "$@"', "sh"] : [];
-const proc = Bun.spawn([...inPrivateNetwork, ...bunTest], {
-  stdout: "inherit",
-  stderr: "pipe",
-});
-let summary = "";
-const decoder = new TextDecoder();
-for await (const chunk of proc.stderr) {
-  const text = decoder.decode(chunk);
-  process.stderr.write(text);
-  summary = (summary + text).slice(-4096);
+
+/** Runs cmd with its output shown as it comes; resolves to its exit code and the end of its output. */
+async function runShown(cmd: string[], stream: "stdout" | "stderr"): Promise<{ code: number; tail: string }> {
+  const proc = Bun.spawn(cmd, { stdout: stream === "stdout" ? "pipe" : "inherit", stderr: stream === "stderr" ? "pipe" : "inherit" });
+  let tail = "";
+  const decoder = new TextDecoder();
+  for await (const chunk of proc[stream] as ReadableStream<Uint8Array>) {
+    const text = decoder.decode(chunk);
+    (stream === "stdout" ? process.stdout : process.stderr).write(text);
+    tail = (tail + text).slice(-4096);
+  }
+  return { code: await proc.exited, tail };
 }
-const code = await proc.exited;
-const count = (word: string) => Number(new RegExp(`^\\s*(\\d+) ${word}$`, "m").exec(summary)?.[1] ?? 0);
-console.log(`tests: ${count("pass")} passed, ${count("fail")} failed, ${count("skip")} skipped`);
+
+const tests = await runShown([...inPrivateNetwork, ...bunTest], "stderr");
+const count = (word: string) => Number(new RegExp(`^\\s*(\\d+) ${word}$`, "m").exec(tests.tail)?.[1] ?? 0);
+let line = `tests: ${count("pass")} passed, ${count("fail")} failed, ${count("skip")} skipped`;
+let code = tests.code;
+
+// The server test needs the host's own network (debootstrap fetches Debian's packages) and root.
+if (!files.length) {
+  if (process.getuid!() !== 0) {
+    line += "; server: skipped (the test server needs root: it builds a disk image and boots it)";
+  } else {
+    const server = await runShown(["bun", "scripts/test-server.ts", "--release", "dist/release"], "stdout");
+    line += `; ${/^server: .*$/m.exec(server.tail)?.[0] ?? `server: failed before the guest reported (exit ${server.code})`}`;
+    code ||= server.code;
+  }
+}
+console.log(line);
 process.exit(code);

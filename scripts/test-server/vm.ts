@@ -1,0 +1,106 @@
+// Boots the server image in qemu (TCG: no KVM here) on a throw-away copy-on-write overlay, and
+// follows the guest's second serial port, where the test writes its results, line by line.
+import { closeSync, existsSync, openSync, readSync } from "node:fs";
+import { join } from "node:path";
+import type { Image } from "./image.ts";
+import { run } from "./shell.ts";
+
+export interface BootOptions {
+  image: Image;
+  workDir: string; // the run's temp folder: the overlay and both serial logs go there
+  url: string; // what the guest's test unit downloads from: http://10.0.2.2:PORT
+  timeoutMs: number;
+  signal: AbortSignal; // Ctrl-C: stop the guest
+  onLine: (line: string) => void; // each line of the results port, as it comes
+  /** True once the guest reported its end: it then has a short while to power off by itself. */
+  finished: () => boolean;
+}
+export interface BootResult {
+  ending: "powered off" | "timed out" | "interrupted" | "did not power off";
+  qemuExit: number | null;
+  consoleLog: string;
+}
+
+const POLL_MS = 250;
+const POWER_OFF_GRACE_MS = 60_000;
+
+export async function boot(o: BootOptions): Promise<BootResult> {
+  const overlay = join(o.workDir, "run.qcow2");
+  const consoleLog = join(o.workDir, "console.log");
+  const resultsLog = join(o.workDir, "results.log");
+  await run(["qemu-img", "create", "-q", "-f", "qcow2", "-b", o.image.disk, "-F", "raw", overlay]);
+  const qemu = Bun.spawn([
+    "qemu-system-x86_64",
+    "-machine", "accel=tcg",
+    "-cpu", "max", // Bun needs more than qemu64 (DESIGN.md fact 13)
+    "-m", "3072",
+    "-smp", "2",
+    "-display", "none",
+    "-no-reboot",
+    "-serial", `file:${consoleLog}`,
+    "-serial", `file:${resultsLog}`,
+    "-nic", "user,model=virtio-net-pci",
+    "-drive", `file=${overlay},format=qcow2,if=virtio`,
+    "-kernel", o.image.kernel,
+    "-initrd", o.image.initrd,
+    "-append", `root=/dev/vda rw console=ttyS0 panic=-1 quiet cbox_test_url=${o.url}`,
+  ], { stdin: "ignore", stdout: "ignore", stderr: "pipe" });
+  const stderr = new Response(qemu.stderr).text();
+
+  const follower = followLines(resultsLog, o.onLine);
+  const started = Date.now();
+  let finishedAt: number | undefined;
+  let ending: BootResult["ending"] | undefined;
+  while (qemu.exitCode === null && qemu.signalCode === null) {
+    await Promise.race([qemu.exited, Bun.sleep(POLL_MS)]);
+    follower.poll();
+    if (o.finished()) finishedAt ??= Date.now();
+    if (o.signal.aborted) ending = "interrupted";
+    else if (finishedAt !== undefined && Date.now() - finishedAt > POWER_OFF_GRACE_MS) ending = "did not power off";
+    else if (Date.now() - started > o.timeoutMs) ending = "timed out";
+    if (ending) {
+      await stop(qemu);
+      break;
+    }
+  }
+  await qemu.exited;
+  follower.poll();
+  follower.close();
+  const said = (await stderr).trim();
+  if (said) console.error(`qemu: ${said}`);
+  return { ending: ending ?? "powered off", qemuExit: qemu.exitCode, consoleLog };
+}
+
+/** SIGTERM to qemu (by its pid), SIGKILL if it is still there 5 s later. */
+async function stop(qemu: Bun.Subprocess): Promise<void> {
+  qemu.kill("SIGTERM");
+  const gone = await Promise.race([qemu.exited.then(() => true), Bun.sleep(5000).then(() => false)]);
+  if (!gone) qemu.kill("SIGKILL");
+}
+
+/** Reads what was appended to file since the last poll and hands on the complete lines. */
+function followLines(file: string, onLine: (line: string) => void) {
+  let fd: number | undefined;
+  let offset = 0;
+  let pending = "";
+  const buffer = Buffer.alloc(64 * 1024);
+  const decoder = new TextDecoder();
+  return {
+    poll() {
+      if (fd === undefined) {
+        if (!existsSync(file)) return;
+        fd = openSync(file, "r");
+      }
+      for (let n; (n = readSync(fd, buffer, 0, buffer.length, offset)) > 0; offset += n) {
+        pending += decoder.decode(buffer.subarray(0, n), { stream: true });
+      }
+      const lines = pending.split("\n");
+      pending = lines.pop()!;
+      for (const line of lines) onLine(line.replace(/\r$/, ""));
+    },
+    close() {
+      if (pending) onLine(pending.replace(/\r$/, ""));
+      if (fd !== undefined) closeSync(fd);
+    },
+  };
+}
