@@ -1,11 +1,14 @@
 // A server with nothing but the C library: a root holding only the files of Debian's libc6
-// package (no libc6-dev, no headers, no compiler, no shell, no Node or Bun) and the executable.
-// cbox must pull, run, run -d, exec, give a terminal and report the host there.
+// package (no libc6-dev, no headers, no compiler, no shell, no Node or Bun) and the release's
+// executable (dist/release, which npm test builds). cbox must pull, run, run -d, exec, give a
+// terminal and report the host there.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { copyFileSync, cpSync, existsSync, lstatSync, mkdirSync, symlinkSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { buildReleases, startMirror, type Mirror } from "../fixtures/mirror.ts";
-import { cboxBin, isRoot, removeDir, tempDir, type Result } from "./helpers.ts";
+import { isRoot, removeDir, repo, tempDir, type Result } from "./helpers.ts";
+
+const releaseBin = join(repo, `dist/release/cbox-linux-${process.arch === "arm64" ? "arm64" : "x64"}`);
 
 let work: string;
 let root: string;
@@ -26,7 +29,8 @@ function libcOnlyRoot(dir: string): void {
     mkdirSync(dirname(target), { recursive: true });
     cpSync(file, target, { verbatimSymlinks: true });
   }
-  copyFileSync(cboxBin, join(dir, "cbox"));
+  if (!existsSync(releaseBin)) throw new Error(`${releaseBin} is missing: run npm run release first (npm test does)`);
+  copyFileSync(releaseBin, join(dir, "cbox"));
 }
 
 /** Runs /cbox ARGS chrooted into the root, with /proc, /sys and /dev of the host, as a server has them. */
