@@ -1,10 +1,9 @@
 // cbox's entry point: finds the command, parses its flags, and is the one place errors are printed.
 import { defineCommand, showUsage, type CommandDef } from "citty";
-import pkg from "../package.json" with { type: "json" };
 import { printError } from "./cli/output.ts";
 import { parseFlags, type FlagDefs } from "./cli/flags.ts";
 import { CboxError, ExitCode, systemErrorText } from "./errors.ts";
-import { versionLine } from "./version.ts";
+import { version, versionLine } from "./version.ts";
 
 const commands: Record<string, () => Promise<{ default: CommandDef<any>; args: FlagDefs }>> = {
   run: () => import("./cli/commands/run.ts"),
@@ -27,7 +26,7 @@ const commands: Record<string, () => Promise<{ default: CommandDef<any>; args: F
 };
 
 const root = defineCommand({
-  meta: { name: "cbox", version: pkg.version, description: "Containers for Linux in one executable, with no daemon" },
+  meta: { name: "cbox", version, description: "Containers for Linux in one executable, with no daemon" },
   // Names starting with _ are cbox's own (its monitor runs them): not listed.
   subCommands: Object.fromEntries(Object.entries(commands).filter(([name]) => !name.startsWith("_")).map(([name, load]) => [name, () => load().then((m) => m.default)])),
 });

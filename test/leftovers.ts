@@ -49,7 +49,7 @@ function ours(known = new Set<number>()): Set<number> {
   return found;
 }
 
-function describe(pid: number): { text: string; uid: string; gid: string; root?: string } {
+function describeProcess(pid: number): { text: string; uid: string; gid: string; root?: string } {
   const argv = read(`/proc/${pid}/cmdline`).split("\0").filter(Boolean);
   const status = read(`/proc/${pid}/status`);
   const id = (field: string) => new RegExp(`^${field}:\\s+(\\d+)`, "m").exec(status)?.[1] ?? "0";
@@ -71,7 +71,7 @@ afterEach(async () => {
     pids = left();
   }
   if (!pids.length) return;
-  const seen = pids.map(describe);
+  const seen = pids.map(describeProcess);
   for (const pid of pids) {
     try {
       process.kill(pid, "SIGKILL");

@@ -8,7 +8,7 @@ import { run, StepError } from "./shell.ts";
 const REPO = resolve(import.meta.dir, "../..");
 const DEFAULT_DIR = join(REPO, "dist/release");
 /** What the release is built from: a change in any of these makes dist/release/ stale. */
-const INPUTS = ["src", "scripts/install.sh", "scripts/build.ts", "scripts/shim-lib.ts", "scripts/release.ts", "package.json", "bun.lock"];
+const INPUTS = ["src", "scripts/install.sh", "scripts/build.ts", "scripts/shim-lib.ts", "scripts/release.ts", "package.json", "package-lock.json"];
 
 export interface Release {
   dir: string;

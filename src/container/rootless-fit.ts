@@ -14,14 +14,19 @@ function insideIds(ranges: IdRange[]): string {
   return `0-${Math.max(...ranges.map((r) => r.inside + r.count - 1))}`;
 }
 
+/** The command that gives user a subordinate uid and gid range (also in cbox info's fixes). */
+export function addRangesCommand(user: string): string {
+  return `usermod --add-subuids 100000-165535 --add-subgids 100000-165535 ${user}`;
+}
+
 /** How to get more than one id inside. */
-export function widerMapsHint(why: OwnIdOnlyReason): string {
+function widerMapsHint(why: OwnIdOnlyReason): string {
   switch (why.missing) {
     case "helpers":
       return "newuidmap and newgidmap are not installed (install the uidmap package)";
     case "subuid":
     case "subgid":
-      return `/etc/${why.missing} has no range for ${why.user} (as root: usermod --add-subuids 100000-165535 --add-subgids 100000-165535 ${why.user})`;
+      return `/etc/${why.missing} has no range for ${why.user} (as root: ${addRangesCommand(why.user)})`;
   }
 }
 

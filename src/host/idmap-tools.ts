@@ -1,6 +1,7 @@
 // Subordinate ids and the setuid helpers that map them: an ordinary user's container has ids
 // 1..N besides their own only when /etc/subuid and /etc/subgid give them ranges and newuidmap and
 // newgidmap may write them. For root: the range --userns=private takes.
+import { addRangesCommand } from "../container/rootless-fit.ts";
 import { PRIVATE_RANGE_SIZE, privateRangeStart, subordinateRanges } from "../linux/userns.ts";
 import { missing, ok, warn, type Caller, type Check } from "./check.ts";
 import type { HostFiles } from "./files.ts";
@@ -82,7 +83,7 @@ export function subidCheck(s: SubidFacts, caller: Caller): Check {
     return warn(
       name,
       `no range for ${caller.name || caller.uid} in ${lacking.join(" or ")}: containers have only your own id (chown to other ids fails inside)`,
-      `as root: usermod --add-subuids 100000-165535 --add-subgids 100000-165535 ${caller.name || caller.uid} (a range no other user has)`,
+      `as root: ${addRangesCommand(caller.name || String(caller.uid))} (a range no other user has)`,
     );
   }
   const ranges = `uids ${rangeText(s.subuid[0]!)}, gids ${rangeText(s.subgid[0]!)}`;
