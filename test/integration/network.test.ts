@@ -204,10 +204,14 @@ describe.skipIf(skip)("bridge network (root)", () => {
   });
 
   test("a udp port is published too", () => {
-    const server = run(["-d", "-p", "5353:53/udp", "sh", "-c", "exec nc -u -l -p 53 -e echo pong"]);
+    // Debian's busybox nc has no -u (and there is no udpsvd): a UDP server cannot run in the test
+    // rootfs, so the container only lives while its rule is checked (a container that exits at
+    // once has its ports released, which made this test race its own container's end).
+    const server = run(["-d", "-p", "5353:53/udp", "sleep", "3105"]);
     const id = server.stdout.trim();
     try {
       expect(cb(["port", id]).stdout).toBe("53/udp -> 0.0.0.0:5353\n");
+      expect(cb(["ps", "-q"]).stdout).toBe(`${id.slice(0, 12)}\n`);
       expect(host.firewall()).toContain("5353");
     } finally {
       cb(["rm", "-f", id]);
