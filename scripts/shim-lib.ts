@@ -8,8 +8,9 @@
 import { $ } from "bun";
 import { mkdirSync, readdirSync } from "node:fs";
 import { join } from "node:path";
+import { ABIS, type CpuArch } from "../src/sys/abi.ts";
 
-export type Arch = "x64" | "arm64";
+export type Arch = CpuArch;
 
 const compilers: Record<Arch, string> = { x64: "x86_64-linux-gnu-gcc", arm64: "aarch64-linux-gnu-gcc" };
 const packages: Record<Arch, string> = { x64: "gcc-x86-64-linux-gnu (or gcc on x86_64)", arm64: "gcc-aarch64-linux-gnu" };
@@ -26,7 +27,7 @@ const flags = [
 ];
 
 /** The compiler for arch on this machine, or undefined (a host gcc builds its own arch). */
-function compilerFor(arch: Arch): string | undefined {
+export function compilerFor(arch: Arch): string | undefined {
   if (Bun.which(compilers[arch])) return compilers[arch];
   const hostArch: Arch = process.arch === "arm64" ? "arm64" : "x64";
   return arch === hostArch && Bun.which("gcc") ? "gcc" : undefined;
@@ -42,8 +43,23 @@ export async function buildShimLibrary(arch: Arch, outfile: string): Promise<str
   const cc = compilerFor(arch);
   if (!cc) return `no C compiler for linux-${arch}: install ${packages[arch]}`;
   mkdirSync(join(outfile, ".."), { recursive: true });
-  const text = (await Promise.all(sources.map(async (f) => `#line 1 "${f}"\n${await Bun.file(join(sourceDir, f)).text()}`))).join("\n");
+  const text = await shimSource(arch);
   const res = await $`${cc} ${flags} -x c - -o ${outfile} < ${Buffer.from(text)}`.quiet().nothrow();
   if (res.exitCode !== 0) return `${cc} failed on src/sys/c:\n${res.stderr}`;
   return undefined;
+}
+
+/**
+ * The one translation unit: src/sys/c's files in order, after a #define of every SYS_name they
+ * use, numbered for arch from the per-architecture table (no #ifdef per CPU in the C).
+ */
+export async function shimSource(arch: Arch): Promise<string> {
+  const files = await Promise.all(sources.map(async (f) => `#line 1 "${f}"\n${await Bun.file(join(sourceDir, f)).text()}`));
+  const used = [...new Set(files.join("\n").match(/\bSYS_\w+/g) ?? [])].sort();
+  const defines = used.map((sys) => {
+    const nr = ABIS[arch].syscalls[sys.slice(4)];
+    if (nr === undefined) throw new Error(`src/sys/c uses ${sys}, which ${ABIS[arch].machine} has no number for`);
+    return `#define ${sys} ${nr}`;
+  });
+  return [...defines, ...files].join("\n");
 }

@@ -4,6 +4,7 @@
 import { dlopen, type FFIFunction } from "bun:ffi";
 import { closeSync, openSync, readFileSync, writeSync } from "node:fs";
 import { CboxError } from "../errors.ts";
+import { hostAbi } from "./abi.ts";
 // Built from c/*.c by scripts/build.ts for the executable's architecture (scripts/shim-lib.ts).
 import shimLibraryFile from "../../dist/shim/cbox-shim.so" with { type: "file" };
 
@@ -50,10 +51,8 @@ export interface NetSymbols {
   cbox_shutdown_write(fd: number): number;
 }
 
-// Open flags differ by architecture: O_TMPFILE is __O_TMPFILE | O_DIRECTORY, and O_DIRECTORY is
-// 0o200000 on x86_64 but 0o40000 on arm64 (asm-generic/fcntl.h against arch/arm64's fcntl.h).
-const O_DIRECTORY = process.arch === "arm64" ? 0o40000 : 0o200000;
-const O_TMPFILE_RDWR_CLOEXEC = 0o20000000 | O_DIRECTORY | 0o2 | 0o2000000;
+const O_RDWR = 0o2;
+const O_CLOEXEC = 0o2000000;
 const MFD_CLOEXEC = 1;
 const MFD_EXEC = 0x10; // kernels with vm.memfd_noexec (6.3+) make memfds non-executable without it
 
@@ -154,7 +153,12 @@ function bind(symbols: Record<string, FFIFunction>): unknown {
 /** Places for an unnamed, executable copy of the library, best first. */
 function unnamedFiles(): [string, () => number][] {
   const dirs = [process.env.TMPDIR, process.env.XDG_RUNTIME_DIR, "/dev/shm", "/tmp"].filter((d): d is string => !!d);
-  return [["memfd", memfd], ...dirs.map((dir): [string, () => number] => [dir, () => openSync(dir, O_TMPFILE_RDWR_CLOEXEC, 0o700)])];
+  return [["memfd", memfd], ...dirs.map((dir): [string, () => number] => [dir, () => openUnnamedFile(dir)])];
+}
+
+/** An unnamed file in dir (O_TMPFILE, whose value differs by architecture), open for writing. */
+export function openUnnamedFile(dir: string): number {
+  return openSync(dir, hostAbi().O_TMPFILE | O_RDWR | O_CLOEXEC, 0o700);
 }
 
 function memfd(): number {

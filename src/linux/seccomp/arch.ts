@@ -1,7 +1,7 @@
 // The architectures cbox builds filters for: how the kernel tags a system call's ABI
-// (seccomp_data.arch), how docker's profiles name it, and its system call numbers.
-import { AARCH64_SYSCALLS } from "./syscalls-aarch64.ts";
-import { X86_64_SYSCALLS } from "./syscalls-x86_64.ts";
+// (seccomp_data.arch), how docker's profiles name it, and its system call numbers (the last two
+// from the per-architecture table, src/sys/abi.ts).
+import { ABIS } from "../../sys/abi.ts";
 
 export type SeccompArch = "x86_64" | "aarch64";
 
@@ -18,8 +18,8 @@ export interface ArchInfo {
 }
 
 export const ARCHES: Record<SeccompArch, ArchInfo> = {
-  x86_64: { auditArch: 0xc000003e, dockerName: "amd64", scmpName: "SCMP_ARCH_X86_64", syscalls: X86_64_SYSCALLS, x32Bit: 0x40000000 },
-  aarch64: { auditArch: 0xc00000b7, dockerName: "arm64", scmpName: "SCMP_ARCH_AARCH64", syscalls: AARCH64_SYSCALLS, x32Bit: 0 },
+  x86_64: { auditArch: ABIS.x64.auditArch, dockerName: "amd64", scmpName: "SCMP_ARCH_X86_64", syscalls: ABIS.x64.syscalls, x32Bit: 0x40000000 },
+  aarch64: { auditArch: ABIS.arm64.auditArch, dockerName: "arm64", scmpName: "SCMP_ARCH_AARCH64", syscalls: ABIS.arm64.syscalls, x32Bit: 0 },
 };
 
 /** The number of name on arch, or undefined when arch has no such call. */

@@ -5,11 +5,6 @@
  * (include/uapi/linux/bpf.h); a shorter attr than the kernel's is zero-filled by it.
  */
 
-#if defined(__x86_64__)
-#define SYS_bpf 321
-#elif defined(__aarch64__)
-#define SYS_bpf 280
-#endif
 #define BPF_PROG_LOAD 5
 #define BPF_PROG_ATTACH 8
 

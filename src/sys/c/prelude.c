@@ -1,7 +1,8 @@
 /*
  * cbox shim: the only C in cbox. It executes a plan of setup ops that TypeScript built;
  * it decides nothing. No #include: servers often lack libc headers, so the few prototypes
- * and constants used are declared here (they are Linux ABI and stable).
+ * and constants used are declared here (they are Linux ABI and stable, and the same on x86_64 and
+ * arm64: test/unit/abi-headers.test.ts checks them against both architectures' headers).
  *
  * Files by concept, joined into one shared library at build time (scripts/shim-lib.ts), prelude.c
  * (declarations and helpers several files use) first; shim.ts loads it and binds what each
@@ -86,44 +87,23 @@ extern int *__errno_location(void);
 #define TIOCSPTLCK 0x40045431
 #define TIOCGPTPEER 0x5441
 #define CLOSE_RANGE_CLOEXEC 4
-#define SYS_close_range 436
-#define SYS_pidfd_open 434
 #define POLLIN 1
 #define POLLOUT 4
 #define EAGAIN 11
-#define SYS_open_tree 428
-#define SYS_move_mount 429
-#define SYS_mount_setattr 442
 #define OPEN_TREE_CLONE 1
 #define AT_FDCWD -100
 #define AT_EMPTY_PATH 0x1000
 #define AT_RECURSIVE 0x8000
 #define MOVE_MOUNT_F_EMPTY_PATH 4
 /*
- * Calls made by number. mknodat: glibc exports mknod only since 2.33, and cbox runs on glibc
- * 2.17 and later. The set*id calls: glibc's wrappers in a multi-threaded process (Bun) apply the
+ * Calls made by number; scripts/shim-lib.ts defines each SYS_* used here for the target
+ * architecture, from src/sys/abi.ts's table. mknodat: glibc exports mknod only since 2.33, and
+ * cbox runs on glibc 2.17 and later. The set*id calls: glibc's wrappers in a multi-threaded process (Bun) apply the
  * change to every thread in its thread list, waiting on each; a child cloned from Bun has one
  * thread but inherits that list, and waits forever for a thread that was being created at the
  * clone (seen: cbox exec hung in __nptl_setxid). The raw calls change the calling thread only,
  * which is the whole child.
  */
-#if defined(__x86_64__)
-#define SYS_pivot_root 155
-#define SYS_clone 56
-#define SYS_mknodat 259
-#define SYS_setgroups 116
-#define SYS_setresuid 117
-#define SYS_setresgid 119
-#elif defined(__aarch64__)
-#define SYS_pivot_root 41
-#define SYS_clone 220
-#define SYS_mknodat 33
-#define SYS_setgroups 159
-#define SYS_setresuid 147
-#define SYS_setresgid 149
-#else
-#error "cbox's shim knows the syscall numbers of x86_64 and aarch64 only"
-#endif
 
 enum {
   OP_MOUNT = 1, OP_UMOUNT, OP_MKDIR, OP_MKNOD, OP_SYMLINK, OP_TOUCH, OP_PIVOT_ROOT, OP_RMDIR,

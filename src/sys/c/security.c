@@ -6,11 +6,6 @@
 #define PR_SET_NO_NEW_PRIVS 38
 #define SECCOMP_MODE_FILTER 2
 #define LINUX_CAPABILITY_VERSION_3 0x20080522
-#if defined(__x86_64__)
-#define SYS_capset 126
-#elif defined(__aarch64__)
-#define SYS_capset 91
-#endif
 
 /* Drops from the bounding set every capability up to last_cap that keep (a bit mask) lacks. */
 static int drop_bounding(unsigned long long keep, int last_cap) {
