@@ -6,6 +6,7 @@ import { extract, pack, type Headers } from "tar-stream";
 import { CboxError } from "../../src/errors.ts";
 import { Unpacker, UnsafeEntryError, type UnpackSummary } from "../../src/image/unpack.ts";
 import { makeTar } from "../fixtures/hostile.ts";
+import { underQemuUser } from "./helpers.ts";
 
 const S_IFMT = 0o170000;
 const S_IFIFO = 0o010000;
@@ -161,7 +162,8 @@ describe("Unpacker", () => {
     expect(existsSync(join(outside, "fifo"))).toBe(false);
   });
 
-  test("a FIFO entry is made, without asRoot", async () => {
+  // mknod runs in a child in its own namespaces (src/sys/nodes.ts).
+  test.skipIf(underQemuUser)("a FIFO entry is made, without asRoot", async () => {
     const summary = await unpack(
       await tarOf([
         { name: "./run/", type: "directory", mode: 0o755 },
