@@ -10,6 +10,8 @@ uidmap util-linux passwd iproute2
 nftables iptables slirp4netns
 curl wget openssl perl dash
 qemu-system-x86 qemu-utils debootstrap e2fsprogs
+qemu-user-static libc6:arm64 musl:arm64 qemu-system-arm
+libc6-dev linux-libc-dev libc6-dev-arm64-cross
 "
 # gcc, gcc-aarch64-linux-gnu: the C shim for x64 and arm64 (scripts/shim-lib.ts)
 # busybox-static, musl, musl-tools: the test rootfs (rootfs/build.sh)
@@ -19,8 +21,17 @@ qemu-system-x86 qemu-utils debootstrap e2fsprogs
 #   slirp4netns: rootless containers' network
 # curl, wget, openssl, perl (shasum), dash: install.sh's tests try each tool and shell
 # qemu-system-x86, qemu-utils, debootstrap, e2fsprogs: the test server (scripts/test-server.ts)
+# qemu-user-static, libc6:arm64: the arm64 executable run on this x86_64 host
+#   (test/integration/arm64-user.test.ts);
+#   musl:arm64, qemu-system-arm: the arm64 test server and its rootfs (busybox-static:arm64
+#   cannot sit beside the host's: it is downloaded, not installed)
+# libc6-dev, linux-libc-dev, libc6-dev-arm64-cross: both architectures' kernel and libc headers,
+#   which test/unit/abi-headers.test.ts checks cbox's per-architecture numbers against
 
 export DEBIAN_FRONTEND=noninteractive
+# arm64 packages (the libc that runs the arm64 executable under qemu, the arm64 test rootfs)
+# come from the same mirror as the host's.
+[ "$(dpkg --print-architecture)" = arm64 ] || dpkg --add-architecture arm64
 apt-get update -qq
 # shellcheck disable=SC2086 # the list is words
 apt-get install -y -qq $packages >/dev/null
