@@ -21,7 +21,12 @@ function libcOnlyRoot(dir: string): void {
   for (const d of MERGED) mkdirSync(join(dir, "usr", d), { recursive: true });
   for (const d of MERGED) symlinkSync(`usr/${d}`, join(dir, d));
   for (const d of ["proc", "sys", "dev", "tmp", "run", "etc"]) mkdirSync(join(dir, d), { recursive: true });
-  const files = Bun.spawnSync(["dpkg", "-L", "libc6"]).stdout.toString().trim().split("\n");
+  // libc6 of this machine's architecture: arm64's is installed too (for qemu-user), and then a
+  // bare "libc6" is ambiguous to dpkg.
+  const arch = Bun.spawnSync(["dpkg", "--print-architecture"]).stdout.toString().trim();
+  const listed = Bun.spawnSync(["dpkg", "-L", `libc6:${arch}`]);
+  if (listed.exitCode !== 0) throw new Error(`dpkg -L libc6:${arch}: ${listed.stderr}`);
+  const files = listed.stdout.toString().trim().split("\n");
   for (const file of files) {
     const st = lstatSync(file, { throwIfNoEntry: false });
     if (!st || st.isDirectory()) continue;
