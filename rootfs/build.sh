@@ -2,6 +2,11 @@
 # Build an Alpine-shaped minirootfs from Debian parts (busybox-static, musl).
 # Usage: sh rootfs/build.sh OUTDIR [TARBALL]
 # No network. Prints one line on success: "rootfs: OUTDIR (N applets)".
+# The rootfs is for this machine's architecture, from /bin/busybox and musl. For the other one
+# (an aarch64 rootfs on an x86_64 host, for the arm64 test server) set ROOTFS_ARCH=aarch64 and
+# ROOTFS_BUSYBOX to that architecture's static busybox: busybox-static:arm64 cannot be installed
+# beside the host's, so it is unpacked from its .deb. musl then comes from musl:arm64 and
+# musl-dev:arm64 (multiarch), and qemu-aarch64-static runs the busybox to list its applets.
 set -eu
 umask 022
 export LC_ALL=C
@@ -18,18 +23,39 @@ SRC=$(cd -P -- "$(dirname -- "$0")" && pwd -P)
 HERE=$(pwd)
 
 case $(uname -m) in
-	x86_64|amd64) ARCH=x86_64 ;;
-	aarch64|arm64) ARCH=aarch64 ;;
-	*) die "unsupported machine '$(uname -m)' (x86_64 or aarch64 only)" ;;
+	x86_64|amd64) HOST_ARCH=x86_64 ;;
+	aarch64|arm64) HOST_ARCH=aarch64 ;;
+	*) HOST_ARCH= ;;
+esac
+ARCH=${ROOTFS_ARCH:-$HOST_ARCH}
+case $ARCH in
+	x86_64) DEB_ARCH=amd64 FILE_ARCH=x86-64 ;;
+	aarch64) DEB_ARCH=arm64 FILE_ARCH=aarch64 ;;
+	"") die "unsupported machine '$(uname -m)' (x86_64 or aarch64 only)" ;;
+	*) die "ROOTFS_ARCH=$ARCH: x86_64 or aarch64 only" ;;
 esac
 
 # --- host inputs --------------------------------------------------------------
-BB=/bin/busybox
+if [ "$ARCH" = "$HOST_ARCH" ]; then
+	BB=${ROOTFS_BUSYBOX:-/bin/busybox}
+	BB_RUN=
+	MUSL_CC=musl-gcc
+	HINT=
+else
+	[ -n "${ROOTFS_BUSYBOX-}" ] ||
+		die "ROOTFS_ARCH=$ARCH needs ROOTFS_BUSYBOX: a static busybox for $ARCH (apt-get download busybox-static:$DEB_ARCH; dpkg-deb -x it)"
+	BB=$ROOTFS_BUSYBOX
+	BB_RUN=qemu-$ARCH-static
+	command -v "$BB_RUN" >/dev/null 2>&1 || die "$BB_RUN not found: apt-get install qemu-user-static"
+	MUSL_CC=$ARCH-linux-musl-gcc
+	HINT=:$DEB_ARCH
+fi
 [ -f "$BB" ] || die "$BB not found: apt-get install busybox-static"
 if command -v file >/dev/null 2>&1; then
 	file -L "$BB" | grep -Eq 'statically linked|static-pie linked' ||
 		die "$BB is not static: apt-get install busybox-static"
-elif ldd "$BB" >/dev/null 2>&1; then
+	file -L "$BB" | grep -q "$FILE_ARCH" || die "$BB is not an $ARCH executable"
+elif [ -z "$BB_RUN" ] && ldd "$BB" >/dev/null 2>&1; then
 	die "$BB is dynamically linked: apt-get install busybox-static"
 fi
 
@@ -37,8 +63,11 @@ MUSL_LIBC=
 for f in /usr/lib/$ARCH-linux-musl/libc.so /lib/$ARCH-linux-musl/libc.so; do
 	if [ -f "$f" ]; then MUSL_LIBC=$f; break; fi
 done
-[ -n "$MUSL_LIBC" ] || die "musl libc.so for $ARCH not found: apt-get install musl musl-dev"
-command -v musl-gcc >/dev/null 2>&1 || die "musl-gcc not found: apt-get install musl-tools"
+[ -n "$MUSL_LIBC" ] || die "musl libc.so for $ARCH not found: apt-get install musl$HINT musl-dev$HINT"
+command -v "$MUSL_CC" >/dev/null 2>&1 || {
+	[ -z "$HINT" ] || die "$MUSL_CC not found: apt-get install musl-dev$HINT gcc-$ARCH-linux-gnu"
+	die "musl-gcc not found: apt-get install musl-tools"
+}
 
 LDSO=ld-musl-$ARCH.so.1
 
@@ -68,7 +97,7 @@ ln -s ../run/lock var/lock
 # --- busybox + one absolute symlink per applet ----------------------------------
 cp "$BB" bin/busybox
 chmod 0755 bin/busybox
-APPLETS=$(./bin/busybox --list-full | grep -v -e "^linuxrc\$" -e "^bin/busybox\$")
+APPLETS=$($BB_RUN ./bin/busybox --list-full | grep -v -e "^linuxrc\$" -e "^bin/busybox\$")
 [ -n "$APPLETS" ] || die "bin/busybox --list-full printed no applets"
 # Parent dirs (all exist already for Debian's busybox).
 for d in $(printf "%s\n" "$APPLETS" | sed -n "s,/[^/]*\$,,p" | sort -u); do
@@ -82,7 +111,7 @@ if command -v perl >/dev/null 2>&1; then
 	printf '%s\n' "$APPLETS" | perl -ne \
 		'chomp; symlink("/bin/busybox", $_) or die "rootfs: ln $_: $!\n"'
 else
-	printf '%s\n' "$APPLETS" | ./bin/busybox sh -c \
+	printf '%s\n' "$APPLETS" | $BB_RUN ./bin/busybox sh -c \
 		'set -e; while IFS= read -r p; do ln -s /bin/busybox "$p"; done'
 fi
 
@@ -92,9 +121,9 @@ chmod 0755 "lib/$LDSO"
 ln -s "$LDSO" "lib/libc.musl-$ARCH.so.1"
 # cd into the source dir and strip: the binary must not depend on the caller's
 # cwd (the source path would end up in the symbol table) for reproducibility.
-(cd "$SRC" && musl-gcc -O2 -s -Wl,--dynamic-linker="/lib/$LDSO" \
+(cd "$SRC" && $MUSL_CC -O2 -s -Wl,--dynamic-linker="/lib/$LDSO" \
 	-o "$ROOT/usr/bin/musl-hello" musl-hello.c) ||
-	die "musl-gcc failed to build musl-hello"
+	die "$MUSL_CC failed to build musl-hello"
 chmod 0755 usr/bin/musl-hello
 cp usr/bin/musl-hello usr/bin/setuid-probe
 
