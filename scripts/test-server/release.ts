@@ -2,6 +2,8 @@
 // (scripts/release.ts) when it is missing or older than what it is built from.
 import { existsSync, readdirSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
+import type { Arch } from "./arch.ts";
+import { QEMU_AARCH64 } from "./binfmt.ts";
 import { RELEASE_FILES } from "./serve.ts";
 import { run, StepError } from "./shell.ts";
 
@@ -12,10 +14,10 @@ const INPUTS = ["src", "scripts/install.sh", "scripts/build.ts", "scripts/shim-l
 
 export interface Release {
   dir: string;
-  version: string; // the first line of `cbox-linux-x64 version`: what the installed cbox must say
+  version: string; // the first line of `cbox-linux-ARCH version`: what the installed cbox must say
 }
 
-export async function ensureRelease(given: string | undefined): Promise<Release> {
+export async function ensureRelease(given: string | undefined, arch: Arch): Promise<Release> {
   const dir = given ? resolve(given) : DEFAULT_DIR;
   const missing = RELEASE_FILES.filter((f) => !existsSync(join(dir, f)));
   if (given && missing.length) throw new StepError(`--release ${given}: no ${missing.join(", ")} there; give the folder npm run release writes (dist/release)`);
@@ -24,7 +26,8 @@ export async function ensureRelease(given: string | undefined): Promise<Release>
     const proc = Bun.spawn([process.execPath, join(REPO, "scripts/release.ts")], { cwd: REPO, stdout: "inherit", stderr: "inherit" });
     if ((await proc.exited) !== 0) throw new StepError("npm run release failed (see above)");
   }
-  const version = (await run([join(dir, "cbox-linux-x64"), "version"])).split("\n")[0]!.trim();
+  const binary = join(dir, `cbox-linux-${arch}`);
+  const version = (await run(arch === "arm64" ? [QEMU_AARCH64, binary, "version"] : [binary, "version"])).split("\n")[0]!.trim();
   return { dir, version };
 }
 

@@ -1,13 +1,16 @@
 // Boots the server image in qemu (TCG: no KVM here) on a throw-away copy-on-write overlay, and
-// follows the guest's second serial port, where the test writes its results, line by line.
+// follows the guest's results port, where the test writes its results, line by line: the second
+// serial port on x86_64; on arm64's virt machine, which has one UART, a virtio console.
 import { closeSync, existsSync, openSync, readSync } from "node:fs";
 import { join } from "node:path";
+import type { Arch } from "./arch.ts";
 import type { Image } from "./image.ts";
 import { run } from "./shell.ts";
 
 export interface BootOptions {
+  arch: Arch;
   image: Image;
-  workDir: string; // the run's temp folder: the overlay and both serial logs go there
+  workDir: string; // the run's temp folder: the overlay, the console's and the results' logs go there
   url: string; // what the guest's test unit downloads from: http://10.0.2.2:PORT
   timeoutMs: number;
   signal: AbortSignal; // Ctrl-C: stop the guest
@@ -29,22 +32,7 @@ export async function boot(o: BootOptions): Promise<BootResult> {
   const consoleLog = join(o.workDir, "console.log");
   const resultsLog = join(o.workDir, "results.log");
   await run(["qemu-img", "create", "-q", "-f", "qcow2", "-b", o.image.disk, "-F", "raw", overlay]);
-  const qemu = Bun.spawn([
-    "qemu-system-x86_64",
-    "-machine", "accel=tcg",
-    "-cpu", "max", // Bun needs more than qemu64 (DESIGN.md fact 13)
-    "-m", "3072",
-    "-smp", "2",
-    "-display", "none",
-    "-no-reboot",
-    "-serial", `file:${consoleLog}`,
-    "-serial", `file:${resultsLog}`,
-    "-nic", "user,model=virtio-net-pci",
-    "-drive", `file=${overlay},format=qcow2,if=virtio`,
-    "-kernel", o.image.kernel,
-    "-initrd", o.image.initrd,
-    "-append", `root=/dev/vda rw console=ttyS0 panic=-1 quiet cbox_test_url=${o.url}`,
-  ], { stdin: "ignore", stdout: "ignore", stderr: "pipe" });
+  const qemu = Bun.spawn(qemuCommand(o, { overlay, consoleLog, resultsLog }), { stdin: "ignore", stdout: "ignore", stderr: "pipe" });
   const stderr = new Response(qemu.stderr).text();
 
   const follower = followLines(resultsLog, o.onLine);
@@ -69,6 +57,46 @@ export async function boot(o: BootOptions): Promise<BootResult> {
   const said = (await stderr).trim();
   if (said) console.error(`qemu: ${said}`);
   return { ending: ending ?? "powered off", qemuExit: qemu.exitCode, consoleLog };
+}
+
+function qemuCommand(o: BootOptions, files: { overlay: string; consoleLog: string; resultsLog: string }): string[] {
+  const machine = {
+    x64: {
+      qemu: "qemu-system-x86_64",
+      machine: "accel=tcg",
+      cpu: "max", // Bun needs more than qemu64 (DESIGN.md fact 13)
+      console: "ttyS0",
+      results: { device: "/dev/ttyS1", args: ["-serial", `file:${files.resultsLog}`] },
+    },
+    arm64: {
+      qemu: "qemu-system-aarch64",
+      machine: "virt,accel=tcg",
+      // pauth-impdef: qemu's own pointer-authentication hash instead of the architected one,
+      // which costs much more to emulate; the guest cannot tell.
+      cpu: "max,pauth-impdef=on",
+      console: "ttyAMA0",
+      results: {
+        device: "/dev/hvc0",
+        args: ["-device", "virtio-serial-pci", "-chardev", `file,id=results,path=${files.resultsLog}`, "-device", "virtconsole,chardev=results"],
+      },
+    },
+  }[o.arch];
+  return [
+    machine.qemu,
+    "-machine", machine.machine,
+    "-cpu", machine.cpu,
+    "-m", "3072",
+    "-smp", "2",
+    "-display", "none",
+    "-no-reboot",
+    "-serial", `file:${files.consoleLog}`,
+    ...machine.results.args,
+    "-nic", "user,model=virtio-net-pci",
+    "-drive", `file=${files.overlay},format=qcow2,if=virtio`,
+    "-kernel", o.image.kernel,
+    "-initrd", o.image.initrd,
+    "-append", `root=/dev/vda rw console=${machine.console} panic=-1 quiet cbox_test_url=${o.url} cbox_test_results=${machine.results.device}`,
+  ];
 }
 
 /** SIGTERM to qemu (by its pid), SIGKILL if it is still there 5 s later. */

@@ -48,6 +48,13 @@ expect_in() {
 	esac
 }
 
+# The machine's architecture as Debian (dpkg) and the release (cbox-linux-NAME) name it.
+case $(uname -m) in
+x86_64) DEB_ARCH=amd64 RELEASE_ARCH=x64 ;;
+aarch64) DEB_ARCH=arm64 RELEASE_ARCH=arm64 ;;
+*) DEB_ARCH="unknown machine $(uname -m)" RELEASE_ARCH="unknown machine $(uname -m)" ;;
+esac
+
 TESTER=tester
 TESTER_UID=1000
 # An ordinary user's environment as a login would give it, without a login (no PAM session:

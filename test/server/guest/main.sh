@@ -12,7 +12,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 for file in "$here"/checks/*.sh; do . "$file"; done
 export CBOX_ALPINE_MIRROR=$TEST_URL/alpine
 
-echo "# guest: $(uname -r), up $(cut -d' ' -f1 /proc/uptime) s when the test started"
+echo "# guest: $(uname -m) $(uname -r), up $(cut -d' ' -f1 /proc/uptime) s when the test started"
 
 check "systemd is PID 1 and /sys/fs/cgroup is cgroup v2 only" machine_is_systemd_cgroup2
 check "no libc6-dev (no libc.so linker script) and no C compiler" machine_has_no_libc_dev

@@ -21,7 +21,9 @@ touch /var/lib/systemd/linger/tester
 
 chmod 0755 /usr/local/sbin/cbox-test-run
 systemctl enable systemd-networkd.service cbox-test.service
-# The getty on the console hangs up ttyS0's other writers; the test needs no login.
-systemctl mask serial-getty@ttyS0.service getty@tty1.service
+# A getty on the console or on the results port hangs up their other writers; the test needs no
+# login. (x86_64: ttyS0 and ttyS1; arm64: ttyAMA0 and the virtio console hvc0.)
+systemctl mask serial-getty@ttyS0.service serial-getty@ttyS1.service serial-getty@ttyAMA0.service \
+	serial-getty@hvc0.service getty@tty1.service
 # Nothing in the guest may reach past the host: apt's timers would try Debian's mirror.
 systemctl mask apt-daily.timer apt-daily-upgrade.timer

@@ -1,8 +1,8 @@
 # Installing through install.sh, as root and as an ordinary user, as the README tells people to.
 
-# The sha256 SHA256SUMS gives the x86_64 binary.
+# The sha256 SHA256SUMS gives the binary for this machine (cbox-linux-x64 or cbox-linux-arm64).
 release_sha256() {
-	curl -fsS "$TEST_URL/latest/download/SHA256SUMS" | awk '$2 == "cbox-linux-x64" { print $1 }'
+	curl -fsS "$TEST_URL/latest/download/SHA256SUMS" | awk -v name="cbox-linux-$RELEASE_ARCH" '$2 == name { print $1 }'
 }
 
 install_as_root() {

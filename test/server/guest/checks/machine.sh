@@ -9,7 +9,10 @@ machine_is_systemd_cgroup2() {
 }
 
 machine_has_no_libc_dev() {
-	[ ! -e /usr/lib/x86_64-linux-gnu/libc.so ] || fail "/usr/lib/x86_64-linux-gnu/libc.so exists"
+	local libc_so
+	libc_so=/usr/lib/$(uname -m)-linux-gnu/libc.so
+	[ -d "${libc_so%/libc.so}" ] || fail "${libc_so%/libc.so} (the libc's folder) does not exist"
+	[ ! -e "$libc_so" ] || fail "$libc_so exists"
 	! dpkg-query -W -f '${Status}' libc6-dev 2>/dev/null | grep -q installed || fail "libc6-dev is installed"
 	local cc
 	for cc in cc gcc tcc clang; do
@@ -22,6 +25,7 @@ machine_is_debian12() {
 	version=$(cat /etc/debian_version)
 	kernel=$(uname -r)
 	[[ $version == 12.* ]] || fail "/etc/debian_version is $version"
-	[[ $kernel == 6.1.*-amd64 ]] || fail "kernel $kernel is not Debian's 6.1"
+	expect_eq "dpkg's architecture on this $(uname -m) machine" "$(dpkg --print-architecture)" "$DEB_ARCH"
+	[[ $kernel == 6.1.*-"$DEB_ARCH" ]] || fail "kernel $kernel is not Debian's 6.1 for $DEB_ARCH"
 	dpkg-query -W -f '${Status}' "linux-image-$kernel" | grep -q 'install ok installed' || fail "kernel $kernel is not from linux-image-$kernel"
 }
