@@ -10,7 +10,7 @@ uidmap util-linux passwd iproute2
 nftables iptables slirp4netns
 curl wget openssl perl dash
 qemu-system-x86 qemu-utils debootstrap e2fsprogs
-qemu-user-static libc6:arm64 musl:arm64 qemu-system-arm
+qemu-user-static libc6:arm64 musl:arm64 musl-dev:arm64 qemu-system-arm
 libc6-dev linux-libc-dev libc6-dev-arm64-cross
 "
 # gcc, gcc-aarch64-linux-gnu: the C shim for x64 and arm64 (scripts/shim-lib.ts)
@@ -23,8 +23,9 @@ libc6-dev linux-libc-dev libc6-dev-arm64-cross
 # qemu-system-x86, qemu-utils, debootstrap, e2fsprogs: the test server (scripts/test-server.ts)
 # qemu-user-static, libc6:arm64: the arm64 executable run on this x86_64 host
 #   (test/integration/arm64-user.test.ts);
-#   musl:arm64, qemu-system-arm: the arm64 test server and its rootfs (busybox-static:arm64
-#   cannot sit beside the host's: it is downloaded, not installed)
+#   musl:arm64, musl-dev:arm64 (aarch64-linux-musl-gcc), qemu-system-arm: the arm64 test server
+#   and its rootfs (busybox-static:arm64 cannot sit beside the host's: it is downloaded, not
+#   installed)
 # libc6-dev, linux-libc-dev, libc6-dev-arm64-cross: both architectures' kernel and libc headers,
 #   which test/unit/abi-headers.test.ts checks cbox's per-architecture numbers against
 

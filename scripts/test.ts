@@ -1,7 +1,8 @@
 // The test command (npm test): builds the release (dist/release, which the
 // installer's tests and the test server install from), runs every test with bun test, then (when
-// no test files are named) the test server: a Debian 12 server in qemu (scripts/test-server.ts).
-// Ends with one plain summary line ("tests: N passed, N failed, N skipped; server: ...").
+// no test files are named) the test server for x64 and for arm64: a Debian 12 server in qemu
+// (scripts/test-server.ts). Ends with one plain summary line
+// ("tests: N passed, N failed, N skipped; server x64: ...; server arm64: ...").
 import { $ } from "bun";
 import { copyFileSync } from "node:fs";
 
@@ -35,13 +36,17 @@ const count = (word: string) => Number(new RegExp(`^\\s*(\\d+) ${word}$`, "m").e
 let line = `tests: ${count("pass")} passed, ${count("fail")} failed, ${count("skip")} skipped`;
 let code = tests.code;
 
-// The server test needs the host's own network (debootstrap fetches Debian's packages) and root.
+// The server test, once per release executable: an x86_64 and an emulated arm64 Debian 12 server.
+// It needs the host's own network (debootstrap fetches Debian's packages) and root.
 if (!files.length) {
-  if (process.getuid!() !== 0) {
-    line += "; server: skipped (the test server needs root: it builds a disk image and boots it)";
-  } else {
-    const server = await runShown(["bun", "scripts/test-server.ts", "--release", "dist/release"], "stdout");
-    line += `; ${/^server: .*$/m.exec(server.tail)?.[0] ?? `server: failed before the guest reported (exit ${server.code})`}`;
+  for (const arch of ["x64", "arm64"]) {
+    if (process.getuid!() !== 0) {
+      line += `; server ${arch}: skipped (the test server needs root: it builds a disk image and boots it)`;
+      continue;
+    }
+    const server = await runShown(["bun", "scripts/test-server.ts", "--arch", arch, "--release", "dist/release"], "stdout");
+    const said = /^server: (.*)$/m.exec(server.tail)?.[1] ?? `failed before the guest reported (exit ${server.code})`;
+    line += `; server ${arch}: ${said}`;
     code ||= server.code;
   }
 }
