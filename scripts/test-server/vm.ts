@@ -71,9 +71,10 @@ function qemuCommand(o: BootOptions, files: { overlay: string; consoleLog: strin
     arm64: {
       qemu: "qemu-system-aarch64",
       machine: "virt,accel=tcg",
-      // pauth-impdef: qemu's own pointer-authentication hash instead of the architected one,
-      // which costs much more to emulate; the guest cannot tell.
-      cpu: "max,pauth-impdef=on",
+      // Neoverse-N1, the core of Graviton2 and Ampere Altra servers. Not "max": under qemu 7.2's
+      // TCG, with max's later features (SVE among them), Bun's arm64 runtime aborted, segfaulted
+      // or unpacked a corrupt stream in about 1 of 15 `cbox pull`s; on N1 none in 72.
+      cpu: "neoverse-n1",
       console: "ttyAMA0",
       results: {
         device: "/dev/hvc0",
