@@ -98,11 +98,11 @@ extern int *__errno_location(void);
 /*
  * Calls made by number; scripts/shim-lib.ts defines each SYS_* used here for the target
  * architecture, from src/sys/abi.ts's table. mknodat: glibc exports mknod only since 2.33, and
- * cbox runs on glibc 2.17 and later. The set*id calls: glibc's wrappers in a multi-threaded process (Bun) apply the
- * change to every thread in its thread list, waiting on each; a child cloned from Bun has one
- * thread but inherits that list, and waits forever for a thread that was being created at the
- * clone (seen: cbox exec hung in __nptl_setxid). The raw calls change the calling thread only,
- * which is the whole child.
+ * cbox runs on glibc 2.17 and later. The set*id calls: glibc's wrappers in a multi-threaded
+ * process (Bun) apply the change to every thread in its thread list, waiting on each; a child
+ * cloned from Bun has one thread but inherits that list, and waits forever for a thread that was
+ * being created at the clone (seen: cbox exec hung in __nptl_setxid). The raw calls change the
+ * calling thread only, which is the whole child.
  */
 
 enum {
