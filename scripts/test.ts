@@ -4,11 +4,26 @@
 // (scripts/test-server.ts). Ends with one plain summary line
 // ("tests: N passed, N failed, N skipped; server x64: ...; server arm64: ...").
 import { $ } from "bun";
-import { copyFileSync } from "node:fs";
+import { copyFileSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { foreignBusybox } from "./test-server/alpine.ts";
+import { defaultCacheDir } from "./test-server/image.ts";
 
 // dist/cbox, which the tests run, is the release's executable for this machine: built once.
 await $`bun scripts/release.ts`;
 copyFileSync(`dist/release/cbox-linux-${process.arch === "arm64" ? "arm64" : "x64"}`, "dist/cbox");
+
+// The arm64 tests' minirootfs needs busybox-static:arm64 (test/integration/arm64-user.test.ts).
+// It is downloaded once into the test server's cache, here: the tests themselves have no network.
+if (process.getuid!() === 0) {
+  const download = mkdtempSync(join(tmpdir(), "cbox-busybox-"));
+  try {
+    process.env.CBOX_TEST_ARM64_BUSYBOX = await foreignBusybox("arm64", download, defaultCacheDir());
+  } finally {
+    rmSync(download, { recursive: true, force: true });
+  }
+}
 
 const files = process.argv.slice(2);
 const bunTest = ["bun", "test", "--timeout", "120000", ...(files.length ? files : ["test/"])];
@@ -20,7 +35,7 @@ const inPrivateNetwork =
 
 /** Runs cmd with its output shown as it comes; resolves to its exit code and the end of its output. */
 async function runShown(cmd: string[], stream: "stdout" | "stderr"): Promise<{ code: number; tail: string }> {
-  const proc = Bun.spawn(cmd, { stdout: stream === "stdout" ? "pipe" : "inherit", stderr: stream === "stderr" ? "pipe" : "inherit" });
+  const proc = Bun.spawn(cmd, { env: process.env, stdout: stream === "stdout" ? "pipe" : "inherit", stderr: stream === "stderr" ? "pipe" : "inherit" });
   let tail = "";
   const decoder = new TextDecoder();
   for await (const chunk of proc[stream] as ReadableStream<Uint8Array>) {

@@ -6,8 +6,6 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { chmodSync, copyFileSync, cpSync, existsSync, mkdirSync, readdirSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { foreignBusybox } from "../../scripts/test-server/alpine.ts";
-import { defaultCacheDir } from "../../scripts/test-server/image.ts";
 import { buildReleases, startMirror, type Mirror } from "../fixtures/mirror.ts";
 import { removeDir, repo, tempDir, type Result } from "./helpers.ts";
 
@@ -41,8 +39,10 @@ describe.skipIf(process.arch !== "x64")("the arm64 executable under qemu-user", 
       if (!existsSync(file!)) throw new Error(`${file} is missing: ${pkg} (sh scripts/install-test-deps.sh installs the packages)`);
     }
     work = tempDir("cbox-arm64-");
-    // An aarch64 minirootfs, as an arm64 host pulls (busybox-static:arm64, downloaded once into the test server's cache).
-    const busybox = await foreignBusybox("arm64", work, defaultCacheDir());
+    // An aarch64 minirootfs, as an arm64 host pulls: busybox-static:arm64, which npm test
+    // downloads before the tests (they run without a network).
+    const busybox = process.env.CBOX_TEST_ARM64_BUSYBOX;
+    if (!busybox || !existsSync(busybox)) throw new Error("CBOX_TEST_ARM64_BUSYBOX names no busybox-static:arm64: run the tests through npm test (scripts/test.ts), which downloads it");
     mirror = startMirror({ releases: await buildReleases(join(work, "mirror"), [ALPINE], "aarch64", busybox), latestStable: ALPINE.branch });
   }, SLOW);
 
