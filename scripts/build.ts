@@ -6,10 +6,11 @@
 import { $ } from "bun";
 import { copyFileSync } from "node:fs";
 import { join } from "node:path";
+import { hostCpuArch } from "../src/sys/abi.ts";
 import { buildShimLibrary, type Arch } from "./shim-lib.ts";
 
 const repo = join(import.meta.dir, "..");
-export const hostArch: Arch = process.arch === "arm64" ? "arm64" : "x64";
+export const hostArch: Arch = hostCpuArch();
 /** The path src/sys/shim.ts imports: the library of the executable being built. */
 const embeddedShim = join(repo, "dist/shim/cbox-shim.so");
 const shimFor = (arch: Arch) => join(repo, `dist/shim/linux-${arch}/cbox-shim.so`);

@@ -8,7 +8,7 @@
 import { $ } from "bun";
 import { mkdirSync, readdirSync } from "node:fs";
 import { join } from "node:path";
-import { ABIS, type CpuArch } from "../src/sys/abi.ts";
+import { ABIS, hostCpuArch, type CpuArch } from "../src/sys/abi.ts";
 
 export type Arch = CpuArch;
 
@@ -29,8 +29,7 @@ const flags = [
 /** The compiler for arch on this machine, or undefined (a host gcc builds its own arch). */
 export function compilerFor(arch: Arch): string | undefined {
   if (Bun.which(compilers[arch])) return compilers[arch];
-  const hostArch: Arch = process.arch === "arm64" ? "arm64" : "x64";
-  return arch === hostArch && Bun.which("gcc") ? "gcc" : undefined;
+  return arch === hostCpuArch() && Bun.which("gcc") ? "gcc" : undefined;
 }
 
 /**

@@ -7,12 +7,13 @@ import { $ } from "bun";
 import { copyFileSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { hostCpuArch } from "../src/sys/abi.ts";
 import { foreignBusybox } from "./test-server/alpine.ts";
 import { defaultCacheDir } from "./test-server/image.ts";
 
 // dist/cbox, which the tests run, is the release's executable for this machine: built once.
 await $`bun scripts/release.ts`;
-copyFileSync(`dist/release/cbox-linux-${process.arch === "arm64" ? "arm64" : "x64"}`, "dist/cbox");
+copyFileSync(`dist/release/cbox-linux-${hostCpuArch()}`, "dist/cbox");
 
 // The arm64 tests' minirootfs needs busybox-static:arm64 (test/integration/arm64-user.test.ts).
 // It is downloaded once into the test server's cache, here: the tests themselves have no network.

@@ -5,10 +5,11 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { copyFileSync, cpSync, existsSync, lstatSync, mkdirSync, symlinkSync } from "node:fs";
 import { dirname, join } from "node:path";
+import { hostCpuArch } from "../../src/sys/abi.ts";
 import { buildReleases, startMirror, type Mirror } from "../fixtures/mirror.ts";
 import { isRoot, removeDir, repo, tempDir, type Result } from "./helpers.ts";
 
-const releaseBin = join(repo, `dist/release/cbox-linux-${process.arch === "arm64" ? "arm64" : "x64"}`);
+const releaseBin = join(repo, `dist/release/cbox-linux-${hostCpuArch()}`);
 
 let work: string;
 let root: string;
