@@ -23,18 +23,35 @@ import {
 import { join } from "node:path";
 import type { Headers } from "tar-stream";
 import { CboxError, describeErrno } from "../errors.ts";
-import { makeDeviceNodes, type DeviceNode } from "../sys/nodes.ts";
+import { makeDeviceNodes, setXattrs, type DeviceNode } from "../sys/nodes.ts";
 
 export interface UnpackOptions {
   /** Keep the archive's owners and make device nodes: only root may. */
   asRoot: boolean;
+  /**
+   * An image layer: `.wh.NAME` entries become overlayfs whiteouts (a 0/0 character device, which
+   * the kernel lets anyone make) and `.wh..wh..opq` marks its folder opaque (an xattr).
+   */
+  layer?: boolean;
 }
 
 export interface UnpackSummary {
   entries: number;
   bytes: number;
   skippedDevices: number;
+  /** Layers only: folders made opaque, relative paths. */
+  opaque: string[];
+  whiteouts: number;
 }
+
+const WHITEOUT = ".wh.";
+const OPAQUE = ".wh..wh..opq";
+/**
+ * overlayfs reads trusted.overlay.* when mounted in the host's user namespace (root's
+ * containers) and user.overlay.* when mounted with userxattr (in a user namespace); root's
+ * layers serve both, an ordinary user's only the second (trusted.* is root's alone).
+ */
+const OPAQUE_XATTRS = { root: ["trusted.overlay.opaque", "user.overlay.opaque"], user: ["user.overlay.opaque"] };
 
 const NAME_MAX = 255;
 const PATH_MAX = 4095;
@@ -69,7 +86,7 @@ export class Unpacker {
   private made = new Set<string>();
   private folders: Tail[] = [];
   private nodes: (DeviceNode & Tail)[] = [];
-  private summary: UnpackSummary = { entries: 0, bytes: 0, skippedDevices: 0 };
+  private summary: UnpackSummary = { entries: 0, bytes: 0, skippedDevices: 0, opaque: [], whiteouts: 0 };
 
   constructor(
     private root: string,
@@ -83,7 +100,14 @@ export class Unpacker {
     const path = rel ? join(this.root, rel) : this.root;
     const tail: Tail = { path, mode: (h.mode ?? 0o644) & 0o7777, mtime: h.mtime, uid: h.uid ?? 0, gid: h.gid ?? 0 };
     this.summary.entries++;
+    // aufs' own bookkeeping (.wh..wh.plnk/ and the like) is never part of the image.
+    if (this.opts.layer && rel.split("/").some((p) => p.startsWith(`${WHITEOUT}${WHITEOUT}`) && p !== OPAQUE)) return drain(entry);
     if (rel) this.makeParents(rel);
+    const base = rel.slice(rel.lastIndexOf("/") + 1);
+    if (this.opts.layer && base.startsWith(WHITEOUT)) {
+      this.addWhiteout(rel, base, tail);
+      return drain(entry);
+    }
     switch (h.type) {
       case "directory":
         if (rel) this.makeFolder(path, rel);
@@ -109,6 +133,7 @@ export class Unpacker {
         break;
       case "link": {
         const target = this.checkPath(h.linkname ?? "", h.name, `hard link target "${h.linkname}"`);
+        if (!this.made.has(target) || this.knownFolders.has(target)) throw new UnsafeEntryError(h.name, `hard link target "${h.linkname}" is not a file earlier in this archive`);
         this.clear(path);
         linkSync(join(this.root, target), path);
         this.made.add(rel);
@@ -134,11 +159,42 @@ export class Unpacker {
       throw new CboxError(`cannot create the device node ${node ? node.path : "(unknown)"}: ${describeErrno(failure.errno)}`);
     }
     for (const node of this.nodes) this.finishFile(node);
+    this.markOpaque();
     for (const folder of this.folders.reverse()) {
       // A later entry may have put a symlink where this folder was: never follow it.
       if (lstatSync(folder.path, { throwIfNoEntry: false })?.isDirectory()) this.finishFile(folder);
     }
     return this.summary;
+  }
+
+  /** `.wh..wh..opq` marks its folder; `.wh.NAME` hides NAME of the layers below. */
+  private addWhiteout(rel: string, base: string, tail: Tail): void {
+    const parent = rel.slice(0, Math.max(0, rel.length - base.length - 1));
+    if (base === OPAQUE) {
+      if (!parent) return; // the root folder cannot be opaque: nothing is below it to hide
+      if (!this.summary.opaque.includes(parent)) this.summary.opaque.push(parent);
+      return;
+    }
+    const hidden = (parent ? `${parent}/` : "") + base.slice(WHITEOUT.length);
+    if (hidden === parent || base === WHITEOUT) throw new UnsafeEntryError(rel, "a whiteout without a name");
+    const path = join(this.root, hidden);
+    this.clear(path);
+    this.made.add(hidden);
+    this.summary.whiteouts++;
+    this.nodes.push({ path, mode: S_IFCHR, major: 0, minor: 0, uid: 0, gid: 0, mtime: tail.mtime });
+  }
+
+  private markOpaque(): void {
+    const names = this.opts.asRoot ? OPAQUE_XATTRS.root : OPAQUE_XATTRS.user;
+    // A later entry may have replaced the folder: only folders are marked, never through a symlink.
+    const folders = this.summary.opaque.filter((rel) => lstatSync(join(this.root, rel), { throwIfNoEntry: false })?.isDirectory());
+    this.summary.opaque = folders;
+    const attrs = folders.flatMap((rel) => names.map((name) => ({ path: join(this.root, rel), name, value: "y" })));
+    const failure = setXattrs(attrs);
+    if (failure) {
+      const attr = attrs[failure.index];
+      throw new CboxError(`cannot mark ${attr ? attr.path : "a folder"} opaque (${attr?.name ?? "xattr"}): ${describeErrno(failure.errno)}; the layer store's filesystem must support extended attributes`);
+    }
   }
 
   /**

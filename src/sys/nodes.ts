@@ -1,4 +1,5 @@
-// Device nodes on the host (for image layers): Node has no mknod, so a shim child makes them.
+// Device nodes and extended attributes on the host (for image layers): Node has neither mknod
+// nor setxattr, so a shim child makes them.
 import { CloneFlag } from "../linux/namespaces.ts";
 import type { Op } from "./ops.ts";
 import { exitCodeOf, spawnHeld } from "./process.ts";
@@ -11,15 +12,25 @@ export interface DeviceNode {
   minor: number;
 }
 
+export interface Xattr {
+  path: string;
+  name: string;
+  value: string;
+}
+
 /** Creates the nodes in order; on failure, the index of the node that failed and its errno. */
 export function makeDeviceNodes(nodes: DeviceNode[]): { index: number; errno: number } | null {
-  if (nodes.length === 0) return null;
-  const plan: Op[] = [
-    { op: "umask", ints: [0] },
-    ...nodes.map((n): Op => ({ op: "mknod", ints: [n.mode, n.major, n.minor], strs: [n.path] })),
-    { op: "exit", ints: [0] },
-  ];
-  const child = spawnHeld(plan, CloneFlag.vm);
+  return runFileOps(nodes.map((n): Op => ({ op: "mknod", ints: [n.mode, n.major, n.minor], strs: [n.path] })));
+}
+
+/** Sets each attribute (on the path itself, never through a symlink); on failure, which and why. */
+export function setXattrs(attrs: Xattr[]): { index: number; errno: number } | null {
+  return runFileOps(attrs.map((a): Op => ({ op: "setxattr", strs: [a.path, a.name, a.value] })));
+}
+
+function runFileOps(ops: Op[]): { index: number; errno: number } | null {
+  if (ops.length === 0) return null;
+  const child = spawnHeld([{ op: "umask", ints: [0] }, ...ops, { op: "exit", ints: [0] }], CloneFlag.vm);
   const failure = child.release();
   const status = child.wait();
   if (failure) return { index: failure.index - 1, errno: failure.errno };

@@ -35,6 +35,7 @@ export const OpCode = {
   noNewPrivs: 31,
   seccomp: 32,
   dumpable: 33,
+  setxattr: 34,
 } as const;
 
 export type OpName = keyof typeof OpCode;

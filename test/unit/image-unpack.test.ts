@@ -74,7 +74,7 @@ describe("Unpacker", () => {
         { name: "./etc/hard", type: "link", linkname: "./etc/motd" },
       ]),
     );
-    expect(summary).toEqual({ entries: 5, bytes: 8, skippedDevices: 0 });
+    expect(summary).toEqual({ entries: 5, bytes: 8, skippedDevices: 0, opaque: [], whiteouts: 0 });
     expect(readFileSync(join(root, "etc/motd"), "utf8")).toBe("welcome\n");
     expect(statSync(join(root, "etc/motd")).mode & 0o7777).toBe(0o640);
     expect(statSync(join(root, "etc/motd")).mtimeMs).toBe(OLD.getTime());
@@ -174,7 +174,7 @@ describe("Unpacker", () => {
     expect(st.isFIFO()).toBe(true);
     expect(st.mode & S_IFMT).toBe(S_IFIFO);
     expect(st.mode & 0o7777).toBe(0o640);
-    expect(summary).toEqual({ entries: 2, bytes: 0, skippedDevices: 0 });
+    expect(summary).toEqual({ entries: 2, bytes: 0, skippedDevices: 0, opaque: [], whiteouts: 0 });
   });
 
   test("device nodes are skipped and counted without asRoot; later entries still come", async () => {
@@ -190,7 +190,7 @@ describe("Unpacker", () => {
     expect(existsSync(join(root, "dev/sda"))).toBe(false);
     expect(lstatSync(join(root, "dev")).isDirectory()).toBe(true);
     expect(readFileSync(join(root, "etc/motd"), "utf8")).toBe("hi\n");
-    expect(summary).toEqual({ entries: 4, bytes: 3, skippedDevices: 2 });
+    expect(summary).toEqual({ entries: 4, bytes: 3, skippedDevices: 2, opaque: [], whiteouts: 0 });
   });
 
   test("the root itself as a file is refused", async () => {

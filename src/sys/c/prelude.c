@@ -39,6 +39,7 @@ extern int unshare(int flags);
 extern int setns(int fd, int nstype);
 extern int symlink(const char *target, const char *path);
 extern int chdir(const char *path);
+extern int lsetxattr(const char *path, const char *name, const void *value, size_t size, int flags);
 extern int sethostname(const char *name, size_t len);
 extern unsigned int umask(unsigned int mask);
 extern int execve(const char *path, char *const argv[], char *const envp[]);
@@ -110,7 +111,7 @@ enum {
   OP_SETHOSTNAME, OP_CHDIR, OP_LOOPBACK_UP, OP_UMASK, OP_SETGROUPS, OP_SETGID, OP_SETUID,
   OP_OPEN_DUP, OP_CLOSE_FROM, OP_EXEC, OP_PDEATHSIG, OP_EXIT, OP_INIT, OP_SETSID, OP_DUP2, OP_CONSOLE,
   OP_CLONE_TREE, OP_ATTACH_TREE, OP_UNSHARE, OP_SETNS, OP_DROP_BOUNDING, OP_CAPSET, OP_NO_NEW_PRIVS,
-  OP_SECCOMP, OP_DUMPABLE
+  OP_SECCOMP, OP_DUMPABLE, OP_SETXATTR
 };
 
 /* The most ints an op carries: a seccomp filter's instructions (BPF_MAXINSNS). */
