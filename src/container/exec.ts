@@ -74,7 +74,7 @@ function namespaceHolder(spec: ContainerSpec, pid: number): number {
 
 function execSpec(spec: ContainerSpec, pid: number, namespaces: NamespaceFd[], opts: ExecOptions): ExecSpec {
   // The container's own view of its files: its /etc/passwd may have changed since it started.
-  const user = opts.user === undefined ? spec.user : resolveUser(opts.user, `/proc/${pid}/root`);
+  const user = opts.user === undefined ? spec.user : resolveUser(opts.user, [`/proc/${pid}/root`]);
   if (opts.user !== undefined && process.getuid!() !== 0) {
     checkUserMapped("--user", user, { ...processMaps(pid), ownIdOnly: detectRootlessMaps().ownIdOnly });
   }

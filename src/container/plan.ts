@@ -1,5 +1,6 @@
 // From a validated spec to the ordered setup ops the shim's child runs. Pure: no I/O.
-import { attachVolume, bindFile, cloneVolume, devFilesystem, kernelFilesystems, maskPaths, mkdir, mkdirAll, overlayRoot, pivotRoot, privatePropagation, readOnlyPaths, readOnlyRoot, tmpfsMount, type KernelPath } from "../linux/mounts.ts";
+import type { CgroupView } from "../linux/cgroups/mount-plan.ts";
+import { attachVolume, bindFile, cgroupFilesystem, cloneVolume, devFilesystem, kernelFilesystems, maskPaths, mkdir, mkdirAll, overlayRoot, pivotRoot, privatePropagation, readOnlyPaths, readOnlyRoot, tmpfsMount, type KernelPath } from "../linux/mounts.ts";
 import { CloneFlag, type NamespaceFd } from "../linux/namespaces.ts";
 import type { Op } from "../sys/ops.ts";
 import { DEFAULT_PATH, type ContainerSpec, type User } from "./spec.ts";
@@ -26,6 +27,8 @@ export interface HostFacts {
   canMknod: boolean;
   ttyGroupMapped: boolean;
   setgroupsAllowed: boolean;
+  /** What the container's /sys/fs/cgroup holds, from the host's cgroup layout. */
+  cgroups: CgroupView;
 }
 
 const SIGKILL = 9;
@@ -89,8 +92,10 @@ export function becomeUser(user: User, setgroupsAllowed: boolean, lock: Lockdown
 /** What cbox prepared on the host for the container's first process. */
 export interface Prepared {
   stdio: StdioPlan;
-  /** The overlay's lower layer: the image's folder, its idmapped mount, or its shifted copy. */
-  lowerdir: string;
+  /** The overlay's lower layers, topmost first: the image's folders, their idmapped mounts, or a shifted copy. */
+  lowerdirs: string[];
+  /** The folder lowerdirs are relative to, entered before the overlay is mounted. */
+  lowerBase?: string;
   /** Free fd numbers for the volumes' mount trees, one per volume. */
   volumeFds: number[];
   lockdown: Lockdown;
@@ -116,8 +121,10 @@ export function buildPlan(spec: ContainerSpec, dirs: ContainerDirs, host: HostFa
     ...(host.userNamespace ? becomeNamespaceRoot(host) : []),
     { op: "umask", ints: [0] },
     privatePropagation(),
-    ...overlayRoot(root, { lower: prepared.lowerdir, upper: dirs.upper, work: dirs.work }, host.userNamespace),
+    ...(prepared.lowerBase ? [{ op: "chdir", strs: [prepared.lowerBase] } satisfies Op] : []),
+    ...overlayRoot(root, { lower: prepared.lowerdirs, upper: dirs.upper, work: dirs.work }, host.userNamespace),
     ...kernelFilesystems(root, { sysWritable: !confined, sysFromHost: hostNetwork && host.userNamespace }),
+    ...cgroupFilesystem(root, host.cgroups, { writable: !confined, sysFromHost: hostNetwork && host.userNamespace }),
     ...devFilesystem(root, { canMknod: host.canMknod, ttyGroupMapped: host.ttyGroupMapped }),
     ...(confined ? [...maskPaths(root, prepared.masked), ...readOnlyPaths(root, prepared.readOnly)] : []),
     mkdir(`${root}/etc`),

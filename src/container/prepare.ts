@@ -4,7 +4,7 @@ import { closeSync, openSync, statSync } from "node:fs";
 import { MASKED_PATHS, READ_ONLY_PATHS, type KernelPath } from "../linux/mounts.ts";
 import type { UserMaps } from "../linux/userns.ts";
 import { detachMount } from "../sys/idmap.ts";
-import { imageLayer } from "./image-layer.ts";
+import { imageLowers } from "./image-layer.ts";
 import { lockdownFor } from "./lockdown.ts";
 import type { Prepared } from "./plan.ts";
 import type { ContainerSpec } from "./spec.ts";
@@ -16,17 +16,17 @@ export class Preparation {
   /** Fds only the child needs. */
   private fds: number[] = [];
   /** Mounted on the host until the child has its overlay. */
-  private mounted?: string;
+  private mounted: string[] = [];
 
   constructor(spec: ContainerSpec, maps: UserMaps | undefined, containerDir: string, env: Record<string, string | undefined>, detached: boolean) {
     this.stdio = new ContainerStdio({ interactive: spec.interactive, tty: spec.tty, detached });
     try {
-      const layer = imageLayer(spec, maps, containerDir, env);
-      this.mounted = layer.mounted;
+      const lowers = imageLowers(spec, maps, containerDir, env);
+      this.mounted = lowers.mounted;
       // Numbers the child may put the volumes' mount trees on: held here so nothing else takes them.
       const volumeFds = spec.volumes.map(() => openSync("/dev/null", "r"));
       this.fds.push(...volumeFds);
-      this.prepared = { stdio: this.stdio.plan, lowerdir: layer.lowerdir, volumeFds, lockdown: lockdownFor(spec.security), masked: kernelPaths(MASKED_PATHS), readOnly: kernelPaths(READ_ONLY_PATHS) };
+      this.prepared = { stdio: this.stdio.plan, lowerdirs: lowers.lowerdirs, lowerBase: lowers.base, volumeFds, lockdown: lockdownFor(spec.security), masked: kernelPaths(MASKED_PATHS), readOnly: kernelPaths(READ_ONLY_PATHS) };
     } catch (err) {
       this.close();
       throw err;
@@ -41,8 +41,8 @@ export class Preparation {
 
   /** The child has set up its mounts (or failed to): nothing of ours need stay mounted. */
   started(): void {
-    if (this.mounted) detachMount(this.mounted);
-    this.mounted = undefined;
+    for (const target of this.mounted) detachMount(target);
+    this.mounted = [];
   }
 
   close(): void {

@@ -32,7 +32,7 @@ export function recoverStaleStore(paths: Paths): (path: string) => void {
   return removeTree;
 }
 
-export async function removeContainers(refs: string[], force: boolean, paths: Paths): Promise<number> {
+export async function removeContainers(refs: string[], force: boolean, paths: Paths, volumes = false): Promise<number> {
   if (refs.length === 0) throw new CboxError("cbox rm needs at least one container");
   const removeTree = recoverStaleStore(paths);
   const ids = refs.map((ref) => resolveContainer(paths, ref));
@@ -49,7 +49,7 @@ export async function removeContainers(refs: string[], force: boolean, paths: Pa
       // Its owner (a foreground cbox or the monitor) records the end; removing under it would race.
       await until(() => !running(), OWNER_GRACE_MS);
     }
-    withContainerLock(dir, () => removeContainer(paths, id, removeTree));
+    withContainerLock(dir, () => removeContainer(paths, id, removeTree, { volumes }));
     writeSync(1, `${refs[i]}\n`);
   }
   return 0;

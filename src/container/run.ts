@@ -1,9 +1,10 @@
 // `cbox run`: create, start, then wait, record and clean up (foreground) or hand over to a monitor (-d).
-import { closeSync, openSync, rmSync, writeSync } from "node:fs";
+import { closeSync, openSync, readFileSync, rmSync, writeSync } from "node:fs";
 import { printError, warn } from "../cli/output.ts";
 import { CboxError, describeErrno, errnoName, ExitCode, systemErrorText } from "../errors.ts";
 import { CgroupWriteError, type ContainerCgroup } from "../linux/cgroups/cgroup.ts";
 import { ALLOWED_DEVICES } from "../linux/cgroups/devices.ts";
+import { cgroupView } from "../linux/cgroups/mount-plan.ts";
 import { formatBinaryBytes, type Limits } from "../linux/cgroups/limits.ts";
 import { containerCloneFlags } from "../linux/namespaces.ts";
 import { processStartTime } from "../linux/proc.ts";
@@ -16,6 +17,7 @@ import { CleanupStack } from "./cleanup.ts";
 import { NO_NAMESERVERS_WARNING, writeEtcFiles } from "./etc-files.ts";
 import { connectNetwork, etcNetwork, releaseRecordedNetwork, reserveNetwork } from "./network/attachment.ts";
 import { buildPlan, describeOp, type ContainerDirs, type HostFacts } from "./plan.ts";
+import { anonymousVolumes, fillAnonymousVolumes } from "./anonymous-volumes.ts";
 import { treeRemover } from "./remove-tree.ts";
 import { chooseCgroup, hostCgroups } from "./resources.ts";
 import { buildSpec, type ContainerSpec, type RunOptions } from "./spec.ts";
@@ -40,6 +42,7 @@ export function runContainer(opts: RunOptions, paths: Paths): number {
   recoverStale(paths, removeTree);
 
   const spec = buildSpec(opts, newContainerId(), process.env, warn);
+  spec.volumes.push(...anonymousVolumes(paths, opts.config?.Volumes ?? [], [...spec.volumes, ...spec.tmpfs].map((m) => m.target)));
   if (opts.detach && spec.tty) throw new CboxError("-d with -t is not supported yet: run -d without -t (use -i to keep stdin open)");
   const code = startContainer(spec, paths, { detach: !!opts.detach, rootlessMaps, removeTree });
   if (opts.detach) writeSync(1, `${spec.id}\n`);
@@ -63,7 +66,7 @@ export function startContainer(spec: ContainerSpec, paths: Paths, mode: StartMod
   requireSupportedKernel();
   const rootless = process.getuid!() !== 0;
   // On start, what the container wrote (its upper layer) may hold links too.
-  checkMountTargets(spec, [containerDirs(paths, spec.id).upper, spec.rootfs]);
+  checkMountTargets(spec, [containerDirs(paths, spec.id).upper, ...(spec.layers ?? [spec.rootfs])]);
   if (mode.rootlessMaps) {
     checkUserMapped("--user", spec.user, mode.rootlessMaps);
     checkRootfsOwner(spec.rootfs, mode.rootlessMaps);
@@ -85,8 +88,10 @@ export function startContainer(spec: ContainerSpec, paths: Paths, mode: StartMod
         updateState(dirs, { status: "exited" });
       });
     } else {
-      dirs = createContainer(paths, newState(spec, cgroup, mode.detach), maps?.privileged ? { uid: hostIdOfRoot(maps.uid), gid: hostIdOfRoot(maps.gid) } : undefined);
-      cleanup.push("remove the container's folder", () => removeContainer(paths, spec.id, mode.removeTree));
+      const rangeRoot = maps?.privileged ? { uid: hostIdOfRoot(maps.uid), gid: hostIdOfRoot(maps.gid) } : undefined;
+      dirs = createContainer(paths, newState(spec, cgroup, mode.detach), rangeRoot);
+      cleanup.push("remove the container's folder", () => removeContainer(paths, spec.id, mode.removeTree, { volumes: true }));
+      fillAnonymousVolumes(spec.volumes, spec.layers ?? [spec.rootfs], rangeRoot);
     }
     // Recorded before anything is made, so a cbox killed from here on leaves a record to undo.
     const network = reserveNetwork(spec.network, rootless, { id: spec.id, paths, isAlive: containerRuns, record: (net) => updateState(dirs, { network: net }) });
@@ -186,6 +191,7 @@ function hostFacts(maps: UserMaps | undefined): HostFacts {
     canMknod: !inNamespace,
     ttyGroupMapped: gidMapped(5),
     setgroupsAllowed: setgroupsAllowed(maps),
+    cgroups: cgroupView(readFileSync("/proc/self/mountinfo", "utf8")),
   };
 }
 

@@ -6,19 +6,12 @@ import { resolveContainer } from "./remove.ts";
 import { liveState, pid1Alive } from "./status.ts";
 import { containerDirs, readState, type ContainerState } from "./store.ts";
 import { DEFAULT_STOP_TIMEOUT } from "./spec.ts";
-
-/** Linux's numbers (the same on x86_64 and arm64). */
-export const SIGNALS: Record<string, number> = {
-  HUP: 1, INT: 2, QUIT: 3, ILL: 4, TRAP: 5, ABRT: 6, BUS: 7, FPE: 8, KILL: 9, USR1: 10, SEGV: 11, USR2: 12,
-  PIPE: 13, ALRM: 14, TERM: 15, STKFLT: 16, CHLD: 17, CONT: 18, STOP: 19, TSTP: 20, TTIN: 21, TTOU: 22,
-  URG: 23, XCPU: 24, XFSZ: 25, VTALRM: 26, PROF: 27, WINCH: 28, IO: 29, PWR: 30, SYS: 31,
-};
+import { SIGNALS, signalNumber } from "../linux/signals.ts";
 
 /** "KILL", "SIGKILL", "kill" or "9". */
 export function parseSignal(value: string): number {
-  const name = value.toUpperCase().replace(/^SIG/, "");
-  const n = /^\d+$/.test(value) ? Number(value) : SIGNALS[name];
-  if (n === undefined || n < 1 || n > 64) throw new CboxError(`--signal ${JSON.stringify(value)}: not a signal (a name such as TERM or KILL, or 1-64)`);
+  const n = signalNumber(value);
+  if (n === undefined) throw new CboxError(`--signal ${JSON.stringify(value)}: not a signal (a name such as TERM or KILL, or 1-64)`);
   return n;
 }
 
@@ -50,7 +43,7 @@ export function killContainers(refs: string[], signalName: string | undefined, p
 }
 
 /**
- * SIGTERM, then SIGKILL once the timeout is up (the container's --stop-timeout unless -t says);
+ * The stop signal (SIGTERM, or the image's StopSignal or --stop-signal), then SIGKILL once the timeout is up (the container's --stop-timeout unless -t says);
  * returns when the cbox that owns the container has recorded its end, so `rm` can follow.
  */
 export async function stopContainers(refs: string[], timeout: string | undefined, paths: Paths): Promise<number> {
@@ -59,7 +52,7 @@ export async function stopContainers(refs: string[], timeout: string | undefined
   const targets = refs.map((ref) => ({ ref, ...runningState(paths, ref) }));
   await Promise.all(
     targets.map(async ({ state }) => {
-      if (!sendSignal(state, SIGNALS.TERM!)) return;
+      if (!sendSignal(state, state.spec?.stopSignal ?? SIGNALS.TERM!)) return;
       const seconds = timeout === undefined ? (state.stopTimeout ?? DEFAULT_STOP_TIMEOUT) : Number(timeout);
       if (!(await until(() => !pid1Alive(state), seconds * 1000))) sendSignal(state, SIGNALS.KILL!);
       await until(() => !pid1Alive(state), 5000);

@@ -1,6 +1,7 @@
 // A validated container: plain data, checked before anything is created.
 import { readFileSync, statSync } from "node:fs";
 import { isAbsolute, resolve } from "node:path";
+import { signalNumber } from "../linux/signals.ts";
 import { CboxError } from "../errors.ts";
 import type { Limits } from "../linux/cgroups/limits.ts";
 import { overlayPathProblem, type TmpfsMount } from "../linux/mounts.ts";
@@ -9,6 +10,8 @@ import { parseSecurity, type SecurityOptions, type SecuritySpec } from "./securi
 import { checkSeccompProfile } from "./lockdown.ts";
 import { parseNetwork, type NetworkSpec } from "./network/spec.ts";
 import { parseMount, parseTmpfs, parseVolume } from "./volumes.ts";
+import type { RunConfig } from "../image/image-config.ts";
+import { readImageFile } from "./image-files.ts";
 
 export interface User {
   uid: number;
@@ -31,6 +34,8 @@ export interface Volume {
   readonly: boolean;
   /** A file is bound onto a file, a folder onto a folder. */
   isFile: boolean;
+  /** One of the image's Volumes: a folder cbox made, removed with the container by rm -v and --rm. */
+  anonymous?: boolean;
 }
 
 /** host: the container's ids are the host's (root only); private: 0..65535 on a range of their own. */
@@ -40,6 +45,8 @@ export interface ContainerSpec {
   id: string;
   name: string;
   rootfs: string;
+  /** The overlay's lower folders, topmost first; [rootfs] when absent (specs of older cboxes). */
+  layers?: string[];
   image: ImageUse;
   command: string[];
   env: string[];
@@ -52,6 +59,8 @@ export interface ContainerSpec {
   remove: boolean;
   /** Seconds from a SIGTERM or SIGHUP to cbox until the container gets SIGKILL. */
   stopTimeout: number;
+  /** What cbox stop sends first: --stop-signal, the image's StopSignal, or SIGTERM. Absent in older specs. */
+  stopSignal?: number;
   /** A minimal init as PID 1 that reaps zombies and forwards signals (docker's --init). */
   init: boolean;
   volumes: Volume[];
@@ -66,7 +75,11 @@ export const DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/
 
 export interface RunOptions {
   rootfs?: string;
+  /** An image's lower folders, topmost first (rootfs is the topmost). */
+  layers?: string[];
   image?: ImageUse;
+  /** The image's Env, WorkingDir and User, under what the flags say. */
+  config?: RunConfig;
   command: string[];
   name?: string;
   env: string[];
@@ -80,6 +93,9 @@ export interface RunOptions {
   /** -d: print the id and leave the container to its monitor. */
   detach?: boolean;
   stopTimeout?: string;
+  stopSignal?: string;
+  /** -P: publish every port the image exposes, each on a free host port. */
+  publishAll?: boolean;
   init?: boolean;
   volumes?: string[];
   tmpfs?: string[];
@@ -100,27 +116,31 @@ export const DEFAULT_STOP_TIMEOUT = 10;
 export function buildSpec(opts: RunOptions, id: string, hostEnv: Record<string, string | undefined>, warn: (line: string) => void = () => {}): ContainerSpec {
   if (!opts.rootfs) throw new CboxError("no root filesystem: give --rootfs DIR");
   const rootfs = resolve(opts.rootfs);
-  checkRootfs(rootfs);
+  const layers = opts.layers ?? [rootfs];
+  for (const layer of layers) checkRootfs(layer);
   if (opts.command.length === 0) {
     throw new CboxError(opts.image ? `no command given and ${opts.image.ref} has none: cbox run IMAGE CMD [ARG...]` : "no command given: cbox run --rootfs DIR CMD [ARG...]");
   }
   if (opts.name !== undefined) checkName(opts.name);
   const hostname = opts.hostname ?? id.slice(0, 12);
   checkHostname(hostname);
-  const workdir = opts.workdir ?? "/";
+  const imageWorkdir = opts.config?.WorkingDir;
+  const workdir = opts.workdir ?? (imageWorkdir ? resolve("/", imageWorkdir) : "/");
   if (!isAbsolute(workdir)) throw new CboxError(`--workdir must be an absolute path: ${workdir}`);
-  const user = resolveUser(opts.user ?? "0", rootfs);
-  const env = containerEnv(opts, hostEnv, { hostname, home: user.home });
+  const user = resolveUser(opts.user ?? opts.config?.User ?? "0", layers);
+  const env = containerEnv(opts, hostEnv, { hostname, home: user.home, image: opts.config?.Env ?? [] });
   const mounts = (opts.mounts ?? []).map(parseMount);
   const volumes = [...(opts.volumes ?? []).map(parseVolume), ...mounts.flatMap((m) => (m.kind === "bind" ? [m.volume] : []))];
   const tmpfs = [...(opts.tmpfs ?? []).map(parseTmpfs), ...mounts.flatMap((m) => (m.kind === "tmpfs" ? [m.tmpfs] : []))];
   checkDistinctTargets([...volumes, ...tmpfs].map((m) => m.target));
-  const network = parseNetwork(opts.network, opts.publish ?? []);
+  const exposed = opts.publishAll ? (opts.config?.ExposedPorts ?? []) : [];
+  const network = parseNetwork(opts.network, [...(opts.publish ?? []), ...exposed]);
   if (network.warning) warn(network.warning);
   return {
     id,
     name: opts.name ?? "",
     rootfs,
+    layers,
     image: opts.image ?? { ref: "", id: "" },
     command: opts.command,
     env,
@@ -131,6 +151,7 @@ export function buildSpec(opts: RunOptions, id: string, hostEnv: Record<string, 
     tty: !!opts.tty,
     remove: opts.remove,
     stopTimeout: parseStopTimeout(opts.stopTimeout),
+    stopSignal: stopSignalOf(opts),
     init: !!opts.init,
     volumes,
     tmpfs,
@@ -139,6 +160,14 @@ export function buildSpec(opts: RunOptions, id: string, hostEnv: Record<string, 
     security: parseSecurity(opts.security ?? {}, checkSeccompProfile),
     network: network.spec,
   };
+}
+
+/** --stop-signal, else the image's StopSignal (refused when it names no signal), else SIGTERM. */
+function stopSignalOf(opts: RunOptions): number {
+  const [value, flag] = opts.stopSignal !== undefined ? [opts.stopSignal, "--stop-signal"] : [opts.config?.StopSignal ?? "TERM", `the image's StopSignal`];
+  const n = signalNumber(value);
+  if (n === undefined) throw new CboxError(`${flag} ${JSON.stringify(value)}: not a signal (a name such as TERM or QUIT, or 1-64)`);
+  return n;
 }
 
 /** Two mounts on one path: the second would hide the first, which docker refuses too. */
@@ -183,13 +212,17 @@ function checkHostname(name: string): void {
   }
 }
 
-/** Docker's order: defaults, then --env-file lines, then -e flags; a bare NAME takes the host's value. */
+/**
+ * Docker's order: defaults, the image's Env, then --env-file lines, then -e flags; a bare NAME
+ * takes the host's value.
+ */
 export function containerEnv(
   opts: Pick<RunOptions, "env" | "envFiles">,
   hostEnv: Record<string, string | undefined>,
-  ctx: { hostname: string; home: string },
+  ctx: { hostname: string; home: string; image?: string[] },
 ): string[] {
-  return applyEnv([`PATH=${DEFAULT_PATH}`, `HOSTNAME=${ctx.hostname}`, `HOME=${ctx.home}`], opts, hostEnv);
+  const image = (ctx.image ?? []).filter((e) => e.indexOf("=") > 0);
+  return applyEnv([`PATH=${DEFAULT_PATH}`, `HOSTNAME=${ctx.hostname}`, `HOME=${ctx.home}`, ...image], opts, hostEnv);
 }
 
 /** base (NAME=VALUE entries), then --env-file lines, then -e flags, later ones winning. */
@@ -225,14 +258,6 @@ interface PasswdEntry {
   home: string;
 }
 
-function readImageFile(rootfs: string, path: string): string {
-  try {
-    return readFileSync(`${rootfs}${path}`, "utf8");
-  } catch {
-    return "";
-  }
-}
-
 function parsePasswd(text: string): PasswdEntry[] {
   return text
     .split("\n")
@@ -252,13 +277,13 @@ function parseGroup(text: string): { name: string; gid: number; members: string[
 const ID_MAX = 0xfffffffe;
 
 /** `-u` as docker reads it: name or uid, optionally `:group` or `:gid`, looked up in the image. */
-export function resolveUser(value: string, rootfs: string): User {
+export function resolveUser(value: string, layers: string[]): User {
   const [userPart = "", groupPart, extra] = value.split(":");
   if (extra !== undefined || userPart === "" || groupPart === "") {
     throw new CboxError(`--user ${JSON.stringify(value)}: expected UID[:GID] or NAME[:GROUP]`);
   }
-  const passwd = parsePasswd(readImageFile(rootfs, "/etc/passwd"));
-  const groups = parseGroup(readImageFile(rootfs, "/etc/group"));
+  const passwd = parsePasswd(readImageFile(layers, "/etc/passwd"));
+  const groups = parseGroup(readImageFile(layers, "/etc/group"));
   const numeric = (s: string) => (/^\d+$/.test(s) ? Number(s) : undefined);
   const checkId = (id: number) => {
     if (id > ID_MAX) throw new CboxError(`--user ${JSON.stringify(value)}: id ${id} is out of range`);

@@ -175,16 +175,25 @@ export function updateState(dirs: ContainerDirs, change: Partial<ContainerState>
 }
 
 /** Removes a container's folder and name. removeTree may need a user namespace (rootless). */
-export function removeContainer(paths: Paths, id: string, removeTree: (path: string) => void): void {
+export function removeContainer(paths: Paths, id: string, removeTree: (path: string) => void, opts: { volumes?: boolean } = {}): void {
   const dirs = containerDirs(paths, id);
   const state = readState(dirs.dir);
+  if (opts.volumes) for (const v of state?.spec?.volumes ?? []) if (v.anonymous) removeTree(dirname(v.source));
   if (state?.name && readNameHolder(paths, state.name) === id) rmSync(join(paths.names, state.name), { force: true });
   if (state?.cgroups) removeCgroups(state.cgroups, cgroupfs);
   if (state) releaseRecordedNetwork(state.network, id, paths);
-  // A cbox killed while starting a --userns=private container can leave its idmapped image mounted.
-  const lower = join(dirs.dir, "lower");
-  if (existsSync(lower)) detachMount(lower);
+  detachLowers(dirs.dir);
   removeTree(dirs.dir);
+}
+
+/**
+ * A cbox killed while starting a --userns=private container can leave its idmapped layers
+ * mounted: on lower/<i>, or on lower itself (one layer, before layered images).
+ */
+function detachLowers(containerDir: string): void {
+  const lower = join(containerDir, "lower");
+  if (!existsSync(lower) || detachMount(lower)) return;
+  for (const name of readdirSync(lower)) detachMount(join(lower, name));
 }
 
 export function listContainerIds(paths: Paths): string[] {
@@ -242,7 +251,7 @@ export function recordEnd(paths: Paths, state: ContainerState, removeTree: (path
   const dirs = containerDirs(paths, state.id);
   const exit = readExitFile(dirs.exit);
   const oomKilled = state.cgroups ? oomKillsIn(state.cgroups, cgroupfs) > 0 : false;
-  if (state.remove) return removeContainer(paths, state.id, removeTree);
+  if (state.remove) return removeContainer(paths, state.id, removeTree, { volumes: true });
   if (state.cgroups) removeCgroups(state.cgroups, cgroupfs);
   const network = releaseRecordedNetwork(state.network, state.id, paths);
   updateState(dirs, { status: "exited", exitCode: exit?.code ?? null, finished: exit?.finished ?? new Date().toISOString(), oomKilled, network });

@@ -45,7 +45,7 @@ function mountInNamespace(dir: string, caller: Caller): OverlayProbe["failed"] {
   const merged = join(dir, "merged");
   const plan: Op[] = [
     privatePropagation(),
-    ...overlayRoot(merged, { lower: join(dir, "lower"), upper: join(dir, "upper"), work: join(dir, "work") }, true),
+    ...overlayRoot(merged, { lower: [join(dir, "lower")], upper: join(dir, "upper"), work: join(dir, "work") }, true),
     mkdir(join(merged, "kept/new")),
     { op: "rmdir", strs: [join(merged, "gone")] },
     { op: "exit", ints: [0] },

@@ -1,7 +1,9 @@
 // The container's filesystem: an overlay root, the kernel filesystems, /dev, and pivot_root.
 // Everything here is mounted inside the container's own mount namespace, so it all goes away
 // with the container; nothing is mounted on the host.
+import { CboxError } from "../errors.ts";
 import type { Op } from "../sys/ops.ts";
+import type { CgroupView } from "./cgroups/mount-plan.ts";
 
 export const MountFlag = {
   rdonly: 1,
@@ -16,6 +18,8 @@ export const MountFlag = {
 } as const;
 
 const MNT_DETACH = 2;
+/** mount(2) copies one page of options. */
+const MOUNT_DATA_MAX = 4096;
 const MOUNT_ATTR_RDONLY = 1;
 const S_IFCHR = 0o020000;
 
@@ -35,7 +39,8 @@ export function privatePropagation(): Op {
 }
 
 export interface OverlayDirs {
-  lower: string;
+  /** Topmost first. */
+  lower: string[];
   upper: string;
   work: string;
 }
@@ -46,9 +51,13 @@ export function overlayPathProblem(path: string): string {
 }
 
 export function overlayRoot(target: string, dirs: OverlayDirs, inUserNamespace: boolean): Op[] {
-  const data = [`lowerdir=${dirs.lower}`, `upperdir=${dirs.upper}`, `workdir=${dirs.work}`];
+  const data = [`lowerdir=${dirs.lower.join(":")}`, `upperdir=${dirs.upper}`, `workdir=${dirs.work}`];
   // In a user namespace trusted.* xattrs are out of reach: overlayfs keeps its own in user.*
   if (inUserNamespace) data.push("userxattr");
+  const bytes = Buffer.byteLength(data.join(","));
+  if (bytes >= MOUNT_DATA_MAX) {
+    throw new CboxError(`the image has too many layers (${dirs.lower.length}) for one overlay mount: its options take ${bytes} bytes, the kernel takes ${MOUNT_DATA_MAX - 1}`);
+  }
   return [mount("overlay", target, "overlay", 0, data.join(","))];
 }
 
@@ -64,6 +73,35 @@ export function kernelFilesystems(root: string, opts: { sysWritable: boolean; sy
     ? [mount("/sys", `${root}/sys`, "", bind | MountFlag.rec), mount("", `${root}/sys`, "", bind | MountFlag.remount | sysFlags)]
     : [mount("sysfs", `${root}/sys`, "sysfs", sysFlags)];
   return [mkdir(`${root}/proc`), mount("proc", `${root}/proc`, "proc", nosuid | nodev | noexec), mkdir(`${root}/sys`), ...sys];
+}
+
+/**
+ * /sys/fs/cgroup as docker shows it, mounted after kernelFilesystems and in the container's cgroup
+ * namespace, so that every mount's root is the container's own cgroup. cgroup2 goes on it
+ * directly; for v1 a tmpfs holds a folder per hierarchy and docker's links (cpu -> cpu,cpuacct).
+ * It goes over whatever /sys has there, the host's mounts too when /sys is the host's: the
+ * kernel refuses cgroup2 right on the host's cgroup2 (EBUSY: the same filesystem on its own
+ * root), so an empty tmpfs goes between. Read-only unless writable (docker's --privileged).
+ */
+export function cgroupFilesystem(root: string, view: CgroupView, opts: { writable: boolean; sysFromHost: boolean }): Op[] {
+  const dir = `${root}/sys/fs/cgroup`;
+  const flags = (opts.writable ? 0 : rdonly) | nosuid | nodev | noexec;
+  switch (view.version) {
+    case 0:
+      return [];
+    case 2:
+      return [
+        ...(opts.sysFromHost ? [mount("tmpfs", dir, "tmpfs", rdonly | nosuid | nodev | noexec, "size=0,mode=755")] : []),
+        mount("cgroup2", dir, "cgroup2", flags),
+      ];
+    case 1:
+      return [
+        mount("tmpfs", dir, "tmpfs", nosuid | nodev | noexec, "mode=755"),
+        ...view.folders.flatMap((f) => [mkdir(`${dir}/${f.name}`), mount("cgroup", `${dir}/${f.name}`, "cgroup", flags, f.options)]),
+        ...view.folders.flatMap((f) => f.links.map((link) => symlink(f.name, `${dir}/${link}`))),
+        ...(opts.writable ? [] : [mount("", dir, "", bind | MountFlag.remount | flags)]),
+      ];
+  }
 }
 
 /** What runc and docker hide: kernel memory, keys, timers and hardware a container has no business with. */

@@ -4,6 +4,7 @@ import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { MASKED_PATHS, READ_ONLY_PATHS } from "../../src/linux/mounts.ts";
+import { cgroupView } from "../../src/linux/cgroups/mount-plan.ts";
 
 export const repo = resolve(import.meta.dir, "../..");
 export const cboxBin = join(repo, "dist/cbox");
@@ -251,6 +252,13 @@ export function rootlessUserFixture(name: string, subStart: number): { as: RunAs
     if (fx.work) removeDir(fx.work);
   });
   return fx;
+}
+
+/** What a container has mounted at /sys/fs/cgroup on this host: cgroup2 there, or a tmpfs and a folder per v1 hierarchy. */
+export function cgroupfsMountPoints(): string[] {
+  const view = cgroupView(readFileSync("/proc/self/mountinfo", "utf8"));
+  if (view.version === 0) return [];
+  return ["/sys/fs/cgroup", ...(view.version === 1 ? view.folders.map((f) => `/sys/fs/cgroup/${f.name}`) : [])];
 }
 
 /** The /proc and /sys paths cbox masks or makes read-only that this kernel has: mount points in every container. */

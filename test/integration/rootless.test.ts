@@ -2,7 +2,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { chmodSync, chownSync, readdirSync, readFileSync, readlinkSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { buildRootfs, cbox, cboxCgroups, hostMounts, isRoot, maskedAndReadOnlyPaths, procStat, removeDir, tempDir, treeListing, type RunAs } from "./helpers.ts";
+import { buildRootfs, cbox, cboxCgroups, cgroupfsMountPoints, hostMounts, isRoot, maskedAndReadOnlyPaths, procStat, removeDir, tempDir, treeListing, type RunAs } from "./helpers.ts";
 import { parseLayout } from "../../src/linux/cgroups/detect.ts";
 import { TerminalSession } from "./terminal.ts";
 
@@ -73,7 +73,7 @@ describe.skipIf(!isRoot)("rootless (tests create the users, so they need root to
     expect(r.stderr).toBe("");
     // The devices are the host's, bound in: a user namespace cannot make device nodes.
     const devices = ["full", "null", "random", "tty", "urandom", "zero"].map((d) => `/dev/${d}`);
-    const points = ["/", "/dev", ...devices, "/dev/mqueue", "/dev/pts", "/dev/shm", "/etc/hostname", "/etc/hosts", "/etc/resolv.conf", "/proc", "/sys", ...maskedAndReadOnlyPaths()];
+    const points = ["/", "/dev", ...devices, "/dev/mqueue", "/dev/pts", "/dev/shm", "/etc/hostname", "/etc/hosts", "/etc/resolv.conf", "/proc", "/sys", ...maskedAndReadOnlyPaths(), ...cgroupfsMountPoints()];
     expect(r.stdout.split("\n")).toEqual(["0", "0", "1", points.sort().join(" ") + " "]);
   });
 

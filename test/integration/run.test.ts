@@ -3,7 +3,7 @@ import { describe, expect, test } from "bun:test";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { join } from "node:path";
-import { cbox, isRoot, maskedAndReadOnlyPaths, rootfsFixture, treeListing } from "./helpers.ts";
+import { cbox, cgroupfsMountPoints, isRoot, maskedAndReadOnlyPaths, rootfsFixture, treeListing } from "./helpers.ts";
 
 const fx = rootfsFixture();
 const run = (args: string[], stdin?: string) => cbox(["run", "--rm", "--root", fx.store, "--rootfs", fx.rootfs, ...args], { stdin });
@@ -35,7 +35,7 @@ describe.skipIf(!isRoot)("cbox run as root", () => {
     expect(r.code).toBe(0);
     const points = r.stdout.trim().split("\n").map((l) => l.split(" ")[4]);
     expect(points.sort()).toEqual(
-      ["/", "/proc", "/sys", "/dev", "/dev/pts", "/dev/shm", "/dev/mqueue", "/etc/hostname", "/etc/hosts", "/etc/resolv.conf", ...maskedAndReadOnlyPaths()].sort(),
+      ["/", "/proc", "/sys", "/dev", "/dev/pts", "/dev/shm", "/dev/mqueue", "/etc/hostname", "/etc/hosts", "/etc/resolv.conf", ...maskedAndReadOnlyPaths(), ...cgroupfsMountPoints()].sort(),
     );
     expect(r.stdout).not.toContain(fx.rootfs.slice(0, fx.rootfs.lastIndexOf("/")) + "/store ");
     expect(run(["ls", "-a", "/"]).stdout).not.toContain(".cbox-oldroot");

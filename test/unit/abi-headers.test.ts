@@ -6,7 +6,7 @@ import { describe, expect, test } from "bun:test";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { shimSource, type Arch } from "../../scripts/shim-lib.ts";
-import { SIGNALS } from "../../src/container/signal.ts";
+import { SIGNALS } from "../../src/linux/signals.ts";
 import { errnoName } from "../../src/errors.ts";
 import { CAPABILITY_NAMES } from "../../src/linux/capabilities.ts";
 import { CloneFlag } from "../../src/linux/namespaces.ts";

@@ -5,9 +5,11 @@ import { type ContainerSpec, DEFAULT_PATH } from "../../src/container/spec.ts";
 import { devFilesystem, MountFlag, overlayPathProblem } from "../../src/linux/mounts.ts";
 import type { Op } from "../../src/sys/ops.ts";
 import { CloneFlag, containerCloneFlags } from "../../src/linux/namespaces.ts";
+import type { CgroupView } from "../../src/linux/cgroups/mount-plan.ts";
 
-const ROOT_HOST: HostFacts = { userNamespace: false, canMknod: true, ttyGroupMapped: true, setgroupsAllowed: true };
-const ROOTLESS_HOST: HostFacts = { userNamespace: true, canMknod: false, ttyGroupMapped: false, setgroupsAllowed: false };
+const V1_VIEW: CgroupView = { version: 1, folders: [{ name: "cpu,cpuacct", options: "cpu,cpuacct", links: ["cpu", "cpuacct"] }, { name: "memory", options: "memory", links: [] }] };
+const ROOT_HOST: HostFacts = { userNamespace: false, canMknod: true, ttyGroupMapped: true, setgroupsAllowed: true, cgroups: V1_VIEW };
+const ROOTLESS_HOST: HostFacts = { userNamespace: true, canMknod: false, ttyGroupMapped: false, setgroupsAllowed: false, cgroups: { version: 2 } };
 
 const dirs: ContainerDirs = {
   dir: "/s/c/id",
@@ -57,7 +59,7 @@ const MASKED = [
 const READ_ONLY = [{ path: "/proc/sys", isDir: true }];
 
 const plan = (s: ContainerSpec, host: HostFacts, stdio: StdioPlan = { kind: "null" }, volumeFds: number[] = [], lockdown = LOCKDOWN) =>
-  buildPlan(s, dirs, host, { stdio, lowerdir: s.rootfs, volumeFds, lockdown, masked: MASKED, readOnly: READ_ONLY });
+  buildPlan(s, dirs, host, { stdio, lowerdirs: [s.rootfs], volumeFds, lockdown, masked: MASKED, readOnly: READ_ONLY });
 const mounts = (ops: Op[]) => ops.filter((o) => o.op === "mount");
 const indexOf = (ops: Op[], pred: (o: Op) => boolean) => ops.findIndex(pred);
 const mountOn = (ops: Op[], target: string) => ops.find((o) => o.op === "mount" && o.strs![1] === target);
@@ -473,6 +475,59 @@ describe("--init", () => {
     expect(userSys.strs!.slice(0, 3)).toEqual(["/sys", `${R}/sys`, ""]);
     expect(mountOn(plan(hostNet, ROOT_HOST), `${R}/sys`)!.strs![2]).toBe("sysfs");
     expect(mountOn(plan(spec(), ROOTLESS_HOST), `${R}/sys`)!.strs![2]).toBe("sysfs");
+  });
+});
+
+describe("buildPlan /sys/fs/cgroup", () => {
+  const CG = `${R}/sys/fs/cgroup`;
+  const { rdonly, nosuid, nodev, noexec, bind, remount } = MountFlag;
+  const onCgroup = (ops: Op[]) => mounts(ops).filter((m) => m.strs![1]!.startsWith(CG));
+
+  for (const [label, host, s] of [
+    ["root, v1", ROOT_HOST, spec()],
+    ["rootless, v2", ROOTLESS_HOST, spec()],
+    ["rootless on the host's network (the host's /sys bound)", ROOTLESS_HOST, spec({ network: { mode: "host", ports: [] } })],
+  ] as const) {
+    test(`${label}: mounted in the new cgroup namespace, over the container's /sys, before /dev and pivot_root`, () => {
+      const ops = plan(s, host);
+      const first = ops.indexOf(onCgroup(ops)[0]!);
+      const last = ops.indexOf(onCgroup(ops).at(-1)!);
+      expect(first).toBeGreaterThan(indexOf(ops, (o) => o.op === "unshare" && o.ints![0] === CloneFlag.newcgroup));
+      expect(first).toBeGreaterThan(ops.findLastIndex((o) => o.op === "mount" && o.strs![1] === `${R}/sys`));
+      expect(last).toBeLessThan(indexOf(ops, (o) => o.op === "mount" && o.strs![1] === `${R}/dev`));
+      expect(last).toBeLessThan(indexOf(ops, (o) => o.op === "pivotRoot"));
+    });
+  }
+
+  test("v2: one cgroup2 mount, read-only, nosuid, nodev, noexec; over the host's /sys an empty tmpfs beneath it", () => {
+    const cgroup2: Op = { op: "mount", ints: [rdonly | nosuid | nodev | noexec], strs: ["cgroup2", CG, "cgroup2", ""] };
+    expect(onCgroup(plan(spec(), ROOTLESS_HOST))).toEqual([cgroup2]);
+    const hostNet = spec({ network: { mode: "host", ports: [] } });
+    expect(onCgroup(plan(hostNet, ROOTLESS_HOST))).toEqual([{ op: "mount", ints: [rdonly | nosuid | nodev | noexec], strs: ["tmpfs", CG, "tmpfs", "size=0,mode=755"] }, cgroup2]);
+    expect(onCgroup(plan(hostNet, { ...ROOT_HOST, cgroups: { version: 2 } }))).toEqual([cgroup2]);
+  });
+
+  test("v1: a tmpfs, a read-only mount per hierarchy, then the tmpfs made read-only", () => {
+    const m = onCgroup(plan(spec(), ROOT_HOST));
+    expect(m.map((o) => [o.strs![1]!.slice(CG.length), o.strs![2], o.strs![3], o.ints![0]])).toEqual([
+      ["", "tmpfs", "mode=755", nosuid | nodev | noexec],
+      ["/cpu,cpuacct", "cgroup", "cpu,cpuacct", rdonly | nosuid | nodev | noexec],
+      ["/memory", "cgroup", "memory", rdonly | nosuid | nodev | noexec],
+      ["", "", "", bind | remount | rdonly | nosuid | nodev | noexec],
+    ]);
+  });
+
+  test("--privileged: read-write, as docker has it", () => {
+    const privileged = spec({ security: { ...spec().security, privileged: true } });
+    for (const host of [ROOT_HOST, ROOTLESS_HOST]) {
+      const m = onCgroup(plan(privileged, host));
+      expect(m.length).toBeGreaterThan(0);
+      for (const o of m) expect(Number(o.ints![0]) & rdonly).toBe(0);
+    }
+  });
+
+  test("a host without cgroups: nothing on it", () => {
+    expect(onCgroup(plan(spec(), { ...ROOT_HOST, cgroups: { version: 0 } }))).toEqual([]);
   });
 });
 

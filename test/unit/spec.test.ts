@@ -94,52 +94,52 @@ describe("containerEnv", () => {
 
 describe("resolveUser", () => {
   test("a numeric uid in passwd takes its gid, home and groups (primary first, no duplicates)", () => {
-    expect(resolveUser("1000", rootfs)).toEqual({ uid: 1000, gid: 1000, groups: [1000, 100, 10], home: "/home/alice" });
+    expect(resolveUser("1000", [rootfs])).toEqual({ uid: 1000, gid: 1000, groups: [1000, 100, 10], home: "/home/alice" });
   });
 
   test("root is 0:0 with home /root", () => {
-    expect(resolveUser("0", rootfs)).toEqual({ uid: 0, gid: 0, groups: [0], home: "/root" });
+    expect(resolveUser("0", [rootfs])).toEqual({ uid: 0, gid: 0, groups: [0], home: "/root" });
   });
 
   test("uid:gid is taken as given", () => {
-    expect(resolveUser("1234:5678", rootfs)).toEqual({ uid: 1234, gid: 5678, groups: [5678], home: "/" });
+    expect(resolveUser("1234:5678", [rootfs])).toEqual({ uid: 1234, gid: 5678, groups: [5678], home: "/" });
   });
 
   test("a uid not in passwd gets gid 0 and home /", () => {
-    expect(resolveUser("4242", rootfs)).toEqual({ uid: 4242, gid: 0, groups: [0], home: "/" });
+    expect(resolveUser("4242", [rootfs])).toEqual({ uid: 4242, gid: 0, groups: [0], home: "/" });
   });
 
   test("a name is looked up; supplementary groups come from /etc/group membership", () => {
-    expect(resolveUser("bob", rootfs)).toEqual({ uid: 1001, gid: 100, groups: [100, 10, 29], home: "/home/bob" });
+    expect(resolveUser("bob", [rootfs])).toEqual({ uid: 1001, gid: 100, groups: [100, 10, 29], home: "/home/bob" });
   });
 
   test("name:group uses the group's gid, listed once, first", () => {
-    expect(resolveUser("alice:wheel", rootfs)).toEqual({ uid: 1000, gid: 10, groups: [10, 100], home: "/home/alice" });
+    expect(resolveUser("alice:wheel", [rootfs])).toEqual({ uid: 1000, gid: 10, groups: [10, 100], home: "/home/alice" });
   });
 
   test("an empty home field gives /", () => {
-    expect(resolveUser("nohome", rootfs).home).toBe("/");
+    expect(resolveUser("nohome", [rootfs]).home).toBe("/");
   });
 
   test("an unknown user or group throws with the exact message", () => {
-    expect(thrown(() => resolveUser("carol", rootfs)).message).toBe('--user: no user "carol" in the image\'s /etc/passwd');
-    expect(thrown(() => resolveUser("alice:nogroup", rootfs)).message).toBe('--user: no group "nogroup" in the image\'s /etc/group');
+    expect(thrown(() => resolveUser("carol", [rootfs])).message).toBe('--user: no user "carol" in the image\'s /etc/passwd');
+    expect(thrown(() => resolveUser("alice:nogroup", [rootfs])).message).toBe('--user: no group "nogroup" in the image\'s /etc/group');
   });
 
   test("malformed values are refused", () => {
     for (const v of ["1:2:3", ":5", "5:", ""]) {
-      expect(thrown(() => resolveUser(v, rootfs)).message).toBe(`--user ${JSON.stringify(v)}: expected UID[:GID] or NAME[:GROUP]`);
+      expect(thrown(() => resolveUser(v, [rootfs])).message).toBe(`--user ${JSON.stringify(v)}: expected UID[:GID] or NAME[:GROUP]`);
     }
   });
 
   test("an id beyond the range is refused", () => {
-    expect(thrown(() => resolveUser("4294967295", rootfs)).message).toBe('--user "4294967295": id 4294967295 is out of range');
+    expect(thrown(() => resolveUser("4294967295", [rootfs])).message).toBe('--user "4294967295": id 4294967295 is out of range');
   });
 
   test("a rootfs without /etc/passwd still takes numeric ids", () => {
     const bare = join(tmp, "bare");
     mkdirSync(bare, { recursive: true });
-    expect(resolveUser("7:8", bare)).toEqual({ uid: 7, gid: 8, groups: [8], home: "/" });
+    expect(resolveUser("7:8", [bare])).toEqual({ uid: 7, gid: 8, groups: [8], home: "/" });
   });
 });
 

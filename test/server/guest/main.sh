@@ -26,6 +26,7 @@ check "a container runs on a host without libc6-dev" runs_a_container
 check "--memory 32m: taking 64 MiB is an OOM kill (exit 137, inspect OOMKilled), 128m is not" memory_limit_kills
 check "--pids-limit 10: the 10th process cannot be forked" pids_limit_refuses_forks
 check "--cpus 0.5: cpu.max is 50000 100000 and a busy loop gets throttled" cpu_quota_throttles
+check "/sys/fs/cgroup inside: read-only cgroup2 rooted at the container's cgroup (memory.max 64m, 0::/); rw with --privileged" cgroupfs_as_root
 check "run -d, exec, logs and rm -f" detached_exec_logs_rm
 
 check "bridge: eth0 has a 10.88.x address and routes through 10.88.0.1" bridge_address
@@ -38,6 +39,8 @@ check "rootless: uid_map is tester's subordinate range and chown to another id w
 check "rootless without a range (plain): only its own id is mapped" rootless_single_id
 check "rootless in a delegated scope: --memory 32m kills (137)" rootless_limits_delegated
 check "rootless outside a delegated scope: a limit warns and is not applied" rootless_limits_warning
+check "rootless /sys/fs/cgroup in a delegated scope: read-only, memory.max is the container's 64m" cgroupfs_rootless_delegated
+check "rootless /sys/fs/cgroup outside a scope, and on the host's network: read-only cgroup2, 0::/" cgroupfs_rootless_plain
 check "rootless -p 8081:80 through slirp4netns" rootless_published_port
 
 check "cbox info as root: cgroup v2, and --format json parses" info_as_root
