@@ -18,24 +18,51 @@ const commands: Record<string, () => Promise<{ default: CommandDef<any>; args: F
   exec: () => import("./cli/commands/exec.ts"),
   wait: () => import("./cli/commands/wait.ts"),
   pull: () => import("./cli/commands/pull.ts"),
+  login: () => import("./cli/commands/login.ts"),
+  logout: () => import("./cli/commands/logout.ts"),
   images: () => import("./cli/commands/images.ts"),
   rmi: () => import("./cli/commands/rmi.ts"),
+  tag: () => import("./cli/commands/tag.ts"),
+  load: () => import("./cli/commands/load.ts"),
+  "image inspect": () => import("./cli/commands/image-inspect.ts"),
+  "image prune": () => import("./cli/commands/image-prune.ts"),
   import: () => import("./cli/commands/import.ts"),
   info: () => import("./cli/commands/info.ts"),
   _exited: () => import("./cli/commands/exited.ts"),
 };
 
+/** `cbox image SUB`, docker's management command: each SUB is one of the commands above. */
+const imageCommands: Record<string, string> = {
+  ls: "images", list: "images", pull: "pull", tag: "tag", inspect: "image inspect",
+  rm: "rmi", remove: "rmi", prune: "image prune", save: "save", load: "load",
+};
+const imageGroup = defineCommand({ meta: { name: "image", description: `Manage images: cbox image ${Object.keys(imageCommands).filter((c) => c !== "list" && c !== "remove").join("|")}` } });
+
 const root = defineCommand({
   meta: { name: "cbox", version, description: "Containers for Linux in one executable, with no daemon" },
-  // Names starting with _ are cbox's own (its monitor runs them): not listed.
-  subCommands: Object.fromEntries(Object.entries(commands).filter(([name]) => !name.startsWith("_")).map(([name, load]) => [name, () => load().then((m) => m.default)])),
+  // Names starting with _ are cbox's own (its monitor runs them), those with a space are reached through `image`: not listed.
+  subCommands: {
+    ...Object.fromEntries(Object.entries(commands).filter(([name]) => !name.startsWith("_") && !name.includes(" ")).map(([name, load]) => [name, () => load().then((m) => m.default)])),
+    image: imageGroup,
+  },
 });
 
 /** Commands whose operands are a container command line: flags end at the first operand. */
 const stopsAtOperand = new Set(["run", "exec"]);
 
 async function main(argv: string[]): Promise<number> {
-  const [name, ...rest] = argv;
+  let [name, ...rest] = argv;
+  if (name === "image") {
+    const sub = rest[0] ?? "";
+    if (!imageCommands[sub] || !commands[imageCommands[sub]]) {
+      if (sub === "" || sub === "--help") {
+        await showUsage(imageGroup, root);
+        return sub === "" ? ExitCode.cboxError : 0;
+      }
+      throw new CboxError(`unknown command "image ${sub}"; see cbox image --help`);
+    }
+    [name, ...rest] = [imageCommands[sub]!, ...rest.slice(1)];
+  }
   if (name === undefined || name === "--help" || name === "help") {
     await showUsage(root);
     return name === undefined ? ExitCode.cboxError : 0;

@@ -11,6 +11,13 @@ type Value<D> = D extends { multiple: true } ? string[] : D extends { type: "boo
 export type CommandArgs<T extends FlagDefs> = { [K in keyof T]?: Value<T[K]> } & { _: string[] };
 
 export const pullFlags = {
-  arch: { type: "string", description: "Image architecture (default: this machine's, e.g. x86_64, aarch64)" },
+  arch: { type: "string", description: "Alpine image architecture (default: this machine's, e.g. x86_64, aarch64)" },
   mirror: { type: "string", description: "Alpine mirror (env CBOX_ALPINE_MIRROR; default the Alpine CDN)" },
+  platform: { type: "string", description: "Registry image platform: OS/ARCH[/VARIANT] (default: this machine's, e.g. linux/amd64)" },
+  "tls-verify": { type: "boolean", description: "Check registries' TLS certificates (default true; --tls-verify=false: also plain HTTP)" },
 } satisfies FlagDefs;
+
+/** What pulling needs from the flags of pull, run and create. */
+export function pullOptionsOf(a: CommandArgs<typeof pullFlags>): { arch?: string; mirror?: string; platform?: string; tlsVerify?: boolean } {
+  return { arch: a.arch, mirror: a.mirror, platform: a.platform, tlsVerify: a["tls-verify"] };
+}

@@ -45,6 +45,7 @@ export function networkReason(err: unknown): string {
     ConnectionClosed: "the connection closed early",
     FailedToOpenSocket: "cannot open a connection",
     ENOTFOUND: "host not found",
+    EAI_AGAIN: "its name does not resolve (no answer from DNS: is this machine offline?)",
     UnableToConnect: "cannot connect",
     ETIMEDOUT: "timed out",
   };

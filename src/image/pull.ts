@@ -9,14 +9,16 @@ import { imageArch } from "./arch.ts";
 import { httpGet, networkReason } from "./http.ts";
 import { mirrorBase, resolveAlpine, type RemoteImage } from "./mirror.ts";
 import { createProgress, type ProgressMode } from "./progress.ts";
-import { alpineRelease, formatRef, parseRef, type ImageRef } from "./ref.ts";
+import { layersDir } from "./layers.ts";
+import { alpineRelease, parseRef, type ImageRef } from "./ref.ts";
+import { pullFromRegistry } from "./registry-pull.ts";
+import { parsePlatform } from "./registry/platform.ts";
 import {
   commitImage,
-  imageNotFound,
-  imageRootfs,
   newTempDir,
   readImage,
   recoverImageTemps,
+  recoverTempsIn,
   setTag,
   taggedId,
   withImageLock,
@@ -26,6 +28,10 @@ import {
 export interface PullOptions {
   arch?: string;
   mirror?: string;
+  /** --platform for registry images (default: this host's). */
+  platform?: string;
+  /** --tls-verify=false */
+  tlsVerify?: boolean;
   progress: ProgressMode;
   /** Where progress goes: stdout for `cbox pull`, stderr for `cbox run`. */
   out: { write(s: string): unknown };
@@ -33,23 +39,27 @@ export interface PullOptions {
 
 const asRoot = () => process.getuid!() === 0;
 
-/** The image a reference names, pulled first when it is an alpine release not yet stored. */
+/** The image a reference names, pulled first when it is not stored. */
 export async function ensureImage(paths: Paths, text: string, opts: PullOptions): Promise<ImageRecord> {
-  const ref = parseRef(text);
-  const id = taggedId(paths, ref);
+  const id = taggedId(paths, parseRef(text));
   if (id) return readImage(paths, id)!;
-  if (ref.name !== "alpine") throw imageNotFound(`${formatRef(ref)} (only alpine images can be pulled; bring others in with cbox import)`);
   return pullImage(paths, text, opts);
 }
 
+/** `cbox pull`: alpine[:TAG] from the Alpine mirror, anything else from its registry. */
 export async function pullImage(paths: Paths, text: string, opts: PullOptions): Promise<ImageRecord> {
   const ref = parseRef(text);
-  if (ref.name !== "alpine") throw new CboxError(`cannot pull ${formatRef(ref)}: only alpine images can be pulled (bring others in with cbox import)`);
-  const release = alpineRelease(ref.tag);
-  if (!release) throw new CboxError(`alpine:${ref.tag}: not an Alpine release (latest, edge, X.Y or X.Y.Z)`);
-  const arch = imageArch(opts.arch);
   recoverImageTemps(paths);
-  const remote = await resolveAlpine(mirrorBase(opts.mirror), release, arch, ref.tag);
+  if (ref.remote) {
+    recoverTempsIn(layersDir(paths));
+    const platform = opts.platform !== undefined ? parsePlatform(opts.platform) : undefined;
+    return pullFromRegistry(paths, ref, { platform, tlsVerify: opts.tlsVerify, progress: opts.progress, out: opts.out, env: process.env });
+  }
+  const tag = ref.tag!;
+  const release = alpineRelease(tag);
+  if (!release) throw new CboxError(`alpine:${tag}: not an Alpine release (latest, edge, X.Y or X.Y.Z)`);
+  const arch = imageArch(opts.arch);
+  const remote = await resolveAlpine(mirrorBase(opts.mirror), release, arch, tag);
   const record = await withImageLock(paths, remote.sha256, async () => readImage(paths, remote.sha256) ?? download(paths, remote, arch, ref, opts));
   setTag(paths, ref, record.id);
   return record;

@@ -1,10 +1,18 @@
-// Image references: NAME[:TAG]. For alpine the tag picks a release: latest (latest stable),
-// edge, a branch X.Y (its newest patch) or an exact version X.Y.Z.
-import { CboxError } from "../errors.ts";
+// Image references as cbox's commands take them. For alpine from the mirror the tag picks a
+// release: latest (latest stable), edge, a branch X.Y (its newest patch) or an exact version X.Y.Z.
+import { DOCKER_HUB, familiarRegistryRef, parseRegistryRef, type RegistryRef } from "./reference.ts";
 
 export interface ImageRef {
+  /**
+   * The name the store and `cbox images` use: alpine (the mirror's), nginx, user/app,
+   * ghcr.io/org/app, docker.io/library/alpine (Docker Hub's alpine, kept apart from the mirror's).
+   */
   name: string;
-  tag: string;
+  /** undefined only for a reference by digest alone (nginx@sha256:...). */
+  tag?: string;
+  digest?: string;
+  /** Where it is pulled from; undefined for alpine from the Alpine mirror. */
+  remote?: RegistryRef;
 }
 
 export type AlpineRelease =
@@ -13,21 +21,21 @@ export type AlpineRelease =
   | { kind: "branch"; branch: string }
   | { kind: "exact"; branch: string; version: string };
 
-const NAME = /^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:\/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$/;
-const TAG = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
-
+/**
+ * A reference as docker reads it (see reference.ts), with the design card's one exception:
+ * `alpine[:TAG]` written just so comes from the Alpine mirror; docker.io/library/alpine from the registry.
+ */
 export function parseRef(text: string): ImageRef {
-  const colon = text.lastIndexOf(":");
-  const hasTag = colon > text.lastIndexOf("/");
-  const name = hasTag ? text.slice(0, colon) : text;
-  const tag = hasTag ? text.slice(colon + 1) : "latest";
-  if (!NAME.test(name)) throw new CboxError(`invalid image name ${JSON.stringify(text)}: lowercase letters, digits and . _ - / only`);
-  if (!TAG.test(tag)) throw new CboxError(`invalid image tag ${JSON.stringify(text)}`);
-  return { name, tag };
+  const remote = parseRegistryRef(text);
+  if (/^alpine(?::[^@]*)?$/.test(text)) return { name: "alpine", tag: remote.tag };
+  const familiar = familiarRegistryRef({ ...remote, tag: undefined, digest: undefined });
+  const name = familiar === "alpine" ? `${DOCKER_HUB}/library/alpine` : familiar;
+  return { name, tag: remote.tag, digest: remote.digest, remote };
 }
 
+/** name:tag, or name@digest for a reference by digest alone. */
 export function formatRef(ref: ImageRef): string {
-  return `${ref.name}:${ref.tag}`;
+  return ref.tag !== undefined ? `${ref.name}:${ref.tag}` : `${ref.name}@${ref.digest}`;
 }
 
 /** Which Alpine release a tag means, or undefined when the tag names none. */

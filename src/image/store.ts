@@ -10,6 +10,7 @@ import { CboxError } from "../errors.ts";
 import { isSameProcess, processStartTime } from "../linux/proc.ts";
 import type { Paths } from "../paths.ts";
 import { writeAtomic } from "../files.ts";
+import type { RunConfig } from "./image-config.ts";
 import { formatRef, type ImageRef } from "./ref.ts";
 
 export interface ImageRecord {
@@ -23,6 +24,12 @@ export interface ImageRecord {
   size: number;
   /** The command run when none is given (alpine: /bin/sh, as docker's alpine). */
   cmd?: string[];
+  /** A registry image's layers (diff_ids, bottom first, in layers/); others have images/<id>/rootfs. */
+  layers?: string[];
+  /** A registry image's run config (Entrypoint, Cmd, Env...). */
+  config?: RunConfig;
+  /** NAME@sha256:... of the manifests it was pulled by. */
+  repoDigests?: string[];
 }
 
 export function imagesDir(paths: Paths): string {
@@ -45,7 +52,12 @@ export function readImage(paths: Paths, id: string): ImageRecord | undefined {
   }
 }
 
+/** The id a reference names: its tag's, or by digest the image pulled by that manifest. */
 export function taggedId(paths: Paths, ref: ImageRef): string | undefined {
+  if (ref.digest) {
+    const wanted = `${ref.name}@${ref.digest}`;
+    return listImageIds(paths).find((id) => readImage(paths, id)?.repoDigests?.includes(wanted));
+  }
   try {
     const id = readFileSync(tagFile(paths, ref), "utf8").trim();
     return readImage(paths, id) ? id : undefined;
@@ -100,14 +112,28 @@ export function commitImage(paths: Paths, tmp: string, record: ImageRecord): voi
   }
 }
 
+/** Records that the image was also pulled by this NAME@digest. */
+export function addRepoDigest(paths: Paths, id: string, repoDigest: string): ImageRecord | undefined {
+  const record = readImage(paths, id);
+  if (!record || record.repoDigests?.includes(repoDigest)) return record;
+  const updated = { ...record, repoDigests: [...(record.repoDigests ?? []), repoDigest] };
+  writeAtomic(join(imagesDir(paths), id, "image.json"), JSON.stringify(updated, null, 2) + "\n");
+  return updated;
+}
+
 export function removeImageFiles(paths: Paths, id: string): void {
   rmSync(join(imagesDir(paths), id), { recursive: true, force: true });
 }
 
 /** Runs fn holding the lock of one image id; waits while another live cbox holds it. */
-export async function withImageLock<T>(paths: Paths, id: string, fn: () => Promise<T>): Promise<T> {
-  const lock = join(imagesDir(paths), `.lock-${id}`);
-  mkdirSync(imagesDir(paths), { recursive: true, mode: 0o755 });
+export function withImageLock<T>(paths: Paths, id: string, fn: () => Promise<T>): Promise<T> {
+  return withLockIn(imagesDir(paths), id, fn);
+}
+
+/** Runs fn holding DIR/.lock-NAME; waits while another live cbox holds it. */
+export async function withLockIn<T>(dir: string, name: string, fn: () => Promise<T>): Promise<T> {
+  const lock = join(dir, `.lock-${name}`);
+  mkdirSync(dir, { recursive: true, mode: 0o755 });
   const me = `${process.pid} ${processStartTime(process.pid) ?? ""}`;
   for (;;) {
     try {
@@ -139,7 +165,10 @@ function lockHolderAlive(lock: string): boolean {
 
 /** Removes temp folders and locks of cbox processes that are gone (killed mid-pull). */
 export function recoverImageTemps(paths: Paths): void {
-  const dir = imagesDir(paths);
+  recoverTempsIn(imagesDir(paths));
+}
+
+export function recoverTempsIn(dir: string): void {
   if (!existsSync(dir)) return;
   for (const name of readdirSync(dir)) {
     const tmp = /^\.tmp-(\d+)-/.exec(name);

@@ -1,22 +1,40 @@
 // The image of `cbox run IMAGE`: found in the store without loading the pull code (tar, gzip,
 // http: ~14 ms of every start), which is imported only when the image must be pulled.
+import { join } from "node:path";
 import { CboxError } from "../errors.ts";
 import type { Paths } from "../paths.ts";
+import { commandFor, type RunConfig } from "./image-config.ts";
+import { layerLink, layersDir } from "./layers.ts";
 import type { PullOptions } from "./pull.ts";
 import { parseRef } from "./ref.ts";
 import { imageRootfs, readImage, taggedId, type ImageRecord } from "./store.ts";
 
-/** The image's root folder, its use, and the command to run (the image's own when none is given). */
+export interface ImageForRun {
+  /** The topmost layer's folder (a flat image's only one). */
+  rootfs: string;
+  /** The overlay's lower folders, topmost first. */
+  layers: string[];
+  image: { ref: string; id: string };
+  command: string[];
+  /** Env, WorkingDir, User and the rest, as the image sets them. */
+  config: RunConfig;
+}
+
+/** The image's folders, its use, and the command to run (docker's rules with the image's Entrypoint and Cmd). */
 export async function imageForRun(
   paths: Paths,
   operands: string[],
+  entrypoint: string | undefined,
   /** Called only when the image must be pulled (making them touches process.stderr: ~17 ms). */
   pullOptions: () => PullOptions,
-): Promise<{ rootfs: string; image: { ref: string; id: string }; command: string[] }> {
-  const [ref, ...command] = operands;
+): Promise<ImageForRun> {
+  const [ref, ...args] = operands;
   if (!ref) throw new CboxError("no image given: cbox run [FLAGS] IMAGE [CMD...], or --rootfs DIR CMD...");
   const image = storedImage(paths, ref) ?? (await (await import("./pull.ts")).ensureImage(paths, ref, pullOptions()));
-  return { rootfs: imageRootfs(paths, image.id), image: { ref, id: image.id }, command: command.length ? command : (image.cmd ?? []) };
+  const config = image.config ?? { Cmd: image.cmd };
+  if (image.layers?.length === 0) throw new CboxError(`${ref} has no layers: there is nothing to run`);
+  const layers = image.layers ? image.layers.map((d) => join(layersDir(paths), layerLink(d))).reverse() : [imageRootfs(paths, image.id)];
+  return { rootfs: layers[0]!, layers, image: { ref, id: image.id }, command: commandFor(config, args, entrypoint), config };
 }
 
 function storedImage(paths: Paths, text: string): ImageRecord | undefined {

@@ -4,50 +4,45 @@ import { alpineRelease, formatRef, parseRef, releaseFolder } from "../../src/ima
 import { thrown } from "./helpers.ts";
 
 describe("parseRef", () => {
-  test("a bare name means :latest", () => {
+  test("alpine[:TAG], written just so, comes from the Alpine mirror (no remote)", () => {
     expect(parseRef("alpine")).toEqual({ name: "alpine", tag: "latest" });
-  });
-
-  test("name and tag", () => {
     expect(parseRef("alpine:3.20")).toEqual({ name: "alpine", tag: "3.20" });
-    expect(parseRef("a/b:tag")).toEqual({ name: "a/b", tag: "tag" });
-    expect(parseRef("my-img_x:V1.0-rc_2")).toEqual({ name: "my-img_x", tag: "V1.0-rc_2" });
   });
 
-  test("registry-like names with dots and several path parts", () => {
-    expect(parseRef("registry.example.com/team/app:1.2.3")).toEqual({ name: "registry.example.com/team/app", tag: "1.2.3" });
-    expect(parseRef("quay.io/org/img")).toEqual({ name: "quay.io/org/img", tag: "latest" });
+  test("Docker Hub's alpine by its full name is the registry's, stored apart from the mirror's", () => {
+    expect(parseRef("docker.io/library/alpine:3.20")).toEqual({
+      name: "docker.io/library/alpine",
+      tag: "3.20",
+      remote: { registry: "docker.io", repository: "library/alpine", tag: "3.20" },
+    });
+    expect(parseRef("alpine@sha256:" + "a".repeat(64)).name).toBe("docker.io/library/alpine");
   });
 
-  test("an uppercase name is refused", () => {
-    expect(thrown(() => parseRef("Alpine")).message).toBe('invalid image name "Alpine": lowercase letters, digits and . _ - / only');
-    expect(thrown(() => parseRef("Alpine:3.20")).message).toBe('invalid image name "Alpine:3.20": lowercase letters, digits and . _ - / only');
+  test("other names are registry references under their familiar names", () => {
+    expect(parseRef("a/b:tag")).toEqual({ name: "a/b", tag: "tag", remote: { registry: "docker.io", repository: "a/b", tag: "tag" } });
+    expect(parseRef("my-img_x:V1.0-rc_2")).toMatchObject({ name: "my-img_x", tag: "V1.0-rc_2", remote: { repository: "library/my-img_x" } });
+    expect(parseRef("registry.example.com/team/app:1.2.3")).toMatchObject({ name: "registry.example.com/team/app", tag: "1.2.3", remote: { registry: "registry.example.com", repository: "team/app" } });
+    expect(parseRef("quay.io/org/img")).toMatchObject({ name: "quay.io/org/img", tag: "latest" });
+    expect(parseRef("localhost:5000/x/y:1")).toMatchObject({ name: "localhost:5000/x/y", tag: "1", remote: { registry: "localhost:5000", repository: "x/y" } });
   });
 
-  test("an empty tag is refused", () => {
-    expect(thrown(() => parseRef("alpine:")).message).toBe('invalid image tag "alpine:"');
+  test("a digest alone leaves the tag unset", () => {
+    const digest = "sha256:" + "b".repeat(64);
+    expect(parseRef(`nginx@${digest}`)).toEqual({ name: "nginx", digest, remote: { registry: "docker.io", repository: "library/nginx", digest } });
   });
 
-  test("a tag with / makes the whole text a (bad) name", () => {
-    expect(thrown(() => parseRef("alpine:a/b")).message).toBe('invalid image name "alpine:a/b": lowercase letters, digits and . _ - / only');
-  });
-
-  test("spaces are refused, in name or tag", () => {
-    expect(thrown(() => parseRef("al pine")).message).toBe('invalid image name "al pine": lowercase letters, digits and . _ - / only');
-    expect(thrown(() => parseRef("alpine:3 20")).message).toBe('invalid image tag "alpine:3 20"');
-  });
-
-  test("empty text, separators at the ends and a tag starting with . are refused", () => {
-    expect(thrown(() => parseRef("")).message).toBe('invalid image name "": lowercase letters, digits and . _ - / only');
-    expect(thrown(() => parseRef("/alpine")).message).toStartWith('invalid image name "/alpine"');
-    expect(thrown(() => parseRef("alpine/")).message).toStartWith('invalid image name "alpine/"');
-    expect(thrown(() => parseRef("-alpine")).message).toStartWith('invalid image name "-alpine"');
-    expect(thrown(() => parseRef("alpine:.x")).message).toBe('invalid image tag "alpine:.x"');
+  test("bad references are refused with the text and the rule it breaks", () => {
+    expect(thrown(() => parseRef("Alpine")).message).toBe('invalid image reference "Alpine": a repository name must be lowercase');
+    expect(thrown(() => parseRef("alpine:")).message).toStartWith('invalid image reference "alpine:": a tag is up to 128');
+    expect(thrown(() => parseRef("alpine:3 20")).message).toStartWith('invalid image reference "alpine:3 20": a tag');
+    expect(thrown(() => parseRef("al pine")).message).toStartWith('invalid image reference "al pine": a repository name');
+    expect(thrown(() => parseRef("")).message).toBe('invalid image reference "": it is empty; give NAME[:TAG], such as nginx:1.27');
+    for (const bad of ["/alpine", "alpine/", "-alpine", "alpine:.x"]) expect(thrown(() => parseRef(bad)).message).toStartWith(`invalid image reference "${bad}"`);
   });
 
   test("a tag of 128 characters is fine, 129 is not", () => {
     expect(parseRef(`a:${"t".repeat(128)}`).tag).toHaveLength(128);
-    expect(thrown(() => parseRef(`a:${"t".repeat(129)}`)).message).toStartWith("invalid image tag");
+    expect(thrown(() => parseRef(`a:${"t".repeat(129)}`)).message).toStartWith("invalid image reference");
   });
 });
 
@@ -56,6 +51,7 @@ describe("formatRef", () => {
     expect(formatRef({ name: "alpine", tag: "3.20" })).toBe("alpine:3.20");
     expect(formatRef(parseRef("alpine"))).toBe("alpine:latest");
     expect(formatRef(parseRef("reg.io/a/b:x"))).toBe("reg.io/a/b:x");
+    expect(formatRef(parseRef(`nginx@sha256:${"c".repeat(64)}`))).toBe(`nginx@sha256:${"c".repeat(64)}`);
   });
 });
 

@@ -8,6 +8,7 @@ export const args = {
   ...rootFlag,
   format: { type: "string", description: "table (default) or json (one object a line)" },
   quiet: { type: "boolean", alias: "q", description: "Only image ids" },
+  digests: { type: "boolean", description: "Show the manifest digest each image was pulled by" },
 } satisfies FlagDefs;
 
 export default defineCommand({
@@ -15,7 +16,7 @@ export default defineCommand({
   args,
   run({ args: a }: { args: CommandArgs<typeof args> }) {
     const rows = imageRows(storagePaths(a.root));
-    const text = a.quiet ? [...new Set(rows.map((r) => r.id.slice(0, 12)))].map((id) => `${id}\n`).join("") : formatImages(rows, a.format);
+    const text = a.quiet ? [...new Set(rows.map((r) => r.id.slice(0, 12)))].map((id) => `${id}\n`).join("") : formatImages(rows, a.format, { digests: !!a.digests });
     process.stdout.write(text);
     return 0;
   },

@@ -7,13 +7,13 @@ import type { FlagDefs } from "../flags.ts";
 export const args = {
   ...rootFlag,
   force: { type: "boolean", alias: "f", description: "Remove running containers too (they are killed)" },
-  volumes: { type: "boolean", alias: "v", description: "docker's flag for anonymous volumes; cbox makes none, and never removes bound host paths" },
+  volumes: { type: "boolean", alias: "v", description: "Remove the container's anonymous volumes (the image's Volumes) too; bound host paths are never removed" },
 } satisfies FlagDefs;
 
 export default defineCommand({
   meta: { name: "rm", description: "Remove containers: cbox rm [-f] CONTAINER..." },
   args,
   run({ args: a }: { args: CommandArgs<typeof args> }) {
-    return removeContainers(a._, !!a.force, storagePaths(a.root));
+    return removeContainers(a._, !!a.force, storagePaths(a.root), !!a.volumes);
   },
 });

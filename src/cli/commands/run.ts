@@ -1,13 +1,15 @@
 import { defineCommand } from "citty";
 import { runContainer } from "../../container/run.ts";
+import type { RunOptions } from "../../container/spec.ts";
 import { storagePaths } from "../../paths.ts";
-import { pullFlags, rootFlag, type CommandArgs } from "../args.ts";
+import { pullFlags, pullOptionsOf, rootFlag, type CommandArgs } from "../args.ts";
 import type { FlagDefs } from "../flags.ts";
 
 export const args = {
   ...rootFlag,
   ...pullFlags,
   rootfs: { type: "string", description: "Use this directory as the (read-only) lower layer instead of an image" },
+  entrypoint: { type: "string", description: "Run this instead of the image's entrypoint (and drop its command; \"\" for none)" },
   rm: { type: "boolean", description: "Remove the container when it exits" },
   detach: { type: "boolean", alias: "d", description: "Run in the background and print the container's id" },
   name: { type: "string", description: "Name the container" },
@@ -19,6 +21,7 @@ export const args = {
   interactive: { type: "boolean", alias: "i", description: "Keep stdin open and pass it to the container" },
   tty: { type: "boolean", alias: "t", description: "Give the container a new terminal (pty)" },
   "stop-timeout": { type: "string", description: "Seconds from SIGTERM/SIGHUP to cbox until the container is killed (default 10, 0: never)" },
+  "stop-signal": { type: "string", description: "What cbox stop sends first (default: the image's StopSignal, or TERM)" },
   volume: { type: "string", alias: "v", multiple: true, description: "Bind a host path into the container: HOST:CONTAINER[:ro]" },
   tmpfs: { type: "string", multiple: true, description: "Mount a new tmpfs: PATH[:size=64m,mode=1777,exec,...]" },
   mount: { type: "string", multiple: true, description: "Mount: type=bind,source=HOST,target=PATH[,readonly] or type=tmpfs,target=PATH[,tmpfs-size=64m]" },
@@ -29,6 +32,7 @@ export const args = {
   "security-opt": { type: "string", multiple: true, description: "seccomp=unconfined, seccomp=FILE.json (docker's format), no-new-privileges" },
   network: { type: "string", alias: "net", description: "Network: bridge (default; cbox0, or slirp4netns for a user), none (loopback only) or host" },
   publish: { type: "string", alias: "p", multiple: true, description: "Publish a port: [HOST_IP:][HOST_PORT:]CONTAINER_PORT[/tcp|/udp] (no HOST_PORT: a free one)" },
+  "publish-all": { type: "boolean", alias: "P", description: "Publish every port the image exposes, each on a free host port" },
   userns: { type: "string", description: "User namespace: host (root's default) or private (0..65535 on a range of their own)" },
   init: { type: "boolean", description: "Run a minimal init as PID 1 that forwards signals and reaps zombies" },
   memory: { type: "string", alias: "m", description: "Memory limit: 64m, 1g or bytes (the container is killed beyond it)" },
@@ -45,13 +49,12 @@ export default defineCommand({
   args,
   async run({ args: a }: { args: CommandArgs<typeof args> }) {
     const paths = storagePaths(a.root);
-    let source = { rootfs: a.rootfs, image: undefined as { ref: string; id: string } | undefined, command: a._ };
+    let source: Pick<RunOptions, "rootfs" | "layers" | "image" | "command" | "config"> = { rootfs: a.rootfs, command: a.entrypoint ? [a.entrypoint, ...a._] : a._ };
     if (!a.rootfs) {
       // Loaded only here: the image code stays off the start path of --rootfs runs.
       const { imageForRun } = await import("../../image/use.ts");
-      source = await imageForRun(paths, a._, () => ({
-        arch: a.arch,
-        mirror: a.mirror,
+      source = await imageForRun(paths, a._, a.entrypoint, () => ({
+        ...pullOptionsOf(a),
         progress: a.quiet ? "quiet" : process.stderr.isTTY ? "bar" : "lines",
         out: process.stderr,
       }));
@@ -70,6 +73,8 @@ export default defineCommand({
         remove: !!a.rm,
         detach: !!a.detach,
         stopTimeout: a["stop-timeout"],
+        stopSignal: a["stop-signal"],
+        publishAll: !!a["publish-all"],
         init: !!a.init,
         volumes: a.volume ?? [],
         tmpfs: a.tmpfs ?? [],
