@@ -4,7 +4,7 @@
 // (scripts/test-server.ts). Ends with one plain summary line
 // ("tests: N passed, N failed, N skipped; server x64: ...; server arm64: ...").
 import { $ } from "bun";
-import { copyFileSync, mkdtempSync, rmSync } from "node:fs";
+import { copyFileSync, mkdtempSync, renameSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { hostCpuArch } from "../src/sys/abi.ts";
@@ -13,7 +13,10 @@ import { defaultCacheDir } from "./test-server/image.ts";
 
 // dist/cbox, which the tests run, is the release's executable for this machine: built once.
 await $`bun scripts/release.ts`;
-copyFileSync(`dist/release/cbox-linux-${hostCpuArch()}`, "dist/cbox");
+// Through a rename: a cbox still running from an earlier copy (a detached container's monitor)
+// keeps its file, and the copy cannot fail with ETXTBSY.
+copyFileSync(`dist/release/cbox-linux-${hostCpuArch()}`, "dist/cbox.tmp");
+renameSync("dist/cbox.tmp", "dist/cbox");
 
 // The arm64 tests' minirootfs needs busybox-static:arm64 (test/integration/arm64-user.test.ts).
 // It is downloaded once into the test server's cache, here: the tests themselves have no network.

@@ -30,7 +30,7 @@ describe.skipIf(!isRoot)("exit codes", () => {
     const cases: [string[], string][] = [
       [["run", "--root", fx.store, "--rootfs", join(fx.work, "missing"), "true"], `cbox: --rootfs ${join(fx.work, "missing")}: no such directory\n`],
       [["run", "--root", fx.store], "cbox: no image given: cbox run [FLAGS] IMAGE [CMD...], or --rootfs DIR CMD...\n"],
-      [["run", "--root", fx.store, "true"], "cbox: no such image: true:latest (only alpine images can be pulled; bring others in with cbox import)\n"],
+      [["run", "--root", fx.store, "127.0.0.1:1/nothing", "true"], "cbox: cannot reach the registry 127.0.0.1:1: connection refused\n"],
       [["run", "--root", fx.store, "--rootfs", fx.rootfs], "cbox: no command given: cbox run --rootfs DIR CMD [ARG...]\n"],
       [["run", "--bogus", "x"], "cbox: unknown flag: --bogus\n"],
       [["run", "--root", fx.store, "--rootfs", fx.rootfs, "-u", "nosuchuser", "true"], 'cbox: --user: no user "nosuchuser" in the image\'s /etc/passwd\n'],

@@ -147,8 +147,9 @@ describe.skipIf(!isRoot)("pull failures: one line, exit 125, nothing half-writte
     );
     const notRelease = await pull(root, "alpine:banana");
     expect(notRelease.stderr).toBe("cbox: alpine:banana: not an Alpine release (latest, edge, X.Y or X.Y.Z)\n");
-    const other = await pull(root, "debian");
-    expect(other.stderr).toBe("cbox: cannot pull debian:latest: only alpine images can be pulled (bring others in with cbox import)\n");
+    // Anything but alpine[:TAG] comes from a registry (test/integration/registry-pull.test.ts).
+    const other = await pull(root, "127.0.0.1:1/debian");
+    expect(other.stderr).toBe("cbox: cannot reach the registry 127.0.0.1:1: connection refused\n");
     expectNothingStored(root);
   });
 
