@@ -24,6 +24,7 @@ const commands: Record<string, () => Promise<{ default: CommandDef<any>; args: F
   rmi: () => import("./cli/commands/rmi.ts"),
   tag: () => import("./cli/commands/tag.ts"),
   load: () => import("./cli/commands/load.ts"),
+  save: () => import("./cli/commands/save.ts"),
   "image inspect": () => import("./cli/commands/image-inspect.ts"),
   "image prune": () => import("./cli/commands/image-prune.ts"),
   import: () => import("./cli/commands/import.ts"),

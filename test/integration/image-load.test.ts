@@ -1,12 +1,13 @@
 // `cbox load`: docker-archives (written by skopeo as docker save writes them) and OCI archives,
 // from a file or standard input; the loaded image runs as the pulled one does and shares its
-// layers; a damaged archive is one line, exit 125, and nothing stored.
+// layers; a damaged archive is one line, exit 125, and nothing stored. `cbox save`: one tar
+// that skopeo reads both as a docker-archive and as an OCI archive, and that loads back.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { IMAGES, pushImage, removeImageLayout, saveDockerArchive, skopeo, type PushedImage } from "../fixtures/oci-images.ts";
 import { startRegistry, type Registry } from "../fixtures/registry.ts";
-import { cboxAsync, removeDir, tempDir, treeListing } from "./helpers.ts";
+import { buildRootfs, cboxAsync, removeDir, tempDir, treeListing } from "./helpers.ts";
 
 let work: string;
 let reg: Registry;
@@ -82,5 +83,43 @@ describe("cbox load", () => {
     writeFileSync(notTar, "hello\n".repeat(200));
     expect(await cbox(root, ["load", "-i", notTar])).toMatchObject({ code: 125, stderr: `cbox: cbox load ${notTar}: not a tar archive, or a damaged one (bad header checksum at byte 0)\n` });
     expect(treeListing(root, false).filter((l) => !/^\/(images|images\/tags|layers|layers\/l) d /.test(l))).toEqual([]);
+  }, 60_000);
+});
+
+describe("cbox save", () => {
+  test("a registry image: skopeo reads the tar as a docker-archive and as an OCI archive; it loads back and runs alike", async () => {
+    const root = freshRoot();
+    expect((await cbox(root, ["pull", "-q", layered.ref])).code).toBe(0);
+    const file = join(work, "saved.tar");
+    expect(await cbox(root, ["save", "-o", file, layered.ref])).toEqual({ code: 0, stdout: "", stderr: "" });
+    const asDocker = await skopeo(["inspect", `docker-archive:${file}`]);
+    expect(asDocker.code).toBe(0);
+    expect(JSON.parse(asDocker.stdout).Layers).toHaveLength(3);
+    const asOci = await skopeo(["inspect", `oci-archive:${file}:${layered.tag}`]);
+    expect([asOci.code, JSON.parse(asOci.stdout).Architecture]).toEqual([0, process.arch === "x64" ? "amd64" : "arm64"]);
+    const other = freshRoot();
+    expect(await cbox(other, ["load", "-i", file])).toEqual({ code: 0, stdout: `Loaded image: ${layered.ref}\n`, stderr: "" });
+    const look = ["sh", "-c", "ls /data; ls /opq; stat -c '%n %u:%g %a %h' /data/owned /hard/a /hard/b"];
+    const here = await cbox(root, ["run", "--rm", "--network", "none", layered.ref, ...look]);
+    const there = await cbox(other, ["run", "--rm", "--network", "none", layered.ref, ...look]);
+    expect(there.stdout).toBe(here.stdout);
+    expect(here.stdout).toBe("keep\nowned\nnew\n/data/owned 1000:1000 640 1\n/hard/a 0:0 644 2\n/hard/b 0:0 644 2\n");
+  }, 60_000);
+
+  test("an imported image, to standard output; a missing image is one line and no file", async () => {
+    const root = freshRoot();
+    const rootfs = buildRootfs(join(work, "rootfs"));
+    const archive = join(work, "rootfs.tar");
+    expect(Bun.spawnSync(["tar", "-cf", archive, "-C", rootfs, "."]).exitCode).toBe(0);
+    expect((await cbox(root, ["import", archive, "local/base:1"])).code).toBe(0);
+    const file = join(work, "stdout.tar");
+    const p = Bun.spawn(["sh", "-c", `exec "$0" save local/base:1 > "$1"`, join(import.meta.dir, "../../dist/cbox"), file], { env: { ...process.env, CBOX_ROOT: root }, stderr: "pipe" });
+    expect([await p.exited, await new Response(p.stderr).text()]).toEqual([0, ""]);
+    const other = freshRoot();
+    expect((await cbox(other, ["load", "-i", file])).stdout).toBe("Loaded image: local/base:1\n");
+    expect((await cbox(other, ["run", "--rm", "--network", "none", "local/base:1", "cat", "/etc/alpine-release"])).code).toBe(0);
+    const missing = join(work, "missing.tar");
+    expect(await cbox(root, ["save", "-o", missing, "no/such:1"])).toEqual({ code: 125, stdout: "", stderr: "cbox: no such image: no/such:1\n" });
+    expect(readdirSync(work).filter((f) => f.startsWith("missing.tar"))).toEqual([]);
   }, 60_000);
 });
