@@ -7,9 +7,12 @@
 //      DIR and STORE go). The unpacking is timed twice: on TMPDIR's file system (a disk, as the
 //      store is in real use) and on tmpfs (/dev/shm), where file creation is cheap and what is
 //      left is the programs' own work. The goal is judged on the disk.
+// Then the registry pulls (scripts/bench-pull-registry.ts, variables of its own); BENCH_ONLY=registry
+// runs only those.
 import { mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, join, relative } from "node:path";
+import { benchRegistryPull } from "./bench-pull-registry.ts";
 import { OUT, type Bench, type Row, buildCbox, hyperfine, line, machineLine, ms, run, version, writeSection } from "./bench-lib.ts";
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 30);
@@ -74,6 +77,7 @@ async function main() {
   let server: ReturnType<typeof serve> | undefined;
   let shmDir: string | undefined;
   try {
+    if (process.env.BENCH_ONLY === "registry") return await benchRegistryPull(cbox, tmp);
     // make-mirror prints "PATH BYTES bytes" for the tarball it wrote.
     const mirror = join(tmp, "mirror");
     const [tarball, size] = run([process.execPath, "scripts/make-mirror.ts", mirror], { quiet: true }).trim().split(" ");
@@ -110,6 +114,7 @@ async function main() {
     const body = report(await hyperfine(peers, { runs: RUNS, tmp, shell: true }), peers, Number(size), labels);
     await writeSection("bench-pull", body);
     console.log(`\n${body}\n\nwrote ${OUT}`);
+    await benchRegistryPull(cbox, tmp);
   } finally {
     server?.stop(true);
     rmSync(tmp, { recursive: true, force: true });
