@@ -145,7 +145,9 @@ async function fetchBlobBytes(client: RegistryClient, digest: string, size: numb
 async function storeImage(paths: Paths, id: string, remote: RegistryRef, f: Fetched, progress: LayerProgress): Promise<ImageRecord> {
   const what = formatRegistryRef(remote);
   const diffIds = f.config.diffIds;
-  progress.start(diffIds, (d) => readLayer(paths, d) !== undefined);
+  // Shown by their blobs' short digests, as docker shows them.
+  const diffIdOf = new Map(f.layers.map((l, i) => [l.digest, diffIds[i]!]));
+  progress.start(f.layers.map((l) => l.digest), (digest) => readLayer(paths, diffIdOf.get(digest)!) !== undefined);
   const records = await storeLayers(paths, diffIds, (i) => downloadLayer(paths, f.client, f.layers[i]!, diffIds[i]!, what, progress), PARALLEL);
   const repoDigest = `${familiarName(remote)}@${f.manifestDigest}`;
   return commitLayeredImage(paths, { id, configBytes: f.configBytes, config: f.config, manifest: f.manifest, source: `${remote.registry}/${remote.repository}@${f.manifestDigest}`, repoDigests: [repoDigest], layers: records });
@@ -167,16 +169,16 @@ async function downloadLayer(paths: Paths, client: RegistryClient, layer: LayerD
       await res.body?.cancel();
       throw new CboxError(`${describe}: the registry answered HTTP ${res.status}; nothing was stored`);
     }
-    return sizedBody(res, layer.size, describe, (n) => progress.advance(diffId, n, layer.size));
+    return sizedBody(res, layer.size, describe, (n) => progress.advance(layer.digest, n, layer.size));
   };
   for (let attempt = 1; ; attempt++) {
     try {
       const record = await unpackLayer(paths, { diffId, digest: layer.digest, describe, bytes });
-      progress.complete(diffId);
+      progress.complete(layer.digest);
       return record;
     } catch (err) {
       if (!(err instanceof BrokenDownload) || attempt >= ATTEMPTS) throw err;
-      progress.restart(diffId);
+      progress.restart(layer.digest);
       await Bun.sleep(retryDelayMs(attempt, null));
     }
   }
