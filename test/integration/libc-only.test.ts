@@ -1,12 +1,15 @@
 // A server with nothing but the C library: a root holding only the files of Debian's libc6
 // package (no libc6-dev, no headers, no compiler, no shell, no Node or Bun) and the release's
 // executable (dist/release, which npm test builds). cbox must pull, run, run -d, exec, give a
-// terminal and report the host there.
+// terminal, pull a layered image from a registry (whiteouts and opaque folders made through
+// the shim) and report the host there.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { copyFileSync, cpSync, existsSync, lstatSync, mkdirSync, symlinkSync } from "node:fs";
+import { copyFileSync, cpSync, existsSync, lstatSync, mkdirSync, readdirSync, symlinkSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { hostCpuArch } from "../../src/sys/abi.ts";
 import { buildReleases, startMirror, type Mirror } from "../fixtures/mirror.ts";
+import { pushImage, removeImageLayout, type PushedImage } from "../fixtures/oci-images.ts";
+import { startRegistry, type Registry } from "../fixtures/registry.ts";
 import { isRoot, removeDir, repo, tempDir, type Result } from "./helpers.ts";
 
 const releaseBin = join(repo, `dist/release/cbox-linux-${hostCpuArch()}`);
@@ -14,6 +17,8 @@ const releaseBin = join(repo, `dist/release/cbox-linux-${hostCpuArch()}`);
 let work: string;
 let root: string;
 let mirror: Mirror;
+let registry: Registry;
+let layered: PushedImage;
 
 /** Debian 12's merged /usr: /bin, /lib, /lib64 and /sbin are links into /usr. */
 const MERGED = ["bin", "lib", "lib64", "sbin"];
@@ -58,9 +63,13 @@ describe.skipIf(!isRoot)("a root with only the C library's files and cbox", () =
     root = join(work, "root");
     libcOnlyRoot(root);
     mirror = startMirror({ releases: await buildReleases(join(work, "mirror"), [{ branch: "v3.20", version: "3.20.3" }]), latestStable: "v3.20" });
-  });
+    registry = await startRegistry();
+    layered = await pushImage(registry, "layered");
+  }, 120_000);
 
-  afterAll(() => {
+  afterAll(async () => {
+    await registry?.stop();
+    await removeImageLayout();
     mirror?.stop();
     if (work) removeDir(work);
   });
@@ -111,5 +120,20 @@ describe.skipIf(!isRoot)("a root with only the C library's files and cbox", () =
 
   test("-t: the command gets a terminal of the container's own devpts", async () => {
     expect(await inRoot(["run", "--rm", "-t", "--network", "none", "alpine:3.20", "tty"])).toMatchObject({ code: 0, stdout: "/dev/pts/0\r\n" });
+  });
+
+  test("a registry image: pulled, its whiteout and opaque folder honoured, then removed with its layers", async () => {
+    // No HOME and no /etc/passwd here: no stored login, so the pull is anonymous.
+    expect(await inRoot(["pull", "-q", layered.ref])).toEqual({ code: 0, stdout: `${layered.ref}\n`, stderr: "" });
+    const run = await inRoot(["run", "--rm", "--network", "none", layered.ref, "sh", "-c", "ls /data; ls /opq; cat /hard/b"]);
+    expect(run).toMatchObject({ code: 0, stdout: "keep\nowned\nnew\nhard\n" });
+    expect((await inRoot(["rmi", layered.ref])).code).toBe(0);
+    const layers = join(root, "var/lib/cbox/layers");
+    expect(existsSync(layers) ? readdirSync(layers).filter((d) => /^[0-9a-f]{64}$/.test(d)) : []).toEqual([]);
+    expect(await inRoot(["logout", registry.host])).toEqual({
+      code: 125,
+      stdout: "",
+      stderr: "cbox: there is no home folder to keep registry logins in (HOME is not set and this user has no passwd entry): set HOME or DOCKER_CONFIG\n",
+    });
   });
 });

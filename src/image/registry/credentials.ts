@@ -39,9 +39,23 @@ const HUB_HOSTS = new Set(["docker.io", "index.docker.io", "registry-1.docker.io
 /** A helper's Username when its Secret is an identity token. */
 const TOKEN_USERNAME = "<token>";
 
+/** No HOME and no passwd entry (a bare server's service, a chroot): nowhere to keep logins. */
+class NoHomeError extends CboxError {
+  constructor() {
+    super("there is no home folder to keep registry logins in (HOME is not set and this user has no passwd entry): set HOME or DOCKER_CONFIG");
+  }
+}
+
 export function dockerConfigPath(env: Env = process.env): string {
   if (env.DOCKER_CONFIG) return join(env.DOCKER_CONFIG, "config.json");
-  return join(env.HOME || homedir(), ".docker", "config.json");
+  let home = env.HOME;
+  try {
+    home ||= homedir();
+  } catch {
+    // os.homedir() throws when the passwd database has no entry for this user
+  }
+  if (!home) throw new NoHomeError();
+  return join(home, ".docker", "config.json");
 }
 
 /**
@@ -183,7 +197,13 @@ function helperFailed(helper: Helper, action: string, message: string, path: str
 
 /** The login stored for registry ("docker.io", "ghcr.io", "localhost:5000"), if any. */
 export function credentialsFor(registry: string, env: Env = process.env): Credentials | undefined {
-  const path = dockerConfigPath(env);
+  let path: string;
+  try {
+    path = dockerConfigPath(env);
+  } catch (err) {
+    if (err instanceof NoHomeError) return undefined; // no home, no stored login: pull anonymously
+    throw err;
+  }
   const config = readConfig(path);
   const helper = helperFor(config, registry, path);
   if (helper) return helperGet(helper, serverKey(registry), env, path);
