@@ -6,7 +6,7 @@ import { lchownSync, lstatSync, mkdirSync, readdirSync, rmSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { CboxError } from "../errors.ts";
 import type { Paths } from "../paths.ts";
-import { opaqueFolders } from "./image-files.ts";
+import { isWhiteout, opaqueFolders } from "../image/layers.ts";
 import type { Volume } from "./spec.ts";
 
 export function volumesDir(paths: Paths): string {
@@ -51,10 +51,6 @@ function copyLayerPath(layer: string, path: string, dest: string): void {
   const copy = Bun.spawnSync(["cp", "-a", "--", `${join(layer, rel)}/.`, `${dest}/`], { stderr: "pipe" });
   if (copy.exitCode !== 0) throw new CboxError(`cannot fill the volume for ${path} from the image: ${copy.stderr.toString().trim()}`);
   removeWhiteouts(dest);
-}
-
-function isWhiteout(st: { isCharacterDevice(): boolean; rdev: number }): boolean {
-  return st.isCharacterDevice() && st.rdev === 0;
 }
 
 function clear(dir: string): void {

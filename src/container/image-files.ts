@@ -1,8 +1,9 @@
 // Reading a file of an image through its layers as the overlay will show it: the topmost layer
 // that has the path wins; a whiteout (a 0/0 character device) or an opaque folder above it
 // hides what lies below. Used before the container exists (its /etc/passwd for --user).
-import { lstatSync, readFileSync, realpathSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { lstatSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { isWhiteout, opaqueFolders } from "../image/layers.ts";
 
 /** The file's text, or "" when no layer shows it. `layers` are topmost first. */
 export function readImageFile(layers: string[], path: string): string {
@@ -10,7 +11,7 @@ export function readImageFile(layers: string[], path: string): string {
   for (const layer of layers) {
     for (let i = 1; i <= parts.length; i++) {
       const st = lstatSync(join(layer, ...parts.slice(0, i)), { throwIfNoEntry: false });
-      if (st?.isCharacterDevice() && st.rdev === 0) return ""; // whited out here
+      if (st && isWhiteout(st)) return ""; // whited out here
     }
     try {
       return readFileSync(join(layer, path), "utf8");
@@ -21,14 +22,4 @@ export function readImageFile(layers: string[], path: string): string {
     if (parts.some((_, i) => i > 0 && opaque.has(parts.slice(0, i).join("/")))) return "";
   }
   return "";
-}
-
-/** A registry layer's opaque folders, from the layer.json beside its diff/ (flat images have none). */
-export function opaqueFolders(layer: string): Set<string> {
-  try {
-    const record = JSON.parse(readFileSync(join(dirname(realpathSync(layer)), "layer.json"), "utf8")) as { opaque?: string[] };
-    return new Set(record.opaque ?? []);
-  } catch {
-    return new Set();
-  }
 }

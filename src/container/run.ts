@@ -72,10 +72,12 @@ export function startContainer(spec: ContainerSpec, paths: Paths, mode: StartMod
     checkRootfsOwner(spec.rootfs, mode.rootlessMaps);
   }
   const devices = spec.security.privileged ? undefined : ALLOWED_DEVICES;
-  const { cgroup, warning } = chooseCgroup(spec.id, spec.limits, hostCgroups(rootless), devices);
+  // Read once: the cgroup choice and the container's /sys/fs/cgroup both come from it.
+  const mountinfo = readFileSync("/proc/self/mountinfo", "utf8");
+  const { cgroup, warning } = chooseCgroup(spec.id, spec.limits, hostCgroups(rootless, mountinfo), devices);
   if (warning) warn(warning);
   const maps = mode.rootlessMaps ?? (spec.userns === "private" ? privateMaps() : undefined);
-  const host = hostFacts(maps);
+  const host = hostFacts(maps, mountinfo);
   const cleanup = new CleanupStack();
   let prep: Preparation | undefined;
   let keep = false;
@@ -182,7 +184,7 @@ function privateMaps(): UserMaps {
   return maps;
 }
 
-function hostFacts(maps: UserMaps | undefined): HostFacts {
+function hostFacts(maps: UserMaps | undefined, mountinfo: string): HostFacts {
   const inNamespace = maps !== undefined;
   const gidMapped = (gid: number) =>
     !maps || maps.gid.some((r) => gid >= r.inside && gid < r.inside + r.count);
@@ -191,7 +193,7 @@ function hostFacts(maps: UserMaps | undefined): HostFacts {
     canMknod: !inNamespace,
     ttyGroupMapped: gidMapped(5),
     setgroupsAllowed: setgroupsAllowed(maps),
-    cgroups: cgroupView(readFileSync("/proc/self/mountinfo", "utf8")),
+    cgroups: cgroupView(mountinfo),
   };
 }
 

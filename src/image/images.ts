@@ -1,6 +1,6 @@
 // Listing, tagging, inspecting and removing images; layers no image or container uses go with them.
 import { humanDuration, table } from "../cli/output.ts";
-import { listContainerIds, readState, containerDirs } from "../container/store.ts";
+import { containerStates } from "../container/ps.ts";
 import { CboxError } from "../errors.ts";
 import { isSameProcess } from "../linux/proc.ts";
 import type { Paths } from "../paths.ts";
@@ -99,7 +99,7 @@ function imagePlatform(image: ImageRecord): string[] {
  */
 export function pruneImages(paths: Paths, all: boolean): string[] {
   const tagged = new Set(listTags(paths).map((t) => t.id));
-  const inUse = new Set(containerImages(paths));
+  const inUse = new Set(containerStates(paths).map((s) => s.imageId));
   const out: string[] = [];
   for (const id of listImageIds(paths)) {
     if (inUse.has(id) || (!all && tagged.has(id))) continue;
@@ -113,18 +113,14 @@ export function pruneImages(paths: Paths, all: boolean): string[] {
   return [...out, ...pruneLayers(paths)];
 }
 
-function containerImages(paths: Paths): string[] {
-  return listContainerIds(paths).flatMap((id) => readState(containerDirs(paths, id).dir)?.imageId ?? []);
-}
-
 /**
  * Removes the layers no image lists and no container's overlay stands on (a container keeps
  * its layers even when `rmi -f` took its image from under it).
  */
 function pruneLayers(paths: Paths): string[] {
   const used = new Set(listImageIds(paths).flatMap((id) => readImage(paths, id)?.layers ?? []));
-  for (const id of listContainerIds(paths)) {
-    for (const layer of readState(containerDirs(paths, id).dir)?.spec?.layers ?? []) {
+  for (const state of containerStates(paths)) {
+    for (const layer of state.spec?.layers ?? []) {
       const diffId = layerOfPath(layer);
       if (diffId) used.add(diffId);
     }
@@ -158,12 +154,9 @@ export function resolveImage(paths: Paths, text: string): { id: string; tagged?:
 
 /** Containers whose root is this image: [id, running]. */
 function containersUsing(paths: Paths, imageId: string): { id: string; running: boolean }[] {
-  return listContainerIds(paths).flatMap((id) => {
-    const state = readState(containerDirs(paths, id).dir);
-    if (state?.imageId !== imageId) return [];
-    const running = state.status !== "exited" && isSameProcess(state.owner.pid, state.owner.startTime);
-    return [{ id, running }];
-  });
+  return containerStates(paths)
+    .filter((state) => state.imageId === imageId)
+    .map((state) => ({ id: state.id, running: state.status !== "exited" && isSameProcess(state.owner.pid, state.owner.startTime) }));
 }
 
 /**

@@ -4,6 +4,7 @@
 // the same bytes.
 import { lstatSync, readdirSync, readlinkSync, type Stats } from "node:fs";
 import { join } from "node:path";
+import { isWhiteout } from "./layers.ts";
 import type { TarWriter } from "./tar-writer.ts";
 
 const major = (rdev: number) => (rdev >> 8) & 0xfff;
@@ -26,7 +27,7 @@ export async function writeLayerTar(tar: TarWriter, dir: string, opts: { opaque:
         await tar.add({ ...base, name: `${path}/`, type: "directory" });
         if (opaque.has(path)) await tar.add({ name: `${path}/.wh..wh..opq`, mode: 0, mtime: st.mtime, uid: 0, gid: 0, type: "file" }, "");
         await walk(path);
-      } else if (st.isCharacterDevice() && st.rdev === 0) {
+      } else if (isWhiteout(st)) {
         await tar.add({ ...base, name: rel ? `${rel}/.wh.${name}` : `.wh.${name}`, mode: 0, type: "file" }, "");
       } else if (st.isSymbolicLink()) {
         await tar.add({ ...base, type: "symlink", linkname: readlinkSync(join(dir, path)) });

@@ -11,8 +11,8 @@ import { commitLayer, layersDir, newLayerTemp, readLayer, removeLayer, type Laye
 import { formatPlatform } from "./registry/platform.ts";
 import { commitImage, imagesDir, listImageIds, readImage, withLockIn, type ImageRecord } from "./store.ts";
 import { UnsafeEntryError } from "./unpack.ts";
+import { digestHex } from "./digest.ts";
 
-const hex = (digest: string) => digest.slice("sha256:".length);
 
 export interface LayerSource {
   diffId: string;
@@ -59,7 +59,7 @@ export async function storeLayers(
 ): Promise<LayerRecord[]> {
   const stored: string[] = [];
   const one = (i: number) =>
-    withLockIn(layersDir(paths), hex(diffIds[i]!), async () => {
+    withLockIn(layersDir(paths), digestHex(diffIds[i]!), async () => {
       const found = readLayer(paths, diffIds[i]!);
       if (found) return found;
       const record = await store(i);
@@ -79,7 +79,7 @@ export async function storeLayers(
 
 async function dropUnusedLayers(paths: Paths, diffIds: string[]): Promise<void> {
   for (const diffId of diffIds) {
-    await withLockIn(layersDir(paths), hex(diffId), async () => {
+    await withLockIn(layersDir(paths), digestHex(diffId), async () => {
       const used = listImageIds(paths).some((id) => readImage(paths, id)?.layers?.includes(diffId));
       if (!used) removeLayer(paths, diffId);
     });

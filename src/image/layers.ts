@@ -5,10 +5,11 @@
 //   layers/l/<short>         a short link to diff: a deep image's lowerdir stays under the
 //                            one page the kernel takes for mount options
 // Layers are unpacked under layers/.tmp-<pid>-*, checked, then renamed into place.
-import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, realpathSync, renameSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { CboxError } from "../errors.ts";
 import type { Paths } from "../paths.ts";
+import { digestHex } from "./digest.ts";
 
 export interface LayerRecord {
   /** sha256:... of the tar stream: the key. */
@@ -21,6 +22,24 @@ export interface LayerRecord {
   opaque: string[];
 }
 
+/** overlayfs' whiteout, as a layer folder holds it: a 0/0 character device. */
+export function isWhiteout(st: { isCharacterDevice(): boolean; rdev: number }): boolean {
+  return st.isCharacterDevice() && st.rdev === 0;
+}
+
+/**
+ * The opaque folders (relative paths) of the layer whose diff/ folder `layer` is (or links to),
+ * from its layer.json: read there so a stack can be walked without getxattr. Flat images have none.
+ */
+export function opaqueFolders(layer: string): Set<string> {
+  try {
+    const record = JSON.parse(readFileSync(join(dirname(realpathSync(layer)), "layer.json"), "utf8")) as Partial<LayerRecord>;
+    return new Set(record.opaque ?? []);
+  } catch {
+    return new Set();
+  }
+}
+
 /** Short names: 26 hex digits (104 bits) of the diff_id; a clash is refused, never shared. */
 const SHORT = 26;
 
@@ -28,20 +47,19 @@ export function layersDir(paths: Paths): string {
   return join(paths.root, "layers");
 }
 
-const hex = (digest: string) => digest.replace(/^sha256:/, "");
 
 export function layerDiff(paths: Paths, diffId: string): string {
-  return join(layersDir(paths), hex(diffId), "diff");
+  return join(layersDir(paths), digestHex(diffId), "diff");
 }
 
 /** The layer's short link, relative to layersDir. */
 export function layerLink(diffId: string): string {
-  return `l/${hex(diffId).slice(0, SHORT)}`;
+  return `l/${digestHex(diffId).slice(0, SHORT)}`;
 }
 
 export function readLayer(paths: Paths, diffId: string): LayerRecord | undefined {
   try {
-    return JSON.parse(readFileSync(join(layersDir(paths), hex(diffId), "layer.json"), "utf8")) as LayerRecord;
+    return JSON.parse(readFileSync(join(layersDir(paths), digestHex(diffId), "layer.json"), "utf8")) as LayerRecord;
   } catch {
     return undefined;
   }
@@ -58,7 +76,7 @@ export function newLayerTemp(paths: Paths): string {
 export function commitLayer(paths: Paths, tmp: string, record: LayerRecord): void {
   const dir = layersDir(paths);
   const link = join(dir, layerLink(record.diffId));
-  const target = `../${hex(record.diffId)}/diff`;
+  const target = `../${digestHex(record.diffId)}/diff`;
   mkdirSync(join(dir, "l"), { recursive: true, mode: 0o755 });
   const existing = linkTarget(link);
   if (existing !== undefined && existing !== target) {
@@ -67,7 +85,7 @@ export function commitLayer(paths: Paths, tmp: string, record: LayerRecord): voi
   }
   writeFileSync(join(tmp, "layer.json"), JSON.stringify(record, null, 2) + "\n");
   try {
-    renameSync(tmp, join(dir, hex(record.diffId)));
+    renameSync(tmp, join(dir, digestHex(record.diffId)));
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code !== "ENOTEMPTY" && code !== "EEXIST") throw err;
@@ -100,5 +118,5 @@ export function removeLayersExcept(paths: Paths, used: Set<string>): string[] {
 /** The short link first: a layer is never reachable half-removed. */
 export function removeLayer(paths: Paths, diffId: string): void {
   rmSync(join(layersDir(paths), layerLink(diffId)), { force: true });
-  rmSync(join(layersDir(paths), hex(diffId)), { recursive: true, force: true });
+  rmSync(join(layersDir(paths), digestHex(diffId)), { recursive: true, force: true });
 }

@@ -12,6 +12,7 @@ import { CONFIG_LIMIT, MANIFEST_LIMIT, parseManifest } from "./registry/manifest
 import { choosePlatform, hostPlatform } from "./registry/platform.ts";
 import { readImage, recoverImageTemps, recoverTempsIn, setTag, withImageLock } from "./store.ts";
 import { TarIndex } from "./tar-index.ts";
+import { digestHex, sha256Digest } from "./digest.ts";
 
 export interface LoadedImage {
   id: string;
@@ -22,7 +23,6 @@ export interface LoadedImage {
 /** Layers unpacked at once: a local file, read from disk. */
 const PARALLEL = 2;
 
-const sha256 = (b: Uint8Array) => `sha256:${new Bun.CryptoHasher("sha256").update(b).digest("hex")}`;
 
 export async function loadArchive(paths: Paths, file: string): Promise<LoadedImage[]> {
   recoverImageTemps(paths);
@@ -71,7 +71,7 @@ async function loadOciLayout(paths: Paths, tar: TarIndex, what: string): Promise
   const blob = (digest: string, limit: number) => {
     if (!/^sha256:[0-9a-f]{64}$/.test(digest)) throw new CboxError(`${what}: ${digest} is not a sha256 digest`);
     const bytes = tar.readSmall(`blobs/sha256/${digest.slice(7)}`, limit, what);
-    if (sha256(bytes) !== digest) throw new CboxError(`${what}: blobs/sha256/${digest.slice(7)} does not match its digest; nothing was stored`);
+    if (sha256Digest(bytes) !== digest) throw new CboxError(`${what}: blobs/sha256/${digest.slice(7)} does not match its digest; nothing was stored`);
     return bytes;
   };
   const index = json(tar.readSmall("index.json", MANIFEST_LIMIT, what), "index.json", what);
@@ -112,7 +112,7 @@ function ociNames(annotations: Record<string, unknown>): string[] {
 }
 
 async function storeArchiveImage(paths: Paths, tar: TarIndex, image: ArchiveImage, what: string): Promise<LoadedImage> {
-  const id = sha256(image.configBytes).slice(7);
+  const id = digestHex(sha256Digest(image.configBytes));
   const config = parseImageConfig(image.configBytes, what);
   if (config.diffIds.length !== image.layerFiles.length) {
     throw new CboxError(`${what}: an image lists ${image.layerFiles.length} layers but its config ${config.diffIds.length}: refused`);

@@ -18,6 +18,7 @@ import { CONFIG_LIMIT, MANIFEST_ACCEPT, MANIFEST_LIMIT, parseManifest, type Laye
 import { choosePlatform, formatPlatform, hostPlatform, type Platform } from "./registry/platform.ts";
 import { ATTEMPTS, readLimited, retryDelayMs } from "./registry/transport.ts";
 import { addRepoDigest, readImage, setTag, taggedId, withImageLock, type ImageRecord } from "./store.ts";
+import { digestHex, sha256Digest } from "./digest.ts";
 
 export interface RegistryPullOptions {
   platform?: Platform;
@@ -30,8 +31,6 @@ export interface RegistryPullOptions {
 /** Layers downloading at once, as docker's max-concurrent-downloads. */
 const PARALLEL = 3;
 
-const sha256 = (bytes: Uint8Array) => `sha256:${new Bun.CryptoHasher("sha256").update(bytes).digest("hex")}`;
-const hex = (digest: string) => digest.slice("sha256:".length);
 
 interface Fetched {
   client: RegistryClient;
@@ -60,7 +59,7 @@ export async function pullFromRegistry(paths: Paths, ref: ImageRef, opts: Regist
     }
   }
   const f = fetched!;
-  const id = hex(sha256(f.configBytes));
+  const id = digestHex(sha256Digest(f.configBytes));
   const progress = new LayerProgress(opts.progress, opts.out);
   const upToDate = taggedId(paths, ref) === id; // docker's word for a reference already naming this image
   const stored = await withImageLock(paths, id, async () => readImage(paths, id) ?? (await storeImage(paths, id, remote, f, progress)));
@@ -94,7 +93,7 @@ async function fetchManifest(client: RegistryClient, reference: string, shown: s
   const res = await client.get(`${client.repository}/manifests/${reference}`, { accept: MANIFEST_ACCEPT }, `the manifest of ${shown}`);
   if (!res.ok) throw await refusal(res, client, shown);
   const bytes = await readLimited(res, MANIFEST_LIMIT, `the manifest of ${shown}`);
-  const digest = sha256(bytes);
+  const digest = sha256Digest(bytes);
   if (expected && digest !== expected) {
     throw new CboxError(`the manifest of ${shown} does not match its digest: asked for ${expected}, got ${digest}; nothing was stored`);
   }
@@ -138,7 +137,7 @@ async function fetchBlobBytes(client: RegistryClient, digest: string, size: numb
     throw new CboxError(`${what} (${digest}): the registry answered HTTP ${res.status}`);
   }
   const bytes = await readLimited(res, CONFIG_LIMIT, what);
-  if (sha256(bytes) !== digest) throw new CboxError(`${what} does not match its digest ${digest}; nothing was stored`);
+  if (sha256Digest(bytes) !== digest) throw new CboxError(`${what} does not match its digest ${digest}; nothing was stored`);
   return bytes;
 }
 

@@ -14,6 +14,7 @@ import { MediaType } from "./registry/manifest.ts";
 import { hostPlatform } from "./registry/platform.ts";
 import { imageRootfs, imagesDir, readImage, type ImageRecord } from "./store.ts";
 import { TarWriter } from "./tar-writer.ts";
+import { sha256Digest } from "./digest.ts";
 
 const LAYER_TAR = "application/vnd.oci.image.layer.v1.tar";
 
@@ -32,8 +33,7 @@ interface SavedImage {
   layers: Blob[];
 }
 
-const sha256 = (b: Uint8Array) => `sha256:${new Bun.CryptoHasher("sha256").update(b).digest("hex")}`;
-const inMemory = (bytes: Uint8Array): Blob => ({ digest: sha256(bytes), size: bytes.length, bytes });
+const inMemory = (bytes: Uint8Array): Blob => ({ digest: sha256Digest(bytes), size: bytes.length, bytes });
 
 /** Writes the images named by refs (NAME[:TAG] or ids) to sink, as one tar. */
 export async function saveImages(paths: Paths, refs: string[], sink: (chunk: Uint8Array) => void | Promise<void>): Promise<void> {

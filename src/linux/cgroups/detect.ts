@@ -1,5 +1,5 @@
 // Which cgroup layout this host has, read from the mount table: never assumed.
-import { accessSync, constants, readFileSync } from "node:fs";
+import { accessSync, constants } from "node:fs";
 import { cgroupfs } from "./fs.ts";
 import type { Hierarchy } from "./v1.ts";
 
@@ -42,10 +42,6 @@ export function parseLayout(mountinfo: string): CgroupLayout {
 /** Mount points in mountinfo escape space, tab, newline and backslash as \ooo. */
 export function unescapeMountPath(path: string): string {
   return path.replace(/\\([0-7]{3})/g, (_, oct: string) => String.fromCharCode(parseInt(oct, 8)));
-}
-
-export function readLayout(): CgroupLayout {
-  return parseLayout(readFileSync("/proc/self/mountinfo", "utf8"));
 }
 
 /** This process's cgroup2 path ("/user.slice/..."), from /proc/self/cgroup text. */
