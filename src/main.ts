@@ -3,7 +3,10 @@ import { defineCommand, showUsage, type CommandDef } from "citty";
 import { printError } from "./cli/output.ts";
 import { parseFlags, type FlagDefs } from "./cli/flags.ts";
 import { CboxError, ExitCode, systemErrorText } from "./errors.ts";
+import { mark, writeTimings } from "./timing.ts";
 import { version, versionLine } from "./version.ts";
+
+mark("main");
 
 const commands: Record<string, () => Promise<{ default: CommandDef<any>; args: FlagDefs }>> = {
   run: () => import("./cli/commands/run.ts"),
@@ -75,18 +78,23 @@ async function main(argv: string[]): Promise<number> {
   const load = commands[name];
   if (!load) throw new CboxError(`unknown command "${name}"; see cbox --help`);
   const mod = await load();
+  mark("load command");
   const defs: FlagDefs = { ...mod.args, help: { type: "boolean", description: "Show this help" } };
   const { flags, operands } = parseFlags(rest, defs, stopsAtOperand.has(name));
   if (flags.help) {
     await showUsage(mod.default, root);
     return 0;
   }
+  mark("parse flags");
   const result = await mod.default.run!({ args: { ...flags, _: operands } as any, rawArgs: rest, cmd: mod.default });
   return typeof result === "number" ? result : 0;
 }
 
 main(process.argv.slice(2)).then(
-  (code) => process.exit(code), // nothing is left to run; skip the event loop's wind-down
+  (code) => {
+    writeTimings();
+    process.exit(code); // nothing is left to run; skip the event loop's wind-down
+  },
   (err: unknown) => {
     if (err instanceof CboxError) {
       printError(err.message);

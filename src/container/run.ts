@@ -13,6 +13,7 @@ import type { Paths } from "../paths.ts";
 import type { Op } from "../sys/ops.ts";
 import { DetachedChild, exitCodeOf, spawnDetached, spawnHeld, SpawnError, type HeldChild, type OpFailure } from "../sys/process.ts";
 import { requireSupportedKernel } from "../host/kernel.ts";
+import { mark } from "../timing.ts";
 import { CleanupStack } from "./cleanup.ts";
 import { NO_NAMESERVERS_WARNING, writeEtcFiles } from "./etc-files.ts";
 import { connectNetwork, etcNetwork, releaseRecordedNetwork, reserveNetwork } from "./network/attachment.ts";
@@ -40,9 +41,11 @@ export function runContainer(opts: RunOptions, paths: Paths): number {
   const rootlessMaps = rootless ? detectRootlessMaps() : undefined;
   const removeTree = treeRemover(rootlessMaps);
   recoverStale(paths, removeTree);
+  mark("recover stale containers");
 
   const spec = buildSpec(opts, newContainerId(), process.env, warn);
   spec.volumes.push(...anonymousVolumes(paths, opts.config?.Volumes ?? [], [...spec.volumes, ...spec.tmpfs].map((m) => m.target)));
+  mark("container spec");
   if (opts.detach && spec.tty) throw new CboxError("-d with -t is not supported yet: run -d without -t (use -i to keep stdin open)");
   const code = startContainer(spec, paths, { detach: !!opts.detach, rootlessMaps, removeTree });
   if (opts.detach) writeSync(1, `${spec.id}\n`);
@@ -78,6 +81,7 @@ export function startContainer(spec: ContainerSpec, paths: Paths, mode: StartMod
   if (warning) warn(warning);
   const maps = mode.rootlessMaps ?? (spec.userns === "private" ? privateMaps() : undefined);
   const host = hostFacts(maps, mountinfo);
+  mark("host checks");
   const cleanup = new CleanupStack();
   let prep: Preparation | undefined;
   let keep = false;
@@ -95,27 +99,35 @@ export function startContainer(spec: ContainerSpec, paths: Paths, mode: StartMod
       cleanup.push("remove the container's folder", () => removeContainer(paths, spec.id, mode.removeTree, { volumes: true }));
       fillAnonymousVolumes(spec.volumes, spec.layers ?? [spec.rootfs], rangeRoot);
     }
+    mark("container folder");
     // Recorded before anything is made, so a cbox killed from here on leaves a record to undo.
     const network = reserveNetwork(spec.network, rootless, { id: spec.id, paths, isAlive: containerRuns, record: (net) => updateState(dirs, { network: net }) });
     if (network.mode === "bridge") cleanup.push("release the network", () => updateState(dirs, { network: releaseRecordedNetwork(network, spec.id, paths) }));
     if (writeEtcFiles(dirs, spec.hostname, etcNetwork(network), spec.name).noNameservers) warn(NO_NAMESERVERS_WARNING);
     // Its paths are in state.json: removing the container's folder removes the cgroup too.
+    mark("network and /etc files");
     if (cgroup) createCgroup(cgroup);
+    mark("create cgroup");
 
     prep = new Preparation(spec, maps, dirs.dir, process.env, mode.detach);
     const plan = buildPlan(spec, dirs, host, prep.prepared);
+    mark("plan");
     const flags = containerCloneFlags(host.userNamespace, spec.init, network.mode === "host");
     const child = mode.detach ? spawnDetachedContainer(plan, flags, spec, dirs, paths) : spawnContainer(plan, flags, spec.stopTimeout);
     cleanup.push("stop the container", () => child.abort());
     prep.spawned();
+    mark("clone");
     // Limited before it runs anything of its own: it waits for release until then.
     if (cgroup) enterCgroup(cgroup, child.pid);
+    mark("enter cgroup");
     if (maps) writeChildMaps(child.pid, maps);
     if (network.mode === "bridge") {
       connectNetwork(network, child.pid, dirs.dir);
       updateState(dirs, { network });
     }
+    mark("maps and network");
     const failure = child.release();
+    mark("child set up and exec");
     prep.started();
     if (failure) throw startFailure(plan, failure, dirs.rootfs);
     const running: Partial<ContainerState> = { status: "running", pid: child.pid, pidStartTime: processStartTime(child.pid), started: new Date().toISOString() };
@@ -128,7 +140,9 @@ export function startContainer(spec: ContainerSpec, paths: Paths, mode: StartMod
     }
     updateState(dirs, running);
     prep.stdio.attach(child.pid);
+    mark("record running");
     const code = exitCodeOf(child.wait());
+    mark("container ran");
     const oomKilled = (cgroup?.oomKills() ?? 0) > 0;
     if (oomKilled) printError(outOfMemory(code, spec.limits));
     keep = !spec.remove;
@@ -141,6 +155,7 @@ export function startContainer(spec: ContainerSpec, paths: Paths, mode: StartMod
   } finally {
     prep?.close();
     if (!keep) for (const failure of cleanup.unwind()) warn(`cleanup: ${failure}`);
+    mark("clean up");
   }
 }
 
