@@ -28,8 +28,10 @@ export async function buildBinary(arch: Arch, outfile: string): Promise<string |
   const shimError = await buildShimLibrary(arch, shimFor(arch));
   if (shimError) return shimError;
   copyFileSync(shimFor(arch), embeddedShim);
+  // --splitting: a command's code is loaded only when it runs. Code in the executable costs
+  // start-up time even when unused (all of cbox in one chunk: ~4 ms before main, measured).
   const define = `CBOX_COMMIT=${JSON.stringify(await gitCommit())}`;
-  const res = await $`bun build --compile --minify --bytecode --format=esm --target=bun-linux-${arch} --define ${define} src/main.ts --outfile ${outfile}`
+  const res = await $`bun build --compile --splitting --minify --bytecode --format=esm --target=bun-linux-${arch} --define ${define} src/main.ts --outfile ${outfile}`
     .cwd(repo)
     .quiet()
     .nothrow();
