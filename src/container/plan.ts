@@ -66,7 +66,7 @@ export interface Lockdown {
   lastCap: number;
   noNewPrivileges: boolean;
   /** The filter's instructions, packed; none: unconfined. */
-  seccomp?: bigint[];
+  seccomp?: BigInt64Array;
 }
 
 /**

@@ -43,43 +43,62 @@ export type OpName = keyof typeof OpCode;
 /** One step of the plan: plain data, so plans can be built and checked without a kernel. */
 export interface Op {
   op: OpName;
-  /** Signed 64-bit each; a bigint carries values past 2^53 (a packed BPF instruction). */
-  ints?: (number | bigint)[];
+  /**
+   * Signed 64-bit each; a bigint carries values past 2^53. A BigInt64Array (a packed seccomp
+   * filter) is copied into the plan as it is.
+   */
+  ints?: (number | bigint)[] | BigInt64Array;
   strs?: string[];
 }
 
 const encoder = new TextEncoder();
+const TWO_32 = 2 ** 32;
 
-/** Serializes ops as records: u32 code, nints, nstrs, size | i64 ints | NUL-ended strings | pad 8. */
+/**
+ * Serializes ops as records: u32 code, nints, nstrs, size | i64 ints | NUL-ended strings | pad 8.
+ * Written in one pass into one buffer: it runs at every start.
+ */
 export function encodePlan(ops: Op[]): Uint8Array {
-  const records = ops.map(encodeOp);
-  const out = new Uint8Array(records.reduce((n, r) => n + r.length, 0));
-  let off = 0;
-  for (const r of records) {
-    out.set(r, off);
-    off += r.length;
+  let most = 0;
+  for (const { ints, strs } of ops) {
+    most += 16 + 8 * (ints?.length ?? 0) + 8;
+    for (const s of strs ?? []) most += 3 * s.length + 1; // UTF-8 needs at most 3 bytes per UTF-16 unit
   }
-  return out;
+  const buf = new Uint8Array(most);
+  const view = new DataView(buf.buffer);
+  let off = 0;
+  for (const op of ops) off = encodeOp(op, buf, view, off);
+  return buf.subarray(0, off);
 }
 
-function encodeOp({ op, ints = [], strs = [] }: Op): Uint8Array {
-  const bytes = strs.map((s) => {
-    if (s.includes("\0")) throw new Error(`${op}: a string holds a NUL byte`);
-    return encoder.encode(s);
-  });
-  const strLen = bytes.reduce((n, b) => n + b.length + 1, 0);
-  const size = Math.ceil((16 + 8 * ints.length + strLen) / 8) * 8;
-  const buf = new Uint8Array(size);
-  const view = new DataView(buf.buffer);
-  view.setUint32(0, OpCode[op], true);
-  view.setUint32(4, ints.length, true);
-  view.setUint32(8, strs.length, true);
-  view.setUint32(12, size, true);
-  ints.forEach((v, i) => view.setBigInt64(16 + 8 * i, BigInt.asIntN(64, BigInt(v)), true));
-  let off = 16 + 8 * ints.length;
-  for (const b of bytes) {
-    buf.set(b, off);
-    off += b.length + 1;
+/** Writes op's record at start; returns where the next one begins. */
+function encodeOp({ op, ints = [], strs = [] }: Op, buf: Uint8Array, view: DataView, start: number): number {
+  let off = start + 16;
+  if (ints instanceof BigInt64Array) {
+    buf.set(new Uint8Array(ints.buffer, ints.byteOffset, ints.byteLength), off);
+    off += ints.byteLength;
+  } else {
+    for (const v of ints) {
+      writeInt64(view, off, v, op);
+      off += 8;
+    }
   }
-  return buf;
+  for (const s of strs) {
+    if (s.includes("\0")) throw new Error(`${op}: a string holds a NUL byte`);
+    off += encoder.encodeInto(s, buf.subarray(off)).written + 1; // the buffer is zeroed: the NUL is there
+  }
+  const size = Math.ceil((off - start) / 8) * 8;
+  view.setUint32(start, OpCode[op], true);
+  view.setUint32(start + 4, ints.length, true);
+  view.setUint32(start + 8, strs.length, true);
+  view.setUint32(start + 12, size, true);
+  return start + size;
+}
+
+function writeInt64(view: DataView, off: number, v: number | bigint, op: OpName): void {
+  if (typeof v === "bigint") return view.setBigInt64(off, BigInt.asIntN(64, v), true);
+  if (!Number.isSafeInteger(v)) throw new Error(`${op}: ${v} is not an integer cbox can pass on`);
+  const high = Math.floor(v / TWO_32);
+  view.setUint32(off, v - high * TWO_32, true);
+  view.setInt32(off + 4, high, true);
 }

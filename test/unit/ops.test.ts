@@ -83,6 +83,30 @@ describe("encodePlan", () => {
     expect(Array.from(buf.subarray(16, 24))).toEqual([0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]);
   });
 
+  test("numbers past 32 bits, bigints and strings past 1 byte per character keep their values", () => {
+    const big = 2 ** 40 + 5;
+    const buf = encodePlan([{ op: "capset", ints: [big, -(2 ** 33), 0x8000000000000006n], strs: ["日本", "x"] }]);
+    const h = header(buf);
+    expect([h.int(0), h.int(1), h.int(2)]).toEqual([BigInt(big), -(2n ** 33n), BigInt.asIntN(64, 0x8000000000000006n)]);
+    expect(new TextDecoder().decode(buf.subarray(40, 40 + 6))).toBe("日本");
+    expect(Array.from(buf.subarray(46, 49))).toEqual([0, 0x78, 0]);
+    expect(h.size).toBe(56); // 16 + 24 + 7 + 2 = 49 -> 56
+  });
+
+  test("a BigInt64Array's bytes are copied as they are", () => {
+    const ints = new BigInt64Array([1n, -2n, 0x7fff0000feff0035n]);
+    const buf = encodePlan([{ op: "seccomp", ints }]);
+    const h = header(buf);
+    expect(h.nints).toBe(3);
+    expect(h.size).toBe(40);
+    expect([h.int(0), h.int(1), h.int(2)]).toEqual([1n, -2n, 0x7fff0000feff0035n]);
+  });
+
+  test("a number that is not a safe integer throws", () => {
+    expect(() => encodePlan([{ op: "umask", ints: [1.5] }])).toThrow("umask: 1.5 is not an integer");
+    expect(() => encodePlan([{ op: "umask", ints: [2 ** 60] }])).toThrow("not an integer");
+  });
+
   test("a NUL inside a string throws", () => {
     expect(() => encodePlan([{ op: "chdir", strs: ["a\0b"] }])).toThrow("NUL");
   });

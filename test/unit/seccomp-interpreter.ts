@@ -23,15 +23,15 @@ function dataBytes(d: SeccompData): DataView {
 }
 
 /** Unpacks code | jt << 16 | jf << 24 | k << 32 from each signed 64-bit value. */
-export function unpack(packed: bigint[]): { code: number; jt: number; jf: number; k: number }[] {
-  return packed.map((p) => {
+export function unpack(packed: ArrayLike<bigint>): { code: number; jt: number; jf: number; k: number }[] {
+  return Array.from(packed, (p) => {
     const u = BigInt.asUintN(64, p);
     return { code: Number(u & 0xffffn), jt: Number((u >> 16n) & 0xffn), jf: Number((u >> 24n) & 0xffn), k: Number(u >> 32n) };
   });
 }
 
 /** The program's return value for data. */
-export function runFilter(packed: bigint[], data: SeccompData): number {
+export function runFilter(packed: ArrayLike<bigint>, data: SeccompData): number {
   const prog = unpack(packed);
   const mem = dataBytes(data);
   let a = 0;
@@ -76,7 +76,7 @@ export function runFilter(packed: bigint[], data: SeccompData): number {
 }
 
 /** runFilter for a call by name on arch's native ABI. */
-export function runCall(packed: bigint[], arch: SeccompArch, name: string, args: (bigint | number)[] = []): number {
+export function runCall(packed: ArrayLike<bigint>, arch: SeccompArch, name: string, args: (bigint | number)[] = []): number {
   const nr = syscallNumber(arch, name);
   if (nr === undefined) throw new Error(`test: ${arch} has no ${name}`);
   return runFilter(packed, { nr, arch: ARCHES[arch].auditArch, args: args.map((a) => BigInt(a)) });

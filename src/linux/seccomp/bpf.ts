@@ -80,13 +80,17 @@ export function assemble(lines: Line[]): Instruction[] {
 }
 
 /**
- * Each instruction as the 8 bytes of struct sock_filter read as one little-endian 64-bit integer
- * (code | jt << 16 | jf << 24 | k << 32), signed: an array of these laid out in memory on a
- * little-endian machine is the kernel's sock_filter array.
+ * The kernel's struct sock_filter array, little-endian (as both CPUs cbox runs on are): each
+ * instruction's 8 bytes read as one signed 64-bit integer are code | jt << 16 | jf << 24 | k << 32.
+ * The plan hands these bytes to the shim as they are.
  */
-export function packFilter(insns: Instruction[]): bigint[] {
-  return insns.map((insn) => {
-    const low = BigInt((insn.code & 0xffff) | ((insn.jt & 0xff) << 16)) | (BigInt(insn.jf & 0xff) << 24n);
-    return BigInt.asIntN(64, low | (BigInt(insn.k >>> 0) << 32n));
+export function packFilter(insns: Instruction[]): BigInt64Array {
+  const view = new DataView(new ArrayBuffer(insns.length * 8));
+  insns.forEach((insn, i) => {
+    view.setUint16(8 * i, insn.code, true);
+    view.setUint8(8 * i + 2, insn.jt);
+    view.setUint8(8 * i + 3, insn.jf);
+    view.setUint32(8 * i + 4, insn.k >>> 0, true);
   });
+  return new BigInt64Array(view.buffer);
 }
