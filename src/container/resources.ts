@@ -3,7 +3,7 @@ import { readFileSync } from "node:fs";
 import { CboxError } from "../errors.ts";
 import type { ContainerCgroup } from "../linux/cgroups/cgroup.ts";
 import { cgroupfs } from "../linux/cgroups/fs.ts";
-import { delegatedCgroup, parseLayout, unifiedPath, type CgroupLayout } from "../linux/cgroups/detect.ts";
+import { delegatedCgroup, unifiedPath, type CgroupLayout } from "../linux/cgroups/detect.ts";
 import { controllersFor, CPU_PERIOD_US, hasLimits, limitsSet, type Limits } from "../linux/cgroups/limits.ts";
 import type { DeviceRule } from "../linux/cgroups/devices.ts";
 import { v1Hierarchies, V1Cgroup } from "../linux/cgroups/v1.ts";
@@ -103,9 +103,9 @@ export interface CgroupChoice {
 }
 
 /** This host, as chooseCgroup sees it. */
-export function hostCgroups(rootless: boolean, mountinfo: string): CgroupHost {
+export function hostCgroups(rootless: boolean, layout: CgroupLayout): CgroupHost {
   return {
-    layout: parseLayout(mountinfo),
+    layout,
     rootless,
     ownCgroup: () => readFileSync("/proc/self/cgroup", "utf8"),
     controllersOf: (dir) => (cgroupfs.read(`${dir}/cgroup.controllers`) ?? "").split(/\s+/).filter(Boolean),

@@ -2,7 +2,9 @@
 import { closeSync, openSync, readFileSync, rmSync, writeSync } from "node:fs";
 import { printError, warn } from "../cli/output.ts";
 import { CboxError, describeErrno, errnoName, ExitCode, systemErrorText } from "../errors.ts";
+import { warmCgroupAttach } from "../linux/cgroups/attach-warmup.ts";
 import { CgroupWriteError, type ContainerCgroup } from "../linux/cgroups/cgroup.ts";
+import { parseLayout, type CgroupLayout } from "../linux/cgroups/detect.ts";
 import { ALLOWED_DEVICES } from "../linux/cgroups/devices.ts";
 import { cgroupView } from "../linux/cgroups/mount-plan.ts";
 import { formatBinaryBytes, type Limits } from "../linux/cgroups/limits.ts";
@@ -38,6 +40,7 @@ export function runContainer(opts: RunOptions, paths: Paths): number {
   if (rootless && opts.userns === "private") {
     throw new CboxError("--userns=private is for root: an ordinary user's containers always have a user namespace of their own");
   }
+  const mounts = readMountsAndWarm();
   const rootlessMaps = rootless ? detectRootlessMaps() : undefined;
   const removeTree = treeRemover(rootlessMaps);
   recoverStale(paths, removeTree);
@@ -47,7 +50,7 @@ export function runContainer(opts: RunOptions, paths: Paths): number {
   spec.volumes.push(...anonymousVolumes(paths, opts.config?.Volumes ?? [], [...spec.volumes, ...spec.tmpfs].map((m) => m.target)));
   mark("container spec");
   if (opts.detach && spec.tty) throw new CboxError("-d with -t is not supported yet: run -d without -t (use -i to keep stdin open)");
-  const code = startContainer(spec, paths, { detach: !!opts.detach, rootlessMaps, removeTree });
+  const code = startContainer(spec, paths, { detach: !!opts.detach, rootlessMaps, removeTree, mounts });
   if (opts.detach) writeSync(1, `${spec.id}\n`);
   return code;
 }
@@ -58,6 +61,22 @@ export interface StartMode {
   removeTree: (path: string) => void;
   /** cbox start: the container's folder, claimed by the caller (status created, owner us). */
   existing?: ContainerDirs;
+  /** Read (and the cgroup move warmed) early by the caller, if it could. */
+  mounts?: HostMounts;
+}
+
+/** The mount table, read once per start: the cgroup choice and the container's /sys/fs/cgroup come from it. */
+export interface HostMounts {
+  mountinfo: string;
+  cgroups: CgroupLayout;
+}
+
+/** Reads the mount table and starts warming the container's move into its cgroup (attach-warmup.ts). */
+export function readMountsAndWarm(): HostMounts {
+  const mountinfo = readFileSync("/proc/self/mountinfo", "utf8");
+  const cgroups = parseLayout(mountinfo);
+  if (cgroups.version !== 0) warmCgroupAttach(cgroups, readFileSync("/proc/self/cgroup", "utf8"));
+  return { mountinfo, cgroups };
 }
 
 /**
@@ -75,9 +94,8 @@ export function startContainer(spec: ContainerSpec, paths: Paths, mode: StartMod
     checkRootfsOwner(spec.rootfs, mode.rootlessMaps);
   }
   const devices = spec.security.privileged ? undefined : ALLOWED_DEVICES;
-  // Read once: the cgroup choice and the container's /sys/fs/cgroup both come from it.
-  const mountinfo = readFileSync("/proc/self/mountinfo", "utf8");
-  const { cgroup, warning } = chooseCgroup(spec.id, spec.limits, hostCgroups(rootless, mountinfo), devices);
+  const { mountinfo, cgroups } = mode.mounts ?? readMountsAndWarm();
+  const { cgroup, warning } = chooseCgroup(spec.id, spec.limits, hostCgroups(rootless, cgroups), devices);
   if (warning) warn(warning);
   const maps = mode.rootlessMaps ?? (spec.userns === "private" ? privateMaps() : undefined);
   const host = hostFacts(maps, mountinfo);
