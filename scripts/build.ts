@@ -30,8 +30,11 @@ export async function buildBinary(arch: Arch, outfile: string): Promise<string |
   copyFileSync(shimFor(arch), embeddedShim);
   // --splitting: a command's code is loaded only when it runs. Code in the executable costs
   // start-up time even when unused (all of cbox in one chunk: ~4 ms before main, measured).
+  // --no-compile-autoload-*: an executable reads the working folder's bunfig.toml (whose preload
+  // runs code) and .env (which sets CBOX_ROOT, PATH...) unless told not to; cbox runs as root.
   const define = `CBOX_COMMIT=${JSON.stringify(await gitCommit())}`;
-  const res = await $`bun build --compile --splitting --minify --bytecode --format=esm --target=bun-linux-${arch} --define ${define} src/main.ts --outfile ${outfile}`
+  const noAutoload = ["--no-compile-autoload-bunfig", "--no-compile-autoload-dotenv", "--no-compile-autoload-tsconfig", "--no-compile-autoload-package-json"];
+  const res = await $`bun build --compile --splitting --minify --bytecode --format=esm ${noAutoload} --target=bun-linux-${arch} --define ${define} src/main.ts --outfile ${outfile}`
     .cwd(repo)
     .quiet()
     .nothrow();
