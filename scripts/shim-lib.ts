@@ -56,7 +56,7 @@ export async function shimSource(arch: Arch): Promise<string> {
   const files = await Promise.all(sources.map(async (f) => `#line 1 "${f}"\n${await Bun.file(join(sourceDir, f)).text()}`));
   const used = [...new Set(files.join("\n").match(/\bSYS_\w+/g) ?? [])].sort();
   const defines = used.map((sys) => {
-    const nr = ABIS[arch].syscalls[sys.slice(4)];
+    const nr = ABIS[arch].syscalls()[sys.slice(4)];
     if (nr === undefined) throw new Error(`src/sys/c uses ${sys}, which ${ABIS[arch].machine} has no number for`);
     return `#define ${sys} ${nr}`;
   });

@@ -71,7 +71,8 @@ const errnos: Record<number, [string, string]> = {
   122: ["EDQUOT", "disk quota exceeded"],
 };
 
-const byCode = new Map(Object.values(errnos).map(([name, text]) => [name, text]));
+/** By name, made on first use: every command loads this module, few print a system error. */
+let byCode: Map<string, string> | undefined;
 
 /** "permission denied" for 13; "errno N" for values without a text here. */
 export function describeErrno(errno: number): string {
@@ -85,6 +86,7 @@ export function errnoName(errno: number): string {
 /** The message of a Node/Bun system error without its stack: "EACCES: permission denied, open 'x'". */
 export function systemErrorText(err: unknown): string {
   const e = err as NodeJS.ErrnoException;
+  byCode ??= new Map(Object.values(errnos));
   const text = e?.code ? byCode.get(e.code) : undefined;
   if (text) return `${text}${e.path ? `: ${e.path}` : ""}`;
   return e instanceof Error ? e.message : String(err);

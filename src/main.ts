@@ -40,16 +40,19 @@ const imageCommands: Record<string, string> = {
   ls: "images", list: "images", pull: "pull", tag: "tag", inspect: "image inspect",
   rm: "rmi", remove: "rmi", prune: "image prune", save: "save", load: "load",
 };
-const imageGroup = defineCommand({ meta: { name: "image", description: `Manage images: cbox image ${Object.keys(imageCommands).filter((c) => c !== "list" && c !== "remove").join("|")}` } });
-
-const root = defineCommand({
-  meta: { name: "cbox", version, description: "Containers for Linux in one executable, with no daemon" },
-  // Names starting with _ are cbox's own (its monitor runs them), those with a space are reached through `image`: not listed.
-  subCommands: {
-    ...Object.fromEntries(Object.entries(commands).filter(([name]) => !name.startsWith("_") && !name.includes(" ")).map(([name, load]) => [name, () => load().then((m) => m.default)])),
-    image: imageGroup,
-  },
-});
+/** The command tree as the usage shows it: made only when a usage is printed (start-up counts). */
+function usageTree(): { root: CommandDef<any>; imageGroup: CommandDef<any> } {
+  const imageGroup = defineCommand({ meta: { name: "image", description: `Manage images: cbox image ${Object.keys(imageCommands).filter((c) => c !== "list" && c !== "remove").join("|")}` } });
+  const root = defineCommand({
+    meta: { name: "cbox", version, description: "Containers for Linux in one executable, with no daemon" },
+    // Names starting with _ are cbox's own (its monitor runs them), those with a space are reached through `image`: not listed.
+    subCommands: {
+      ...Object.fromEntries(Object.entries(commands).filter(([name]) => !name.startsWith("_") && !name.includes(" ")).map(([name, load]) => [name, () => load().then((m) => m.default)])),
+      image: imageGroup,
+    },
+  });
+  return { root, imageGroup };
+}
 
 /** Commands whose operands are a container command line: flags end at the first operand. */
 const stopsAtOperand = new Set(["run", "exec"]);
@@ -60,6 +63,7 @@ async function main(argv: string[]): Promise<number> {
     const sub = rest[0] ?? "";
     if (!imageCommands[sub] || !commands[imageCommands[sub]]) {
       if (sub === "" || sub === "--help") {
+        const { root, imageGroup } = usageTree();
         await showUsage(imageGroup, root);
         return sub === "" ? ExitCode.cboxError : 0;
       }
@@ -68,7 +72,7 @@ async function main(argv: string[]): Promise<number> {
     [name, ...rest] = [imageCommands[sub]!, ...rest.slice(1)];
   }
   if (name === undefined || name === "--help" || name === "help") {
-    await showUsage(root);
+    await showUsage(usageTree().root);
     return name === undefined ? ExitCode.cboxError : 0;
   }
   if (name === "--version" || name === "version") {
@@ -82,7 +86,7 @@ async function main(argv: string[]): Promise<number> {
   const defs: FlagDefs = { ...mod.args, help: { type: "boolean", description: "Show this help" } };
   const { flags, operands } = parseFlags(rest, defs, stopsAtOperand.has(name));
   if (flags.help) {
-    await showUsage(mod.default, root);
+    await showUsage(mod.default, usageTree().root);
     return 0;
   }
   mark("parse flags");

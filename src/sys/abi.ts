@@ -3,8 +3,8 @@
 // and its own AUDIT_ARCH. Everything else cbox passes (errno and signal numbers, clone flags,
 // ioctls, struct termios, the shim's constants) is the same on both, and
 // test/unit/abi-headers.test.ts checks both kinds against each architecture's kernel headers.
-import { AARCH64_SYSCALLS } from "../linux/seccomp/syscalls-aarch64.ts";
-import { X86_64_SYSCALLS } from "../linux/seccomp/syscalls-x86_64.ts";
+import { aarch64Syscalls } from "../linux/seccomp/syscalls-aarch64.ts";
+import { x86_64Syscalls } from "../linux/seccomp/syscalls-x86_64.ts";
 
 export type CpuArch = "x64" | "arm64";
 
@@ -13,8 +13,8 @@ export interface Abi {
   machine: "x86_64" | "aarch64";
   /** AUDIT_ARCH_* (linux/audit.h): what seccomp_data.arch holds for a native system call. */
   auditArch: number;
-  /** System call numbers by name (generated from the kernel's tables: scripts/gen-syscalls.ts). */
-  syscalls: Readonly<Record<string, number>>;
+  /** System call numbers by name (generated from the kernel's tables: scripts/gen-syscalls.ts), built on first use. */
+  syscalls: () => Readonly<Record<string, number>>;
   /** x86_64's O_DIRECTORY is arm64's O_DIRECT: a flag with the other's value is a different flag. */
   O_DIRECTORY: number;
   O_NOFOLLOW: number;
@@ -24,11 +24,16 @@ export interface Abi {
 
 const __O_TMPFILE = 0o20000000;
 
+function once<T>(make: () => T): () => T {
+  let value: T | undefined;
+  return () => (value ??= make());
+}
+
 export const ABIS: Record<CpuArch, Abi> = {
   x64: {
     machine: "x86_64",
     auditArch: 0xc000003e,
-    syscalls: X86_64_SYSCALLS,
+    syscalls: once(x86_64Syscalls),
     O_DIRECTORY: 0o200000,
     O_NOFOLLOW: 0o400000,
     O_TMPFILE: __O_TMPFILE | 0o200000,
@@ -36,7 +41,7 @@ export const ABIS: Record<CpuArch, Abi> = {
   arm64: {
     machine: "aarch64",
     auditArch: 0xc00000b7,
-    syscalls: AARCH64_SYSCALLS,
+    syscalls: once(aarch64Syscalls),
     O_DIRECTORY: 0o40000,
     O_NOFOLLOW: 0o100000,
     O_TMPFILE: __O_TMPFILE | 0o40000,

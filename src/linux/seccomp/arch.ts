@@ -12,7 +12,7 @@ export interface ArchInfo {
   dockerName: string;
   /** The profile's SCMP_ARCH_* name. */
   scmpName: string;
-  syscalls: Readonly<Record<string, number>>;
+  syscalls: () => Readonly<Record<string, number>>;
   /** x86_64 shares its AUDIT_ARCH with x32, whose numbers have this bit set; 0 where there is no such ABI. */
   x32Bit: number;
 }
@@ -24,7 +24,7 @@ export const ARCHES: Record<SeccompArch, ArchInfo> = {
 
 /** The number of name on arch, or undefined when arch has no such call. */
 export function syscallNumber(arch: SeccompArch, name: string): number | undefined {
-  const table = ARCHES[arch].syscalls;
+  const table = ARCHES[arch].syscalls();
   return Object.hasOwn(table, name) ? table[name] : undefined;
 }
 
