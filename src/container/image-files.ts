@@ -9,14 +9,16 @@ import { isWhiteout, opaqueFolders } from "../image/layers.ts";
 export function readImageFile(layers: string[], path: string): string {
   const parts = path.split("/").filter(Boolean);
   for (const layer of layers) {
-    for (let i = 1; i <= parts.length; i++) {
-      const st = lstatSync(join(layer, ...parts.slice(0, i)), { throwIfNoEntry: false });
-      if (st && isWhiteout(st)) return ""; // whited out here
-    }
+    // Read through every component, the file is here and none of them is a whiteout (a device is
+    // no folder, and reading one fails): only a failed read needs the walk below.
     try {
       return readFileSync(join(layer, path), "utf8");
     } catch {
-      // not in this layer
+      // not in this layer, or whited out here
+    }
+    for (let i = 1; i <= parts.length; i++) {
+      const st = lstatSync(join(layer, ...parts.slice(0, i)), { throwIfNoEntry: false });
+      if (st && isWhiteout(st)) return ""; // whited out here
     }
     const opaque = opaqueFolders(layer);
     if (parts.some((_, i) => i > 0 && opaque.has(parts.slice(0, i).join("/")))) return "";
