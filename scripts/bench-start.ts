@@ -1,21 +1,24 @@
-// Container start latency: cbox vs crun, runc and bubblewrap, timed by hyperfine.
-// Writes its own section of BENCHMARKS.md and prints the table.
+// Container start latency: cbox vs crun, runc and bubblewrap, timed by hyperfine; where cbox's
+// start spends its time (CBOX_TIMING=1); run -d and exec against crun's. Writes its own section
+// of BENCHMARKS.md and prints it.
 //
 //   bun scripts/bench-start.ts
 //
 // Env: BENCH_RUNS (default 50), BENCH_ROOTFS (use this rootfs instead of building one),
 //      BENCH_NO_BUILD=1 (reuse dist/cbox), BENCH_ONLY_PEERS=1 (skip cbox).
-import { mkdtempSync, rmSync, mkdirSync, readFileSync } from "node:fs";
+import { mkdtempSync, rmSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { OUT, type Row, buildCbox, hyperfine, line, machineLine, ms as f, run, version, writeSection, buildRootfs } from "./bench-lib.ts";
+import { OUT, type Bench, type Row, buildCbox, hyperfine, line, machineLine, ms as f, run, version, writeSection, buildRootfs } from "./bench-lib.ts";
+import { measurePhases, phaseTable, type Phases } from "./bench-phases.ts";
 
 const GOAL = "cbox within 1.5x of crun's mean start time and faster than runc";
 const RUNS = Number(process.env.BENCH_RUNS ?? 50);
 const ONLY_PEERS = process.env.BENCH_ONLY_PEERS === "1";
 const CGROUP2_STUB = "/sys/fs/cgroup/unified";
 const LIMITS = ["--memory", "64m", "--cpus", "1", "--pids-limit", "100"];
-const IDS = { crun: "cbox-bench-crun", runc: "cbox-bench-runc" };
+const IDS = { crun: "cbox-bench-crun", runc: "cbox-bench-runc", crunDetached: "cbox-bench-crun-d", crunExec: "cbox-bench-crun-x" };
+const CBOX_NAMES = { detached: "cbox-bench-d", exec: "cbox-bench-x" };
 
 type Peer = { name: string; cmd: string[]; shown: string };
 
@@ -39,12 +42,12 @@ function ensureTools() {
 }
 
 // OCI bundle from the runtime's own default spec, changed only where the benchmark needs it.
-async function makeBundle(runtime: "crun" | "runc", dir: string, rootfs: string) {
+async function makeBundle(runtime: "crun" | "runc", dir: string, rootfs: string, args = ["/bin/true"]) {
   mkdirSync(dir, { recursive: true });
   run([runtime, "spec"], { cwd: dir, quiet: true });
   const path = join(dir, "config.json");
   const spec = await Bun.file(path).json();
-  spec.process.args = ["/bin/true"];
+  spec.process.args = args;
   spec.process.terminal = false;
   spec.root = { path: rootfs, readonly: true };
   spec.hostname = "bench";
@@ -53,28 +56,35 @@ async function makeBundle(runtime: "crun" | "runc", dir: string, rootfs: string)
 
 // `crun run` / `runc run` (without --detach) delete the container once its process exits,
 // so a fixed id can be reused run after run. This only removes leftovers of an interrupted run.
+const runtimeOf = (id: string) => (id === IDS.runc ? "runc" : "crun");
 function removeContainers() {
-  for (const [rt, id] of Object.entries(IDS))
-    Bun.spawnSync({ cmd: inNs([rt, "delete", "-f", id]), stdout: "ignore", stderr: "ignore" });
+  for (const id of Object.values(IDS))
+    Bun.spawnSync({ cmd: inNs([runtimeOf(id), "delete", "-f", id]), stdout: "ignore", stderr: "ignore" });
 }
 function leftovers(): string[] {
-  return Object.entries(IDS).filter(([rt, id]) =>
-    run([rt, "list", "-q"], { quiet: true }).split("\n").includes(id),
-  ).map(([, id]) => id);
+  return Object.values(IDS).filter((id) =>
+    run([runtimeOf(id), "list", "-q"], { quiet: true }).split("\n").includes(id),
+  );
 }
 
-function report(rows: Row[], peers: Peer[]): string {
+const tableOf = (rows: Row[], base: Row, baseName: string) =>
+  [
+    `| command | mean ms | ± ms | min ms | max ms | vs ${baseName} |`,
+    "|---|--:|--:|--:|--:|--:|",
+    ...rows.map((r) => `| ${r.name} | ${f(r.mean)} | ${f(r.stddev)} | ${f(r.min)} | ${f(r.max)} | ${f(r.mean / base.mean)}x |`),
+  ].join("\n");
+
+/** Detached starts and exec, cbox against crun: their rows and the commands. */
+interface DetachedRun {
+  rows: Row[];
+  shown: string[];
+}
+
+function report(rows: Row[], peers: Peer[], phases: Phases | undefined, detached: DetachedRun | undefined): string {
   const byName = (n: string) => rows.find((r) => r.name.startsWith(n));
   const crun = byName("crun")!;
   const runc = byName("runc")!;
   const cbox = rows.find((r) => r.name === "cbox");
-  const table = [
-    "| command | mean ms | ± ms | min ms | max ms | vs crun |",
-    "|---|--:|--:|--:|--:|--:|",
-    ...rows.map(
-      (r) => `| ${r.name} | ${f(r.mean)} | ${f(r.stddev)} | ${f(r.min)} | ${f(r.max)} | ${f(r.mean / crun.mean)}x |`,
-    ),
-  ].join("\n");
   let verdict: string;
   if (!cbox) {
     verdict = "Goal not evaluated: cbox was not measured (BENCH_ONLY_PEERS=1).";
@@ -88,7 +98,7 @@ function report(rows: Row[], peers: Peer[]): string {
   const open = rows.find((r) => r.name === "cbox without seccomp");
   const filterCost =
     cbox && open
-      ? `The default seccomp filter (built and installed at every start) costs ${f(cbox.mean - open.mean)} ms of cbox's mean (cbox minus cbox without seccomp; ± ${f(Math.hypot(cbox.stddev, open.stddev))} ms).`
+      ? `The default seccomp filter (compiled when cbox is built, installed at every start) costs ${f(cbox.mean - open.mean)} ms of cbox's mean (cbox minus cbox without seccomp; ± ${f(Math.hypot(cbox.stddev, open.stddev))} ms).`
       : "";
   const ns = hybrid ? `a private mount namespace with the empty cgroup2 at ${CGROUP2_STUB} unmounted` : "the host mount namespace";
   return [
@@ -96,7 +106,7 @@ function report(rows: Row[], peers: Peer[]): string {
     "",
     "Time to start a container running `/bin/true` from a busybox rootfs (read-only root) and wait for it to exit.",
     "",
-    table,
+    tableOf(rows, crun, "crun"),
     "",
     `${machineLine(RUNS)} · every command runs without a shell (\`-N\`) inside ${ns}.`,
     "",
@@ -106,7 +116,110 @@ function report(rows: Row[], peers: Peer[]): string {
     "Commands (`bun scripts/bench-start.ts`):",
     "",
     ...peers.map((p) => `- ${p.name}: \`${p.shown}\``),
+    ...(phases && cbox ? ["", phaseSection(phases, rows, cbox, crun)] : []),
+    ...(detached ? ["", detachedSection(detached)] : []),
   ].join("\n");
+}
+
+/** Where cbox's time goes, and what of it is Bun's own (the two floor rows of the table). */
+function phaseSection(p: Phases, rows: Row[], cbox: Row, crun: Row): string {
+  const hello = rows.find((r) => r.name.startsWith("Bun:"));
+  const entry = rows.find((r) => r.name.startsWith("cbox --version"));
+  const phase = (name: string) => p.phases.find((x) => x.name === name)?.ms ?? 0;
+  const kernel = ["clone", "enter cgroup", "child set up and exec", "container ran"].reduce((n, name) => n + phase(name), 0);
+  const split: string[] = [];
+  if (hello && entry) {
+    const loading = entry.mean - hello.mean + phase("load command");
+    const rest = cbox.mean - hello.mean - loading - kernel;
+    split.push(
+      "Split of cbox's mean, from the rows above and the phases:",
+      "",
+      "| part | ms | share |",
+      "|---|--:|--:|",
+      `| Bun starting and exiting (the compiled hello world) | ${f(hello.mean)} | ${pct(hello.mean, cbox.mean)} |`,
+      `| loading cbox's code (\`cbox --version\` minus hello, plus "load command") | ${f(loading)} | ${pct(loading, cbox.mean)} |`,
+      `| the container's kernel work (clone, enter cgroup, child set up and exec, container ran) | ${f(kernel)} | ${pct(kernel, cbox.mean)} |`,
+      `| cbox's own work: the other phases, in JavaScript and on files | ${f(rest)} | ${pct(rest, cbox.mean)} |`,
+      "",
+      `crun does its whole start in ${f(crun.mean)} ms; 1.5x is ${f(1.5 * crun.mean)} ms. Bun and the loading of cbox's code alone take ${f(hello.mean + loading)} ms of that budget.`,
+    );
+  }
+  return [
+    "### Where a start's time goes",
+    "",
+    `\`CBOX_TIMING=1\` makes cbox write the end of each phase of a start (ms since its process began) on stderr; the median of each phase over ${p.runs} runs of the \`cbox\` command above, one after another as hyperfine runs them:`,
+    "",
+    phaseTable(p),
+    "",
+    `The process's wall time (hyperfine's mean, ${f(cbox.mean)} ms) adds what happens before Bun's clock starts (exec of the 110 MB executable, the dynamic loader) and after the exit call.`,
+    ...(split.length ? ["", ...split] : []),
+  ].join("\n");
+}
+
+const pct = (part: number, whole: number) => `${Math.round((100 * part) / whole)}%`;
+
+function detachedSection(d: DetachedRun): string {
+  const [cboxD, crunD, cboxX, crunX] = d.rows as [Row, Row, Row, Row];
+  return [
+    "### Detached start and exec",
+    "",
+    "`run -d` of `sleep 3600` until the command returns (the previous container removed before each run, untimed), and `exec` of `/bin/true` in a running container.",
+    "",
+    tableOf([cboxD, crunD], crunD, "crun"),
+    "",
+    tableOf([cboxX, crunX], crunX, "crun"),
+    "",
+    `cbox's \`run -d\` is ${f(cboxD.mean / crunD.mean)}x crun's and its \`exec\` ${f(cboxX.mean / crunX.mean)}x (reported, no goal): a detached cbox container also gets its monitor, a process that holds its output and records its end, where crun leaves that to its caller.`,
+    "",
+    "Commands:",
+    "",
+    ...d.shown.map((c) => `- \`${c}\``),
+  ].join("\n");
+}
+
+/** A compiled Bun program that only prints: what every Bun executable costs before its own work. */
+function buildHello(dir: string): string {
+  const src = join(dir, "hello.ts");
+  writeFileSync(src, 'console.log("hello");\n');
+  const out = join(dir, "hello");
+  run([process.execPath, "build", "--compile", "--minify", "--bytecode", "--no-compile-autoload-bunfig", "--no-compile-autoload-dotenv", src, "--outfile", out], { quiet: true });
+  return out;
+}
+
+async function measureDetached(cbox: string, store: string, rootfs: string, tmp: string): Promise<DetachedRun> {
+  const bundle = join(tmp, "crun-sleep");
+  await makeBundle("crun", bundle, rootfs, ["sleep", "3600"]);
+  const cboxRun = [cbox, "run", "-d", "--root", store, "--network", "none", "--rootfs", rootfs];
+  // The exec targets, started once.
+  startDetached([...cboxRun, "--name", CBOX_NAMES.exec, "sleep", "3600"]);
+  startDetached(inNs(["crun", "run", "-d", "-b", bundle, IDS.crunExec]));
+  const quietly = (cmd: string[]) => line(["sh", "-c", `${line(cmd)} >/dev/null 2>&1; true`]);
+  const benches: Bench[] = [
+    { name: "cbox run -d", cmd: line([...cboxRun, "--name", CBOX_NAMES.detached, "sleep", "3600"]), prepare: quietly([cbox, "rm", "-f", "--root", store, CBOX_NAMES.detached]) },
+    { name: `crun ${version(["crun", "--version"])} run -d`, cmd: line(["crun", "run", "-d", "-b", bundle, IDS.crunDetached]), prepare: quietly(["crun", "delete", "-f", IDS.crunDetached]) },
+    { name: "cbox exec", cmd: line([cbox, "exec", "--root", store, CBOX_NAMES.exec, "/bin/true"]) },
+    { name: `crun ${version(["crun", "--version"])} exec`, cmd: line(["crun", "exec", IDS.crunExec, "/bin/true"]) },
+  ];
+  const rows = await hyperfine(benches, { runs: RUNS, tmp, wrap: inNs });
+  return {
+    rows,
+    shown: [
+      `dist/cbox run -d --root STORE --network none --rootfs ROOTFS --name ${CBOX_NAMES.detached} sleep 3600 (before each: dist/cbox rm -f ${CBOX_NAMES.detached})`,
+      `crun run -d -b BUNDLE ${IDS.crunDetached} (before each: crun delete -f ${IDS.crunDetached})`,
+      `dist/cbox exec --root STORE ${CBOX_NAMES.exec} /bin/true`,
+      `crun exec ${IDS.crunExec} /bin/true`,
+    ],
+  };
+}
+
+/** A detached container's process keeps its starter's stdout and stderr: a pipe would never end. */
+function startDetached(cmd: string[]): void {
+  const p = Bun.spawnSync({ cmd, stdin: "ignore", stdout: "ignore", stderr: "inherit" });
+  if (p.exitCode !== 0) throw new Error(`command failed (exit ${p.exitCode}): ${cmd.join(" ")}`);
+}
+
+function removeCboxContainers(cbox: string, store: string) {
+  Bun.spawnSync({ cmd: [cbox, "rm", "-f", "--root", store, ...Object.values(CBOX_NAMES)], stdout: "ignore", stderr: "ignore" });
 }
 
 async function main() {
@@ -114,6 +227,7 @@ async function main() {
   ensureTools();
   const cbox = ONLY_PEERS ? null : buildCbox("cbox does not build; run the peers only with BENCH_ONLY_PEERS=1");
   const tmp = mkdtempSync(join(tmpdir(), "cbox-bench-"));
+  const store = join(tmp, "cbox-store");
   try {
     const rootfs = buildRootfs(tmp);
     for (const rt of ["crun", "runc"] as const) await makeBundle(rt, join(tmp, rt), rootfs);
@@ -130,16 +244,16 @@ async function main() {
         shown: "bwrap --unshare-all --die-with-parent --ro-bind ROOTFS / --proc /proc --dev /dev /bin/true",
       },
     ];
+    let cboxCmd: string[] | undefined;
     if (cbox) {
-      const store = join(tmp, "cbox-store");
+      // The floor under any Bun program, then cbox's entry code alone.
+      peers.push({ name: `Bun: a compiled hello world (Bun ${Bun.version})`, cmd: [buildHello(tmp)], shown: "bun build --compile --minify --bytecode hello.ts; ./hello" });
+      peers.push({ name: "cbox --version", cmd: [cbox, "--version"], shown: "dist/cbox --version" });
       // --network none: the peers' containers get an empty network namespace too (crun's and
       // runc's default specs); bench-net.ts measures the bridge.
-      peers.push({
-        name: "cbox",
-        cmd: [cbox, "run", "--rm", "--root", store, "--network", "none", "--rootfs", rootfs, "/bin/true"],
-        shown: "dist/cbox run --rm --root STORE --network none --rootfs ROOTFS /bin/true",
-      });
-      // The cost of the default seccomp filter (built in TypeScript, installed by the shim).
+      cboxCmd = [cbox, "run", "--rm", "--root", store, "--network", "none", "--rootfs", rootfs, "/bin/true"];
+      peers.push({ name: "cbox", cmd: cboxCmd, shown: "dist/cbox run --rm --root STORE --network none --rootfs ROOTFS /bin/true" });
+      // The cost of the default seccomp filter (compiled when cbox is built, installed by the shim).
       peers.push({
         name: "cbox without seccomp",
         cmd: [cbox, "run", "--rm", "--root", store, "--network", "none", "--security-opt", "seccomp=unconfined", "--rootfs", rootfs, "/bin/true"],
@@ -154,10 +268,14 @@ async function main() {
     }
 
     const benches = peers.map((p) => ({ name: p.name, cmd: line(p.cmd) }));
-    const body = report(await hyperfine(benches, { runs: RUNS, tmp, wrap: inNs }), peers);
+    const rows = await hyperfine(benches, { runs: RUNS, tmp, wrap: inNs });
+    const phases = cboxCmd ? measurePhases(inNs(cboxCmd), RUNS) : undefined;
+    const detached = cbox ? await measureDetached(cbox, store, rootfs, tmp) : undefined;
+    const body = report(rows, peers, phases, detached);
     await writeSection("bench-start", body);
     console.log(`\n${body}\n\nwrote ${OUT}`);
   } finally {
+    if (cbox) removeCboxContainers(cbox, store);
     removeContainers();
     const left = leftovers();
     rmSync(tmp, { recursive: true, force: true });
