@@ -13,6 +13,7 @@ import { buildCbox, hyperfine, line, machineLine, ms as f, run, version, writeSe
 const COUNT = Number(process.env.BENCH_CONTAINERS ?? 50);
 const RUNS = Number(process.env.BENCH_RUNS ?? 30);
 const GOAL_KB = 5 * 1024;
+const GOAL_PS_RATIO = 1.5; // cbox ps -a within 1.5x of crun list (issue 19)
 const CGROUP2_STUB = "/sys/fs/cgroup/unified";
 
 // As in bench-start.ts: crun refuses an empty cgroup2 next to v1 controllers, so it runs in a
@@ -68,6 +69,7 @@ async function main() {
     const rmMs = (Bun.nanoseconds() - t1) / 1e6 / COUNT;
 
     const kb = (n: number) => `${(n / 1024).toFixed(2)} MiB`;
+    const psRatio = rows[0]!.mean / rows[1]!.mean;
     const body = [
       "## Detached containers",
       "",
@@ -87,6 +89,8 @@ async function main() {
       "| command | mean ms | ± ms | min ms | max ms |",
       "|---|--:|--:|--:|--:|",
       ...rows.map((r) => `| ${r.name} | ${f(r.mean)} | ${f(r.stddev)} | ${f(r.min)} | ${f(r.max)} |`),
+      "",
+      `Goal: \`cbox ps -a\` within ${GOAL_PS_RATIO}x of \`crun list\` (means, same hyperfine run). ${psRatio <= GOAL_PS_RATIO ? "Met" : "NOT met"}: ${psRatio.toFixed(2)}x.`,
       "",
       `${machineLine(RUNS)} · every command runs without a shell (\`-N\`)${hybrid ? ` inside a private mount namespace with the empty cgroup2 at ${CGROUP2_STUB} unmounted` : ""}.`,
       "",

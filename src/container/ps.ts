@@ -2,19 +2,45 @@
 import { humanDuration, table } from "../cli/output.ts";
 import { CboxError } from "../errors.ts";
 import type { Paths } from "../paths.ts";
-import { liveState, statusText } from "./status.ts";
-import { containerDirs, listContainerIds, readState, type ContainerState } from "./store.ts";
+import { liveState, statusText, type LiveState } from "./status.ts";
+import { containerDirs, listContainerIds, readState, scanStore, type StoreScan } from "./store-read.ts";
+import type { ContainerState } from "./store.ts";
+
+/** A container and what it is doing now. */
+export type Listed = StoreScan["containers"][number];
 
 export function containerStates(paths: Paths): ContainerState[] {
-  return listContainerIds(paths)
+  const states = listContainerIds(paths)
     .map((id) => readState(containerDirs(paths, id).dir))
-    .filter((s): s is ContainerState => s !== undefined)
-    .sort((a, b) => Date.parse(b.created) - Date.parse(a.created));
+    .filter((s): s is ContainerState => s !== undefined);
+  return newestFirst(states, (s) => s);
+}
+
+/**
+ * Every container, newest first, each read and its owner checked once. When a killed cbox left
+ * something behind, the store is recovered first (as before any command); only then is the code
+ * that does it loaded.
+ */
+export async function listContainers(paths: Paths): Promise<Listed[]> {
+  let scan = scanStore(paths);
+  if (scan.stale) {
+    const { recoverStaleStore } = await import("./remove.ts");
+    recoverStaleStore(paths);
+    scan = scanStore(paths);
+  }
+  return newestFirst(scan.containers, (c) => c.state);
+}
+
+function newestFirst<T>(items: T[], stateOf: (item: T) => ContainerState): T[] {
+  const created = new Map(items.map((item) => [item, Date.parse(stateOf(item).created)]));
+  return items.sort((a, b) => created.get(b)! - created.get(a)!);
 }
 
 /** Published ports while it runs, as docker's PORTS column: 0.0.0.0:8080->80/tcp. */
-export function portsText(state: ContainerState): string {
-  return publishedPorts(state)
+export function portsText(state: ContainerState, live?: LiveState): string {
+  const ports = publishedPorts(state, live);
+  if (ports.length === 0) return "";
+  return ports
     .map((p) => `${p.hostIp || "0.0.0.0"}:${p.hostPort}->${p.containerPort}/${p.proto}`)
     .join(", ");
 }
@@ -26,9 +52,9 @@ export function formatPort(state: ContainerState, wanted?: string): string {
   return ports.map((p) => `${wanted ? "" : `${p.containerPort}/${p.proto} -> `}${p.hostIp || "0.0.0.0"}:${p.hostPort}\n`).join("");
 }
 
-function publishedPorts(state: ContainerState) {
+function publishedPorts(state: ContainerState, live?: LiveState) {
   const net = state.network;
-  return net && !net.released && liveState(state) === "running" ? net.ports : [];
+  return net && !net.released && (live ?? liveState(state)) === "running" ? net.ports : [];
 }
 
 /** What the IMAGE column shows: the image reference, or the folder given with --rootfs. */
@@ -43,17 +69,21 @@ function commandText(command: string[]): string {
 }
 
 export function formatPs(states: ContainerState[], format: string | undefined, now = Date.now()): string {
+  return formatListed(states.map((state) => ({ state, live: liveState(state) })), format, now);
+}
+
+export function formatListed(containers: Listed[], format: string | undefined, now = Date.now()): string {
   if (format === "json") {
-    const lines = states.map((s) =>
+    const lines = containers.map(({ state: s, live }) =>
       JSON.stringify({
         ID: s.id,
         Image: imageOf(s),
         Command: s.command.join(" "),
         CreatedAt: s.created,
         RunningFor: humanDuration(now - Date.parse(s.created)),
-        State: liveState(s),
-        Status: statusText(s, now),
-        Ports: portsText(s),
+        State: live,
+        Status: statusText(s, now, live),
+        Ports: portsText(s, live),
         Names: s.name,
       }),
     );
@@ -62,7 +92,7 @@ export function formatPs(states: ContainerState[], format: string | undefined, n
   if (format !== undefined && format !== "table") throw new CboxError(`--format ${JSON.stringify(format)}: use table or json`);
   return table(
     ["CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS", "NAMES"],
-    states.map((s) => [s.id.slice(0, 12), imageOf(s), commandText(s.command), `${humanDuration(now - Date.parse(s.created))} ago`, statusText(s, now), portsText(s), s.name]),
+    containers.map(({ state: s, live }) => [s.id.slice(0, 12), imageOf(s), commandText(s.command), `${humanDuration(now - Date.parse(s.created))} ago`, statusText(s, now, live), portsText(s, live), s.name]),
   );
 }
 

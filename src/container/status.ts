@@ -20,8 +20,8 @@ export function pid1Alive(state: ContainerState): boolean {
 }
 
 /** docker's STATUS column: "Up 3 minutes", "Exited (137) 2 seconds ago", "Created". */
-export function statusText(state: ContainerState, now = Date.now()): string {
-  switch (liveState(state)) {
+export function statusText(state: ContainerState, now = Date.now(), live = liveState(state)): string {
+  switch (live) {
     case "running":
       return `Up ${humanDuration(now - Date.parse(state.started ?? state.created))}`;
     case "created":

@@ -12,6 +12,7 @@ import { detachMount } from "../sys/idmap.ts";
 import { exitCodeOf } from "../sys/process.ts";
 import type { Limits } from "../linux/cgroups/limits.ts";
 import { withContainerLock } from "./lock.ts";
+import { containerDirs, listContainerIds, readState } from "./store-read.ts";
 import { releaseRecordedNetwork, type NetworkAttachment } from "./network/attachment.ts";
 import { endUnrecorded } from "./status.ts";
 import type { ContainerDirs } from "./plan.ts";
@@ -59,20 +60,7 @@ export function newContainerId(): string {
   return Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("hex");
 }
 
-export function containerDirs(paths: Paths, id: string): ContainerDirs {
-  const dir = join(paths.containers, id);
-  return {
-    dir,
-    rootfs: join(dir, "rootfs"),
-    upper: join(dir, "upper"),
-    work: join(dir, "work"),
-    hostname: join(dir, "hostname"),
-    hosts: join(dir, "hosts"),
-    resolvConf: join(dir, "resolv.conf"),
-    log: join(dir, "container.log"),
-    exit: join(dir, "exit"),
-  };
-}
+export { containerDirs, listContainerIds, readState };
 
 export function ownerSelf(): ContainerState["owner"] {
   return ownerOf(process.pid);
@@ -84,14 +72,6 @@ export function ownerOf(pid: number): ContainerState["owner"] {
 
 function writeState(dir: string, state: ContainerState): void {
   writeAtomic(join(dir, "state.json"), JSON.stringify(state, null, 2) + "\n", 0o600);
-}
-
-export function readState(dir: string): ContainerState | undefined {
-  try {
-    return JSON.parse(readFileSync(join(dir, "state.json"), "utf8")) as ContainerState;
-  } catch {
-    return undefined;
-  }
 }
 
 /**
@@ -194,14 +174,6 @@ function detachLowers(containerDir: string): void {
   const lower = join(containerDir, "lower");
   if (!existsSync(lower) || detachMount(lower)) return;
   for (const name of readdirSync(lower)) detachMount(join(lower, name));
-}
-
-export function listContainerIds(paths: Paths): string[] {
-  try {
-    return readdirSync(paths.containers).filter((n) => /^[0-9a-f]{64}$/.test(n));
-  } catch {
-    return [];
-  }
 }
 
 /**

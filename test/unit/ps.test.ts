@@ -1,8 +1,12 @@
-import { describe, expect, test } from "bun:test";
-import { formatPort, formatPs, inspectObject, portsText } from "../../src/container/ps.ts";
+import { afterEach, beforeEach, describe, expect, test } from "bun:test";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { formatListed, formatPort, formatPs, inspectObject, listContainers, portsText } from "../../src/container/ps.ts";
 import { parseSignal } from "../../src/container/signal.ts";
 import { statusText } from "../../src/container/status.ts";
-import type { ContainerState } from "../../src/container/store.ts";
+import { containerDirs, createContainer, newContainerId, ownerSelf, readState, type ContainerState } from "../../src/container/store.ts";
+import { storagePaths, type Paths } from "../../src/paths.ts";
 import { thrown } from "./helpers.ts";
 
 const now = Date.parse("2026-11-23T12:00:00Z");
@@ -75,6 +79,57 @@ describe("published ports", () => {
     expect(portsText({ ...running(), owner: gone })).toBe("");
     expect(portsText({ ...running(), network: { ...running().network!, released: true } })).toBe("");
     expect(inspectObject({ ...running(), owner: gone }).NetworkSettings).toMatchObject({ IPAddress: "", Ports: {} });
+  });
+});
+
+describe("listContainers", () => {
+  let tmp: string;
+  let paths: Paths;
+  beforeEach(() => {
+    tmp = mkdtempSync(join(tmpdir(), "cbox-ps-"));
+    paths = storagePaths(tmp);
+  });
+  afterEach(() => rmSync(tmp, { recursive: true, force: true }));
+
+  const make = (over: Partial<ContainerState>): ContainerState => {
+    const s: ContainerState = { ...exited, id: newContainerId(), status: "running", owner: ownerSelf(), exitCode: undefined, finished: undefined, ...over };
+    createContainer(paths, s);
+    return s;
+  };
+  const stateFile = (s: ContainerState) => join(containerDirs(paths, s.id).dir, "state.json");
+
+  test("newest first, each with what it does now; a healthy store is left as it is", async () => {
+    const older = make({ name: "older", created: "2026-11-23T11:00:00Z" });
+    const newer = make({ name: "newer", created: "2026-11-23T11:30:00Z" });
+    const done = make({ name: "done", created: "2026-11-23T11:10:00Z", status: "exited", exitCode: 0, owner: gone });
+    const before = readFileSync(stateFile(older), "utf8");
+    const listed = await listContainers(paths);
+    expect(listed.map((c) => [c.state.name, c.live])).toEqual([["newer", "running"], ["done", "exited"], ["older", "running"]]);
+    expect(readFileSync(stateFile(older), "utf8")).toBe(before);
+    expect([newer, done].every((s) => existsSync(stateFile(s)))).toBe(true);
+  });
+
+  test("a container whose owner died shows exited, and its end is recorded", async () => {
+    const orphan = make({ name: "orphan", owner: gone });
+    const [listed] = await listContainers(paths);
+    expect(listed).toMatchObject({ live: "exited", state: { id: orphan.id, status: "exited", exitCode: null } });
+    expect(formatListed([listed!], undefined, now)).toContain("Exited");
+    expect(readState(containerDirs(paths, orphan.id).dir)).toMatchObject({ status: "exited", exitCode: null });
+  });
+
+  test("a --rm container whose owner died is removed, not listed", async () => {
+    const orphan = make({ name: "gone-rm", remove: true, owner: gone });
+    const kept = make({ name: "kept" });
+    expect((await listContainers(paths)).map((c) => c.state.name)).toEqual(["kept"]);
+    expect(existsSync(containerDirs(paths, orphan.id).dir)).toBe(false);
+    expect(existsSync(containerDirs(paths, kept.id).dir)).toBe(true);
+  });
+
+  test("formatListed prints what formatPs prints for the same containers", async () => {
+    make({ name: "a" });
+    make({ name: "b", status: "exited", exitCode: 2, owner: gone });
+    const listed = await listContainers(paths);
+    for (const format of [undefined, "json"]) expect(formatListed(listed, format, now)).toBe(formatPs(listed.map((c) => c.state), format, now));
   });
 });
 

@@ -13,6 +13,7 @@ import {
   recoverStale,
   updateState,
 } from "../../src/container/store.ts";
+import { scanStore } from "../../src/container/store-read.ts";
 import { CboxError } from "../../src/errors.ts";
 import { type Paths, storagePaths } from "../../src/paths.ts";
 
@@ -163,5 +164,50 @@ describe("recoverStale", () => {
 
   test("a store that does not exist yet is fine", () => {
     expect(() => recoverStale(storagePaths(join(tmp, "none")), removeTree)).not.toThrow();
+  });
+});
+
+describe("scanStore", () => {
+  const live = (s: ContainerState) => scanStore(paths).containers.find((c) => c.state.id === s.id)?.live;
+
+  test("reads every container with what it does now; a healthy store is not stale", () => {
+    const running = state({ name: "up" });
+    const ended = state({ status: "exited", exitCode: 0, owner: { pid: DEAD_PID, startTime: "1" } });
+    createContainer(paths, running);
+    createContainer(paths, ended);
+    mkdirSync(join(paths.containers, `.new-${process.pid}-x`));
+    writeFileSync(join(paths.names, `.tmp-${process.pid}-x`), "");
+    const scan = scanStore(paths);
+    expect(scan.stale).toBe(false);
+    expect(scan.containers.map((c) => [c.state.id, c.live]).sort()).toEqual([[running.id, "running"], [ended.id, "exited"]].sort());
+  });
+
+  test("stale exactly where recoverStale has work, which then leaves a store that is not", () => {
+    const cases: [string, () => void][] = [
+      ["a half-created folder of a dead process", () => mkdirSync(join(paths.containers, `.new-${DEAD_PID}-x`))],
+      ["a container whose owner is dead", () => void createContainer(paths, state({ owner: { pid: DEAD_PID, startTime: "123" } }))],
+      ["an owner pid reused by another process", () => void createContainer(paths, state({ owner: { pid: process.pid, startTime: "not-the-start-time" } }))],
+      ["a temporary name of a dead process", () => writeFileSync(join(paths.names, `.tmp-${DEAD_PID}-x`), "")],
+      ["a name whose container is gone", () => writeFileSync(join(paths.names, "ghost"), "e".repeat(64))],
+    ];
+    for (const [what, make] of cases) {
+      rmSync(tmp, { recursive: true, force: true });
+      createContainer(paths, state({ name: "ok" }));
+      make();
+      expect([what, scanStore(paths).stale]).toEqual([what, true]);
+      recoverStale(paths, removeTree);
+      expect([what, scanStore(paths).stale]).toEqual([what, false]);
+    }
+  });
+
+  test("a container whose owner died shows exited before anything records it", () => {
+    const s = state({ owner: { pid: DEAD_PID, startTime: "123" } });
+    createContainer(paths, s);
+    expect(live(s)).toBe("exited");
+    expect(readState(containerDirs(paths, s.id).dir)!.status).toBe("running");
+  });
+
+  test("a store that does not exist yet is empty and not stale", () => {
+    expect(scanStore(storagePaths(join(tmp, "none")))).toEqual({ containers: [], stale: false });
   });
 });
