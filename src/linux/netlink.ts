@@ -1,12 +1,17 @@
-// rtnetlink: every byte of a message is built and parsed here; the C shim only opens the socket
-// (in another network namespace if asked), sends and receives. Requests are synchronous: one is
-// sent, and its replies are read until its ACK, error or end of dump.
+// Netlink (rtnetlink, and nfnetlink for the firewall): every byte of a message is built and parsed
+// here; the C shim only opens the socket (in another network namespace if asked), sends and
+// receives. Requests are synchronous: one is sent, and its replies are read until its ACK, error or
+// end of dump; a batch is sent in one datagram and its replies, all queued by the time the send
+// returns, are read without waiting.
 import { closeSync } from "node:fs";
 import { CboxError, describeErrno, errnoName } from "../errors.ts";
 import { netShim } from "../sys/shim.ts";
 
 // struct nlmsghdr { u32 len; u16 type; u16 flags; u32 seq; u32 pid; }, in host byte order.
 export const NLMSG_HDRLEN = 16;
+export const NETLINK_ROUTE = 0;
+export const NETLINK_NETFILTER = 12;
+const EAGAIN = 11;
 const NLMSG_ERROR = 2;
 const NLMSG_DONE = 3;
 
@@ -183,6 +188,19 @@ export function parseAttributes(bytes: Uint8Array, start: number): Map<number, U
   return attrs;
 }
 
+/** Attributes in order, repeats kept (nfnetlink's lists: NFTA_LIST_ELEM after NFTA_LIST_ELEM). */
+export function attributeList(bytes: Uint8Array, start = 0): { type: number; payload: Uint8Array }[] {
+  const view = viewOf(bytes);
+  const list: { type: number; payload: Uint8Array }[] = [];
+  for (let at = start; at + 4 <= bytes.length; ) {
+    const len = view.getUint16(at, true);
+    if (len < 4 || at + len > bytes.length) break;
+    list.push({ type: view.getUint16(at + 2, true) & NLA_TYPE_MASK, payload: bytes.subarray(at + 4, at + len) });
+    at += align(len);
+  }
+  return list;
+}
+
 export function attrString(payload: Uint8Array): string {
   const end = payload.indexOf(0);
   return new TextDecoder().decode(end < 0 ? payload : payload.subarray(0, end));
@@ -212,8 +230,15 @@ export class NetlinkError extends CboxError {
 /** How a NetlinkSocket reaches the kernel; like the C shim, each returns n or -errno. */
 export interface NetlinkTransport {
   send(msg: Uint8Array): number;
-  receive(into: Uint8Array): number;
+  /** dontWait: what is queued already, -EAGAIN when nothing is. */
+  receive(into: Uint8Array, dontWait?: boolean): number;
   close(): void;
+}
+
+/** What the kernel said to one request of a batch: errno 0 is done. */
+export interface BatchReply {
+  errno: number;
+  text?: string;
 }
 
 export class NetlinkSocket {
@@ -222,14 +247,14 @@ export class NetlinkSocket {
 
   constructor(private readonly transport: NetlinkTransport) {}
 
-  /** A NETLINK_ROUTE socket in the network namespace open at nsFd, else in this thread's. */
-  static open(nsFd?: number): NetlinkSocket {
+  /** A netlink socket (NETLINK_ROUTE unless told) in the network namespace open at nsFd, else in this thread's. */
+  static open(nsFd?: number, protocol = NETLINK_ROUTE): NetlinkSocket {
     const net = netShim();
-    const fd = net.cbox_netlink_open(nsFd ?? -1);
+    const fd = net.cbox_netlink_open(nsFd ?? -1, protocol);
     if (fd < 0) throw new NetlinkError("open a netlink socket", -fd);
     return new NetlinkSocket({
       send: (msg) => net.cbox_send(fd, msg, msg.length),
-      receive: (into) => net.cbox_recv(fd, into, into.length),
+      receive: (into, dontWait) => (dontWait ? net.cbox_recv_nowait(fd, into, into.length) : net.cbox_recv(fd, into, into.length)),
       close: () => closeSync(fd),
     });
   }
@@ -242,6 +267,36 @@ export class NetlinkSocket {
   /** Every message of a dump, up to NLMSG_DONE. */
   dump(req: NetlinkRequest): Uint8Array[] {
     return this.exchange({ ...req, flags: req.flags | NLM_F_REQUEST | NLM_F_DUMP }, true);
+  }
+
+  /**
+   * Requests sent together in one datagram, as they are (flags included): nfnetlink applies such a
+   * batch in the sending call, so every reply is queued when send returns and none is waited for.
+   * The reply to each request, in order (undefined: none came; a request without NLM_F_ACK gets
+   * one only when it fails).
+   */
+  batch(reqs: NetlinkRequest[]): (BatchReply | undefined)[] {
+    const first = this.seq + 1;
+    const msgs = reqs.map((req) => encodeMessage(req, ++this.seq));
+    const datagram = new Uint8Array(msgs.reduce((n, m) => n + m.length, 0));
+    let at = 0;
+    for (const m of msgs) {
+      datagram.set(m, at);
+      at += m.length;
+    }
+    const what = reqs.map((r) => r.what).join(", ");
+    const sent = this.transport.send(datagram);
+    if (sent < 0) throw new NetlinkError(`${what}: send`, -sent);
+    const replies: (BatchReply | undefined)[] = reqs.map(() => undefined);
+    for (;;) {
+      const n = this.transport.receive(this.received, true);
+      if (n === -EAGAIN) return replies;
+      if (n < 0) throw new NetlinkError(`${what}: receive`, -n);
+      for (const m of splitMessages(this.received.subarray(0, n))) {
+        const i = m.seq - first;
+        if (m.type === NLMSG_ERROR && i >= 0 && i < reqs.length) replies[i] = parseError(m);
+      }
+    }
   }
 
   close(): void {

@@ -44,9 +44,10 @@ export interface DeviceSymbols {
 }
 
 export interface NetSymbols {
-  cbox_netlink_open(nsFd: number): number;
+  cbox_netlink_open(nsFd: number, protocol: number): number;
   cbox_send(fd: number, buf: Uint8Array, len: number): number;
   cbox_recv(fd: number, buf: Uint8Array, len: number): number;
+  cbox_recv_nowait(fd: number, buf: Uint8Array, len: number): number;
   cbox_unix_connect(path: Uint8Array): number;
   cbox_shutdown_write(fd: number): number;
 }
@@ -105,12 +106,13 @@ export function deviceShim(): DeviceSymbols {
   return device;
 }
 
-/** Sockets: rtnetlink (a bridge network) and slirp4netns's API socket (a rootless one). */
+/** Sockets: netlink (a bridge network and its firewall) and slirp4netns's API socket (a rootless one). */
 export function netShim(): NetSymbols {
   netSymbols ??= bind({
-    cbox_netlink_open: { args: ["i32"], returns: "i32" },
+    cbox_netlink_open: { args: ["i32", "i32"], returns: "i32" },
     cbox_send: { args: ["i32", "ptr", "i32"], returns: "i32" },
     cbox_recv: { args: ["i32", "ptr", "i32"], returns: "i32" },
+    cbox_recv_nowait: { args: ["i32", "ptr", "i32"], returns: "i32" },
     cbox_unix_connect: { args: ["ptr"], returns: "i32" },
     cbox_shutdown_write: { args: ["i32"], returns: "i32" },
   }) as unknown as NetSymbols;

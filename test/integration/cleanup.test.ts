@@ -19,9 +19,18 @@ function snapshot() {
   return { mounts: hostMounts(), store, cgroups: cboxCgroups(), leases, links: netLinks() };
 }
 
-/** The links of this network namespace (npm test's own), from /proc/net/dev; the bridge stays by design. */
+/**
+ * The links of this network namespace (npm test's own), from /proc/net/dev; the bridge stays by
+ * design. A container's veth goes with its network namespace, which the kernel takes apart in the
+ * background after cbox returns: no container runs at these snapshots, so one is waited for (2 s).
+ */
 function netLinks(): string[] {
-  const names = readFileSync("/proc/net/dev", "utf8").split("\n").slice(2).filter(Boolean).map((l) => l.split(":")[0]!.trim());
+  let names: string[] = [];
+  for (let i = 0; i < 100; i++) {
+    names = readFileSync("/proc/net/dev", "utf8").split("\n").slice(2).filter(Boolean).map((l) => l.split(":")[0]!.trim());
+    if (!names.some((n) => /^cb[0-9a-f]{12}$/.test(n))) break;
+    Bun.sleepSync(20);
+  }
   return names.filter((n) => n !== "cbox0").sort();
 }
 

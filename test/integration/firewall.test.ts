@@ -1,10 +1,11 @@
 // The firewall drivers against the real nft and iptables (both backends), each inside network
 // namespaces this file makes and kills: the host's own firewall is never touched. Every command
 // the drivers run goes through a runner that enters the test's namespace first (and refuses to
-// run when that namespace is the host's).
+// run when that namespace is the host's); the nft driver's netlink variants open their netlink
+// sockets in that namespace too.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { readlinkSync } from "node:fs";
-import { detectFirewall, FirewallError, makeFirewall, type Firewall, type PublishedPort, type Runner } from "../../src/linux/firewall/index.ts";
+import { detectFirewall, FirewallError, makeFirewall, namespaceOf, type Firewall, type PublishedPort, type Runner } from "../../src/linux/firewall/index.ts";
 import { findBinary, spawnRunner } from "../../src/linux/firewall/common.ts";
 
 const isRoot = process.getuid!() === 0;
@@ -82,7 +83,10 @@ interface Variant {
   name: string;
   /** The iptables the host "has": for foreign rules and the FORWARD policy. */
   iptables: string;
-  make(run: Runner): Firewall;
+  /** run: commands in the test's namespace; pid: a process in it (for netlink and /proc/PID/net). */
+  make(run: Runner, pid: number): Firewall;
+  /** Reads and changes the nft table through netlink: a start with the table in place runs nothing. */
+  netlink?: boolean;
   /** A line of the base that must be in dump() after any publish. */
   masquerade: string;
 }
@@ -98,6 +102,20 @@ const variants: Variant[] = [
     name: "nft with iptables-legacy for FORWARD",
     iptables: "iptables-legacy",
     make: (run) => makeFirewall("nft", path.nft!, path["iptables-legacy"], run),
+    masquerade: 'ip saddr 10.88.0.0/16 oifname != "cbox0" masquerade',
+  },
+  {
+    name: "nft through netlink (the table, ports and FORWARD read and changed there; iptables-nft for FORWARD)",
+    iptables: "iptables",
+    make: (run, pid) => makeFirewall("nft", path.nft!, path.iptables, run, namespaceOf(pid)),
+    netlink: true,
+    masquerade: 'ip saddr 10.88.0.0/16 oifname != "cbox0" masquerade',
+  },
+  {
+    name: "nft through netlink with iptables-legacy for FORWARD",
+    iptables: "iptables-legacy",
+    make: (run, pid) => makeFirewall("nft", path.nft!, path["iptables-legacy"], run, namespaceOf(pid)),
+    netlink: true,
     masquerade: 'ip saddr 10.88.0.0/16 oifname != "cbox0" masquerade',
   },
   {
@@ -120,6 +138,8 @@ for (const v of variants) {
     let container: Netns;
     let outside: Netns;
     let fw: Firewall;
+    /** Every command the driver ran, in order. */
+    const ran: string[] = [];
     const servers: { kill(): void }[] = [];
     const ipt = () => path[v.iptables]!;
     let foreignNft = "";
@@ -143,7 +163,7 @@ for (const v of variants) {
       host = new Netns();
       container = new Netns();
       outside = new Netns();
-      fw = v.make(host.run);
+      fw = v.make((argv, stdin) => (ran.push(argv.join(" ")), host.run(argv, stdin)), host.pid);
       // Something of the user's in each: it must come out of everything as it went in.
       const mine = host.run([path.nft!, "-f", "-"], "add table ip mine\nadd chain ip mine pre { type nat hook prerouting priority -50; policy accept; }\nadd rule ip mine pre tcp dport 7 accept\n");
       expect(mine.stderr).toBe("");
@@ -195,6 +215,48 @@ for (const v of variants) {
       expect(dump()).toBe(base);
       expect(fw.published()).toEqual([]);
     });
+
+    // What a start through netlink still runs: legacy iptables' FORWARD cannot be read there, and
+    // this namespace has its filter table (the user's FORWARD rule above).
+    const forwardReads = () => (v.iptables === "iptables-legacy" ? [`${ipt()}-save -t filter`] : []);
+
+    if (v.netlink) {
+      test("through netlink: with the table in place, starts with and without ports and their removal run no nft", () => {
+        const before = dump();
+        ran.length = 0;
+        try {
+          fw.publish(net, C, "10.88.0.4", []);
+          fw.publish(net, C, "10.88.0.4", [tcp(7070, 80), udp(7071, 53, "127.0.0.1")]);
+          expect(fw.entriesOf(C)).toEqual(["0.0.0.0:7070/tcp -> 10.88.0.4:80", "127.0.0.1:7071/udp -> 10.88.0.4:53"]);
+        } finally {
+          fw.unpublish(net, C, "10.88.0.4", [tcp(7070, 80), udp(7071, 53, "127.0.0.1")]);
+        }
+        expect(ran).toEqual([...forwardReads(), ...forwardReads()]);
+        expect(dump()).toBe(before);
+      });
+
+      test("through netlink: a flushed chain or a table of another subnet is noticed and rewritten by one nft run, ports kept", () => {
+        fw.publish(net, C, "10.88.0.4", [tcp(7072, 80)]);
+        try {
+          const before = dump();
+          host.sh(path.nft!, "flush", "chain", "ip", "cbox", "guard");
+          ran.length = 0;
+          fw.publish(net, C, "10.88.0.4", []);
+          expect(ran).toEqual([`${path.nft} -f -`, ...forwardReads()]);
+          expect(dump()).toBe(before);
+          fw.publish({ bridge: "cbox0", subnet: "10.99.0.0/16" }, C, "10.99.0.4", []);
+          expect(dump()).toContain("ip saddr 10.99.0.0/16");
+          ran.length = 0;
+          fw.publish(net, C, "10.88.0.4", []);
+          expect(ran).toEqual([`${path.nft} -f -`, ...forwardReads()]);
+          expect(dump()).toBe(before);
+          expect(fw.entriesOf(C)).toEqual(["0.0.0.0:7072/tcp -> 10.88.0.4:80"]);
+        } finally {
+          fw.unpublish(net, C, "10.88.0.4", [tcp(7072, 80)]);
+        }
+        expect(fw.entriesOf(C)).toEqual([]);
+      });
+    }
 
     test("two containers: the second keeps the first's ports, rules are not repeated, a second start is a no-op", () => {
       const before = rules();
@@ -259,6 +321,14 @@ for (const v of variants) {
         "-A CBOX-FORWARD -o cbox0 -m conntrack --ctstate RELATED,ESTABLISHED,DNAT -j ACCEPT",
       ]);
     });
+
+    if (v.netlink) {
+      test("through netlink, FORWARD DROP handled: iptables-nft's is checked there (nothing runs), legacy's with iptables-legacy-save only", () => {
+        ran.length = 0;
+        fw.publish(net, C, "10.88.0.2", []);
+        expect(ran).toEqual(forwardReads());
+      });
+    }
 
     test("traffic: from the host's 127.0.0.1 and addresses, from outside; outbound is masqueraded; the guard", () => {
       const connect = (ns: Netns, addr: string, port: number, wait = 3) => ns.run([path.busybox!, "nc", "-w", String(wait), addr, String(port)]);

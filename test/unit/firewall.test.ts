@@ -8,6 +8,7 @@ import { chooseFirewall, detectFirewall, FirewallError, makeFirewall, type Publi
 import { checkPorts, findBinary, toolMessage } from "../../src/linux/firewall/common.ts";
 import { forwardDropped, nftBaseCommands, nftElement, nftMessage, nftPublishBatch, nftUnpublishBatch, parseNftTable, takenInBatch } from "../../src/linux/firewall/nft.ts";
 import { parsePortRules, parseSave, portLine, publishInput, unpublishInput } from "../../src/linux/firewall/iptables.ts";
+import { baseFacts } from "../../src/linux/firewall/nft-base.ts";
 import { thrown } from "./helpers.ts";
 
 const net = { bridge: "cbox0", subnet: "10.88.0.0/16" };
@@ -34,7 +35,8 @@ function fakeRunner(answers: Partial<ToolResult>[]): Runner & { calls: { argv: s
 }
 
 describe("nft texts", () => {
-  test("the base is the verified ruleset, re-sendable (add + flush + add rule)", () => {
+  test("the base is the verified ruleset, re-sendable (add + flush + add rule), every rule signed", () => {
+    const signed = (line: string) => (line.startsWith("add rule ") ? `${line} comment "${baseFacts(net).signature}"` : line);
     expect(nftBaseCommands(net)).toEqual([
       "add table ip cbox",
       "add map ip cbox ports { type inet_proto . inet_service : ipv4_addr . inet_service; }",
@@ -57,11 +59,23 @@ describe("nft texts", () => {
       "flush chain ip cbox guard",
       'add rule ip cbox guard iifname "cbox0" ip daddr 127.0.0.0/8 drop',
       'add rule ip cbox guard iifname != "cbox0" ip daddr 10.88.0.0/16 fib daddr type != local drop',
-    ]);
+    ].map(signed));
+  });
+
+  test("the signature: 16 hex of the unsigned text's sha256; another subnet or bridge, another signature; rule counts per chain", () => {
+    const facts = baseFacts(net);
+    expect(facts.signature).toMatch(/^cbox-base-[0-9a-f]{16}$/);
+    const unsigned = nftBaseCommands(net).map((l) => l.replace(` comment "${facts.signature}"`, "")).join("\n");
+    expect(facts.signature).toBe(`cbox-base-${new Bun.CryptoHasher("sha256").update(unsigned).digest("hex").slice(0, 16)}`);
+    expect(baseFacts({ bridge: "cbox0", subnet: "10.89.0.0/16" }).signature).not.toBe(facts.signature);
+    expect(baseFacts({ bridge: "cbox1", subnet: "10.88.0.0/16" }).signature).not.toBe(facts.signature);
+    expect(baseFacts({ bridge: "cbox0", subnet: "10.88.7.7/16" }).signature).toBe(facts.signature);
+    expect(Object.fromEntries(facts.counts)).toEqual({ published: 2, prerouting: 1, output: 1, postrouting: 2, guard: 2 });
   });
 
   test("the subnet is written as its network address; a bad bridge name or subnet is refused", () => {
-    expect(nftBaseCommands({ bridge: "br1", subnet: "10.89.3.7/16" })).toContain('add rule ip cbox guard iifname != "br1" ip daddr 10.89.0.0/16 fib daddr type != local drop');
+    const br1 = { bridge: "br1", subnet: "10.89.3.7/16" };
+    expect(nftBaseCommands(br1)).toContain(`add rule ip cbox guard iifname != "br1" ip daddr 10.89.0.0/16 fib daddr type != local drop comment "${baseFacts(br1).signature}"`);
     expect(thrown(() => nftBaseCommands({ bridge: 'x" drop', subnet: "10.88.0.0/16" })).message).toBe('not a bridge name: "x" drop"');
     expect(thrown(() => nftBaseCommands({ bridge: "cbox0", subnet: "10.88.0.0" })).message).toBe('not an IPv4 subnet: "10.88.0.0"');
   });

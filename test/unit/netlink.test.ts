@@ -2,7 +2,7 @@
 // (notes of issue 8), and replies the kernel sent (recorded on kernel 6.18) parsed back.
 import { describe, expect, test } from "bun:test";
 import { addressMessage, parseAddress } from "../../src/linux/net/addr.ts";
-import { aliasMessage, bridgeMessage, createBridge, deleteLink, deleteLinkMessage, getLinkMessage, hairpinMessage, linkByName, macBytes, parseLink, upMessage, vethMessage } from "../../src/linux/net/link.ts";
+import { aliasMessage, bridgeMessage, createBridge, deleteLink, deleteLinkMessage, downMessage, getLinkMessage, hairpinMessage, linkByName, macBytes, parseLink, upMessage, vethMessage } from "../../src/linux/net/link.ts";
 import { defaultRouteMessage, listRoutes } from "../../src/linux/net/route.ts";
 import { encodeMessage, MessageWriter, NetlinkError, NetlinkSocket, parseAttributes, parseError, splitMessages, type NetlinkTransport } from "../../src/linux/netlink.ts";
 
@@ -116,6 +116,11 @@ describe("requests, byte for byte", () => {
 
   test("set a link up", () => {
     expect(toHex(encodeMessage(upMessage(3), 6))).toBe(toHex(fromHex("20000000 1000 0500 06000000 00000000 00 00 0000 03000000 01000000 01000000")));
+  });
+
+  test("set a link down by name: flags 0, change IFF_UP", () => {
+    const name = `1300 0300 ${text("cb0123456789ab")} 00 00`;
+    expect(toHex(encodeMessage(downMessage("cb0123456789ab"), 4))).toBe(toHex(fromHex(`34000000 1000 0500 04000000 00000000 00 00 0000 00000000 00000000 01000000 ${name}`)));
   });
 
   test("delete and find a link by name", () => {

@@ -7,10 +7,10 @@ import { CboxError } from "../../errors.ts";
 import { detectFirewall, type Firewall } from "../../linux/firewall/index.ts";
 import { addAddress, listAddresses } from "../../linux/net/addr.ts";
 import { parseCidr, subnetText } from "../../linux/net/ipv4.ts";
-import { createBridge, createVeth, deleteLink, linkByName, setAlias, setHairpin, setUp } from "../../linux/net/link.ts";
+import { createBridge, createVeth, deleteLink, linkByName, setAlias, setDown, setHairpin, setUp, type VethOptions } from "../../linux/net/link.ts";
 import { addDefaultRoute, listRoutes } from "../../linux/net/route.ts";
 import { readSysctl, setSysctl } from "../../linux/net/sysctl.ts";
-import { NetlinkSocket } from "../../linux/netlink.ts";
+import { NetlinkError, NetlinkSocket } from "../../linux/netlink.ts";
 import type { Paths } from "../../paths.ts";
 import type { NetworkAttachment } from "./attachment.ts";
 import { choosePorts } from "./host-ports.ts";
@@ -44,19 +44,22 @@ export function reserveBridge(spec: NetworkSpec, ctx: ReserveContext): NetworkAt
   if (!firewall) warn("neither nft nor iptables is installed: containers on cbox0 reach only this host");
   const sock = NetlinkSocket.open();
   try {
-    const { leases, subnet } = ensureBridge(sock, ctx.paths.root);
-    const cidr = parseCidr(subnet)!;
-    const ip = allocateAddress(leases, leaseHolder(ctx.paths, ctx.id), subnet, ctx.isAlive);
-    const net: NetworkAttachment = { mode: "bridge", ip, gateway: gatewayOf(subnet), prefix: cidr.prefix, veth: vethName(ctx.id), ports: [], firewall: firewall?.kind, leases };
-    ctx.record(net);
-    if (firewall) {
-      withNetworkLock(leases, () => {
-        net.ports = spec.ports.length > 0 ? choosePorts(spec.ports, firewall.published()) : [];
-        ctx.record(net);
+    const leases = leasingRoot(sock, ctx.paths.root);
+    // One hold of the lock for the bridge, the lease and the firewall (the calls inside nest in it).
+    return withNetworkLock(leases, () => {
+      const subnet = bridgeSubnet(sock, leases);
+      const ip = allocateAddress(leases, leaseHolder(ctx.paths, ctx.id), subnet, ctx.isAlive);
+      const net: NetworkAttachment = { mode: "bridge", ip, gateway: gatewayOf(subnet), prefix: parseCidr(subnet)!.prefix, veth: vethName(ctx.id), ports: [], firewall: firewall?.kind, leases };
+      ctx.record(net);
+      if (firewall) {
+        if (spec.ports.length > 0) {
+          net.ports = choosePorts(spec.ports, firewall.published());
+          ctx.record(net);
+        }
         firewall.publish({ bridge: BRIDGE, subnet }, ctx.id, ip, net.ports);
-      });
-    }
-    return net;
+      }
+      return net;
+    });
   } finally {
     sock.close();
   }
@@ -68,19 +71,21 @@ function leaseHolder(paths: Paths, id: string): string {
 }
 
 /**
- * cbox0 up with its address, made the first time; its subnet is what it has, or the first
- * candidate no host route overlaps. Its alias names the storage root whose network folder
- * holds its leases: containers of other roots (cbox --root) lease there too, so no address is
- * ever given twice. A bridge whose leasing root is gone is taken over.
+ * The storage root whose network folder holds the leases: the one cbox0's alias names, so that
+ * containers of other roots (cbox --root) lease there too and no address is ever given twice; a
+ * bridge whose leasing root is gone is taken over by root.
  */
-function ensureBridge(sock: NetlinkSocket, root: string): { leases: string; subnet: string } {
+function leasingRoot(sock: NetlinkSocket, root: string): string {
   const found = linkByName(sock, BRIDGE);
   if (found && !found.alias?.startsWith(ALIAS_PREFIX)) throw new CboxError(`a link named ${BRIDGE} exists and is not cbox's; remove it, or use --network none`);
   const owner = found?.alias?.slice(ALIAS_PREFIX.length);
-  const leases = owner && existsSync(join(owner, "network")) ? owner : root;
-  return { leases, subnet: withNetworkLock(leases, () => bridgeSubnet(sock, leases)) };
+  return owner && existsSync(join(owner, "network")) ? owner : root;
 }
 
+/**
+ * Under the leasing root's lock: cbox0 up with its address, made the first time; its subnet is
+ * what it has, or the first candidate no host route overlaps. Its alias names the leasing root.
+ */
 function bridgeSubnet(sock: NetlinkSocket, leases: string): string {
   let link = linkByName(sock, BRIDGE);
   if (link && link.alias !== `${ALIAS_PREFIX}${leases}`) setAlias(sock, link.index, `${ALIAS_PREFIX}${leases}`);
@@ -113,7 +118,7 @@ export function connectBridge(net: NetworkAttachment, pid: number): void {
   try {
     const bridge = linkByName(host, BRIDGE);
     if (!bridge) throw new CboxError(`the bridge ${BRIDGE} is gone`);
-    createVeth(host, { name: net.veth!, master: bridge.index, mtu: bridge.mtu, peerName: "eth0", peerNsFd: nsFd });
+    createVethOnce(host, { name: net.veth!, master: bridge.index, mtu: bridge.mtu, peerName: "eth0", peerNsFd: nsFd });
     // A container reaching its own published port: the DNAT sends the packet back out of the port it came in by.
     setHairpin(host, linkByName(host, net.veth!)!.index);
     inside = NetlinkSocket.open(nsFd);
@@ -128,17 +133,37 @@ export function connectBridge(net: NetworkAttachment, pid: number): void {
   }
 }
 
-/** Its ports, its veth (gone already when its network namespace ended) and its lease. */
+/**
+ * A veth of this name left down by the container's earlier run (a restart of the same id before
+ * the kernel has finished with its old network namespace) is deleted and the pair made again.
+ */
+function createVethOnce(sock: NetlinkSocket, o: VethOptions): void {
+  try {
+    createVeth(sock, o);
+  } catch (err) {
+    const left = err instanceof NetlinkError && err.code === "EEXIST" ? linkByName(sock, o.name) : undefined;
+    if (!left || left.up || !deleteLink(sock, o.name)) throw err;
+    createVeth(sock, o);
+  }
+}
+
+/**
+ * Its ports, its veth and its lease. The veth pair goes with the container's network namespace,
+ * which the kernel takes apart in the background once nothing holds it: deleting it here would
+ * wait for that work (an RCU barrier, 15-30 ms). Its host end is set down instead, so that even
+ * while it lasts (or if something keeps the namespace) it passes nothing, and its address can be
+ * leased again at once.
+ */
 export function releaseBridge(net: NetworkAttachment, id: string, paths: Paths): void {
-  const firewall: Firewall | undefined = net.firewall ? detectFirewall({ ...process.env, CBOX_FIREWALL: net.firewall }) : undefined;
-  if (firewall && net.ip && net.ports.length > 0) {
+  const firewall: Firewall | undefined = net.firewall && net.ports.length > 0 ? detectFirewall({ ...process.env, CBOX_FIREWALL: net.firewall }) : undefined;
+  if (firewall && net.ip) {
     const subnet = subnetText(parseCidr(`${net.ip}/${net.prefix}`)!);
     withNetworkLock(net.leases ?? paths.root, () => firewall.unpublish({ bridge: BRIDGE, subnet }, id, net.ip!, net.ports));
   }
   if (net.veth) {
     const sock = NetlinkSocket.open();
     try {
-      deleteLink(sock, net.veth);
+      setDown(sock, net.veth);
     } finally {
       sock.close();
     }

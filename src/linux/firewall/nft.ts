@@ -1,5 +1,8 @@
 // The nftables driver: everything cbox adds lives in `table ip cbox`; ports are elements of two
-// maps, tagged with their container. A start is one `nft -f -` batch (atomic: all or nothing).
+// maps, tagged with their container. With netlink (NetfilterAccess), a start reads the table
+// through it and runs nft only when the base must be (re)written; ports are added and removed
+// through it too, and iptables-nft's FORWARD is checked there. Without it (a runner that acts
+// elsewhere), a start is one `nft -f -` batch with the base and the ports (atomic: all or nothing).
 import {
   checkNetwork,
   checkPorts,
@@ -19,44 +22,10 @@ import {
   type ToolResult,
 } from "./common.ts";
 import { ensureForward } from "./iptables.ts";
+import { nftBaseCommands } from "./nft-base.ts";
+import { addPorts, baseIsCurrent, deletePorts, forwardState, legacyFilterLoaded, readPorts, type NetfilterAccess } from "./nft-state.ts";
 
-/**
- * The table, its maps and chains. `add` of a table, map or chain is a no-op when it is there, and
- * `flush chain` + `add rule` rewrites a chain's rules in the same transaction, so sending this at
- * every start neither duplicates rules nor touches the maps' elements (other containers' ports).
- * Wildcard ports: `ports` (proto . port); one host address: `addrports` (addr . proto . port),
- * looked up first. A miss ends the rule, so the two dnat rules fall through.
- * The guard: route_localnet=1 on the bridge would let a container reach the host's 127.0.0.1, and
- * routing would let other hosts reach containers directly; both are dropped before conntrack. The
- * bridge's own address is not a container's: the host's own connections to it come in on lo.
- */
-export function nftBaseCommands(net: BridgeNetwork): string[] {
-  const { bridge, subnet } = checkNetwork(net);
-  return [
-    "add table ip cbox",
-    "add map ip cbox ports { type inet_proto . inet_service : ipv4_addr . inet_service; }",
-    "add map ip cbox addrports { type ipv4_addr . inet_proto . inet_service : ipv4_addr . inet_service; }",
-    "add chain ip cbox published",
-    "flush chain ip cbox published",
-    "add rule ip cbox published dnat ip to ip daddr . meta l4proto . th dport map @addrports",
-    "add rule ip cbox published dnat ip to meta l4proto . th dport map @ports",
-    "add chain ip cbox prerouting { type nat hook prerouting priority dstnat; policy accept; }",
-    "flush chain ip cbox prerouting",
-    "add rule ip cbox prerouting fib daddr type local jump published",
-    // nft 1.0.6 refuses the name dstnat on the output hook; -100 is its value.
-    "add chain ip cbox output { type nat hook output priority -100; policy accept; }",
-    "flush chain ip cbox output",
-    "add rule ip cbox output fib daddr type local jump published",
-    "add chain ip cbox postrouting { type nat hook postrouting priority srcnat; policy accept; }",
-    "flush chain ip cbox postrouting",
-    `add rule ip cbox postrouting ip saddr ${subnet} oifname != "${bridge}" masquerade`,
-    `add rule ip cbox postrouting oifname "${bridge}" ct status dnat ip saddr { 127.0.0.0/8, ${subnet} } masquerade`,
-    "add chain ip cbox guard { type filter hook prerouting priority raw; policy accept; }",
-    "flush chain ip cbox guard",
-    `add rule ip cbox guard iifname "${bridge}" ip daddr 127.0.0.0/8 drop`,
-    `add rule ip cbox guard iifname != "${bridge}" ip daddr ${subnet} fib daddr type != local drop`,
-  ];
-}
+export { nftBaseCommands } from "./nft-base.ts";
 
 /** `create` fails with EEXIST when the key is taken (that is the conflict check); `delete` by key. */
 export function nftElement(verb: "create" | "delete", owner: string, containerIp: string, p: PublishedPort): string {
@@ -153,16 +122,21 @@ export function nftMessage(res: ToolResult, batch?: string): string {
 export class NftFirewall {
   readonly kind = "nft" as const;
 
-  /** iptables: the iptables binary, if any, whose FORWARD policy may drop container traffic. */
+  /**
+   * iptables: the iptables binary, if any, whose FORWARD policy may drop container traffic.
+   * netfilter: the namespace run acts in, reached through netlink; without it every change runs nft.
+   */
   constructor(
     readonly nft: string,
     readonly iptables: string | undefined,
     private readonly run: Runner,
+    private readonly netfilter?: NetfilterAccess,
   ) {}
 
   publish(net: BridgeNetwork, owner: string, containerIp: string, ports: PublishedPort[]): void {
     const checked = checkPorts(net, containerIp, ports);
     shortOwner(owner);
+    if (this.netfilter) return this.publishThrough(this.netfilter, net, owner, containerIp, checked);
     // With iptables-nft, its FORWARD chain is in nft's ruleset: the batch's listing shows it.
     const backend = this.iptables ? iptablesBackend(this.iptables) : undefined;
     const listChains = backend === "nft";
@@ -184,8 +158,36 @@ export class NftFirewall {
     if (this.iptables && (backend !== "nft" || forwardDropped(res.stdout))) ensureForward(this.iptables, net, this.run);
   }
 
+  /** The base only when the kernel's table is not this base's; the ports and FORWARD through netlink. */
+  private publishThrough(netfilter: NetfilterAccess, net: BridgeNetwork, owner: string, containerIp: string, ports: PublishedPort[]): void {
+    const sock = netfilter.open();
+    try {
+      if (!baseIsCurrent(sock, net)) {
+        const batch = nftPublishBatch(net, owner, containerIp, []);
+        const res = this.run([this.nft, "-f", "-"], batch);
+        if (res.code !== 0) throw new FirewallError(nftMessage(res, batch));
+      }
+      let add = ports;
+      for (let attempt = 0; add.length > 0; attempt++) {
+        const taken = addPorts(sock, owner, containerIp, add);
+        if (taken.length === 0) break;
+        if (attempt > 0) throw conflict(taken[0]!, undefined);
+        // A taken key: another container's (a conflict, named), or this one's from an earlier start.
+        add = portsToAdd(readPorts(sock), owner, containerIp, add);
+      }
+      if (!this.iptables) return;
+      const backend = iptablesBackend(this.iptables);
+      // iptables-nft's FORWARD is in nf_tables; legacy's exists only once its filter table is loaded.
+      const needed = backend === "nft" ? forwardState(sock, net.bridge) === "missing" : backend !== "legacy" || legacyFilterLoaded(netfilter.procNet);
+      if (needed) ensureForward(this.iptables, net, this.run);
+    } finally {
+      sock.close();
+    }
+  }
+
   unpublish(net: BridgeNetwork, owner: string, containerIp: string, ports: PublishedPort[]): void {
     checkNetwork(net);
+    if (this.netfilter) return this.unpublishThrough(this.netfilter, owner, ports);
     const gone = ownedMatches(this.published(), owner, ports);
     if (gone.length === 0) return;
     const batch = nftUnpublishBatch(gone);
@@ -193,11 +195,32 @@ export class NftFirewall {
     if (res.code !== 0) throw new FirewallError(nftMessage(res, batch));
   }
 
+  /** One batch of deletes; read again and retried once when an element vanished meanwhile. */
+  private unpublishThrough(netfilter: NetfilterAccess, owner: string, ports: PublishedPort[]): void {
+    const sock = netfilter.open();
+    try {
+      for (let attempt = 0; attempt < 2; attempt++) {
+        if (deletePorts(sock, ownedMatches(readPorts(sock), owner, ports))) return;
+      }
+      throw new FirewallError(`nft: the ports of ${shortOwner(owner)} changed while they were removed; try again`);
+    } finally {
+      sock.close();
+    }
+  }
+
   entriesOf(owner: string): string[] {
     return describeOwned(this.published(), owner);
   }
 
   published(): PublishedEntry[] {
+    if (this.netfilter) {
+      const sock = this.netfilter.open();
+      try {
+        return readPorts(sock).sort((a, b) => hostKey(a).localeCompare(hostKey(b)));
+      } finally {
+        sock.close();
+      }
+    }
     const res = this.run([this.nft, "-j", "list", "table", "ip", "cbox"]);
     if (res.code !== 0) {
       if (/No such file or directory/.test(res.stderr)) return [];

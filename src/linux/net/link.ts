@@ -136,6 +136,23 @@ export function listLinks(sock: NetlinkSocket): Link[] {
   return sock.dump({ what: "list links", type: RTM_GETLINK, flags: DUMP_FLAGS, body }).map(parseLink);
 }
 
+/** Down, by name: a bridge port that is down passes nothing either way (ifi_change IFF_UP, ifi_flags 0). */
+export function downMessage(name: string): NetlinkRequest {
+  const body = new MessageWriter().u8(0).u8(0).u16(0).i32(0).u32(0).u32(IFF_UP).stringAttr(IFLA_IFNAME, name).finish();
+  return { what: `set link ${name} down`, type: RTM_NEWLINK, flags: CHANGE_FLAGS, body };
+}
+
+/** False when there was no such link. */
+export function setDown(sock: NetlinkSocket, name: string): boolean {
+  try {
+    sock.request(downMessage(name));
+    return true;
+  } catch (err) {
+    if (err instanceof NetlinkError && err.errno === ENODEV) return false;
+    throw err;
+  }
+}
+
 /** Deleting either end of a veth pair deletes both. */
 export function deleteLinkMessage(name: string): NetlinkRequest {
   return { what: `delete link ${name}`, type: RTM_DELLINK, flags: CHANGE_FLAGS, body: ifinfomsg(new MessageWriter()).stringAttr(IFLA_IFNAME, name).finish() };

@@ -1,6 +1,7 @@
 /*
- * Sockets for the network: rtnetlink (the bytes are TypeScript's, netlink.ts) and a unix stream
- * (slirp4netns's API socket). These only make the calls; each returns n or fd, or -errno.
+ * Sockets for the network: netlink (rtnetlink, nfnetlink; the bytes are TypeScript's, netlink.ts)
+ * and a unix stream (slirp4netns's API socket). These only make the calls; each returns n or fd,
+ * or -errno.
  */
 
 extern int setsockopt(int fd, int level, int name, const void *val, unsigned int len);
@@ -18,17 +19,19 @@ extern void abort(void);
 #define NETLINK_EXT_ACK 11
 #define CLONE_NEWNET 0x40000000
 #define SHUT_WR 1
+#define MSG_DONTWAIT 0x40
 
-/* A NETLINK_ROUTE socket in the network namespace open at nsfd (-1: this thread's). A socket keeps
- * the namespace it was made in, so only this call moves the calling thread, and moves it back. */
-int cbox_netlink_open(int nsfd) {
+/* A netlink socket of protocol (NETLINK_ROUTE, NETLINK_NETFILTER...) in the network namespace open
+ * at nsfd (-1: this thread's). A socket keeps the namespace it was made in, so only this call moves
+ * the calling thread, and moves it back. */
+int cbox_netlink_open(int nsfd, int protocol) {
   int one = 1, self = -1, fd, err = 0;
   if (nsfd >= 0) {
     self = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
     if (self < 0) return -errno;
     if (setns(nsfd, CLONE_NEWNET) < 0) { err = errno; close(self); return -err; }
   }
-  fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, 0 /* NETLINK_ROUTE */);
+  fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, protocol);
   if (fd < 0) err = errno;
   if (self >= 0) {
     if (setns(self, CLONE_NEWNET) < 0) abort(); /* never run on in the container's namespace */
@@ -50,6 +53,13 @@ int cbox_send(int fd, const void *buf, int len) {
 int cbox_recv(int fd, void *buf, int len) {
   ssize_t n;
   while ((n = recv(fd, buf, (size_t)len, 0)) < 0 && errno == EINTR) {}
+  return n < 0 ? -errno : (int)n;
+}
+
+/* What is queued already, without waiting: -EAGAIN when nothing is. */
+int cbox_recv_nowait(int fd, void *buf, int len) {
+  ssize_t n;
+  while ((n = recv(fd, buf, (size_t)len, MSG_DONTWAIT)) < 0 && errno == EINTR) {}
   return n < 0 ? -errno : (int)n;
 }
 
