@@ -33,8 +33,9 @@ export async function buildBinary(arch: Arch, outfile: string): Promise<string |
   // --no-compile-autoload-*: an executable reads the working folder's bunfig.toml (whose preload
   // runs code) and .env (which sets CBOX_ROOT, PATH...) unless told not to; cbox runs as root.
   const define = `CBOX_COMMIT=${JSON.stringify(await gitCommit())}`;
+  // --compile-jit-policy=100: the JIT waits 100 times longer before compiling a function (src/jit.ts).
   const noAutoload = ["--no-compile-autoload-bunfig", "--no-compile-autoload-dotenv", "--no-compile-autoload-tsconfig", "--no-compile-autoload-package-json"];
-  const res = await $`bun build --compile --splitting --minify --bytecode --format=esm ${noAutoload} --target=bun-linux-${arch} --define ${define} src/main.ts --outfile ${outfile}`
+  const res = await $`bun build --compile --splitting --minify --bytecode --compile-jit-policy=100 --format=esm ${noAutoload} --target=bun-linux-${arch} --define ${define} src/main.ts --outfile ${outfile}`
     .cwd(repo)
     .quiet()
     .nothrow();

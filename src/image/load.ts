@@ -13,6 +13,7 @@ import { choosePlatform, hostPlatform } from "./registry/platform.ts";
 import { readImage, recoverImageTemps, recoverTempsIn, setTag, withImageLock } from "./store.ts";
 import { TarIndex } from "./tar-index.ts";
 import { digestHex, sha256Digest } from "./digest.ts";
+import { jitForBulkWork } from "../jit.ts";
 
 export interface LoadedImage {
   id: string;
@@ -25,6 +26,7 @@ const PARALLEL = 2;
 
 
 export async function loadArchive(paths: Paths, file: string): Promise<LoadedImage[]> {
+  jitForBulkWork();
   recoverImageTemps(paths);
   recoverTempsIn(layersDir(paths));
   const what = `cbox load ${file}`;

@@ -3,6 +3,7 @@ import { rmSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { warn } from "../cli/output.ts";
 import { CboxError } from "../errors.ts";
+import { jitForBulkWork } from "../jit.ts";
 import type { Paths } from "../paths.ts";
 import { unpackArchive, type ArchiveResult } from "./archive.ts";
 import { imageArch } from "./arch.ts";
@@ -48,6 +49,7 @@ export async function ensureImage(paths: Paths, text: string, opts: PullOptions)
 
 /** `cbox pull`: alpine[:TAG] from the Alpine mirror, anything else from its registry. */
 export async function pullImage(paths: Paths, text: string, opts: PullOptions): Promise<ImageRecord> {
+  jitForBulkWork();
   const ref = parseRef(text);
   recoverImageTemps(paths);
   if (ref.remote) {
@@ -101,6 +103,7 @@ async function* bodyChunks(res: Response, url: string): AsyncIterable<Uint8Array
 
 /** `cbox import FILE NAME[:TAG]`: a local .tar or .tar.gz root filesystem becomes an image. */
 export async function importImage(paths: Paths, file: string, text: string): Promise<ImageRecord> {
+  jitForBulkWork();
   const ref = parseRef(text);
   if (!statSync(file, { throwIfNoEntry: false })?.isFile()) throw new CboxError(`cbox import: ${file}: no such file`);
   recoverImageTemps(paths);

@@ -15,6 +15,7 @@ import { hostPlatform } from "./registry/platform.ts";
 import { imageRootfs, imagesDir, readImage, type ImageRecord } from "./store.ts";
 import { TarWriter } from "./tar-writer.ts";
 import { sha256Digest } from "./digest.ts";
+import { jitForBulkWork } from "../jit.ts";
 
 const LAYER_TAR = "application/vnd.oci.image.layer.v1.tar";
 
@@ -37,6 +38,7 @@ const inMemory = (bytes: Uint8Array): Blob => ({ digest: sha256Digest(bytes), si
 
 /** Writes the images named by refs (NAME[:TAG] or ids) to sink, as one tar. */
 export async function saveImages(paths: Paths, refs: string[], sink: (chunk: Uint8Array) => void | Promise<void>): Promise<void> {
+  jitForBulkWork();
   const work = join(imagesDir(paths), `.tmp-${process.pid}-save`);
   mkdirSync(work, { recursive: true, mode: 0o700 });
   try {

@@ -13,18 +13,10 @@ export const args = {
   format: { type: "string", description: "table (default) or json (one object a line)" },
 } satisfies FlagDefs;
 
-/**
- * JavaScriptCore compiles a function after a few dozen calls; ps calls its few once per container
- * and then exits, so compiling costs more than it saves (50 containers: 2.6 ms of work, 1.5 ms
- * with the thresholds 100 times higher, measured). A store of thousands still gets compiled.
- */
-const JIT_RELUCTANCE = 100;
-
 export default defineCommand({
   meta: { name: "ps", description: "List containers: cbox ps [-a] [-q] [--format json]" },
   args,
   async run({ args: a }: { args: CommandArgs<typeof args> }) {
-    Bun.unsafe.setJITPolicy(JIT_RELUCTANCE);
     const containers = (await listContainers(storagePaths(a.root))).filter((c) => a.all || c.live === "running");
     mark("read containers");
     writeSync(1, a.quiet ? containers.map((c) => `${c.state.id.slice(0, 12)}\n`).join("") : formatListed(containers, a.format));
