@@ -6,7 +6,7 @@
 // cgroup it is already in. The kernel takes the lock, finds nothing to move, and the real move a
 // few milliseconds later finds the grace period passed. Nothing changes place; if the write is
 // refused (a user's cgroup, a cgroup namespace), nothing is gained and nothing is lost.
-import { constants, promises } from "node:fs";
+import { writeFile } from "node:fs";
 import { unifiedPath, type CgroupLayout } from "./detect.ts";
 
 /** Starts the write of this process's pid into its own cgroup.procs, without waiting for it. */
@@ -14,7 +14,8 @@ export function warmCgroupAttach(layout: CgroupLayout, procCgroup: string): void
   const file = ownProcsFile(layout, procCgroup);
   // One call, so that open and write both happen on Bun's I/O thread: this thread stays busy
   // with the start, and a continuation scheduled on it would run only after the real move.
-  if (file) promises.writeFile(file, String(process.pid), { flag: constants.O_WRONLY }).catch(() => {});
+  // (The callback form: node:fs/promises costs ~0.35 ms to load; Bun.write writes on this thread.)
+  if (file) writeFile(file, String(process.pid), { flag: "r+" }, () => {}); // r+: no O_CREAT, no O_TRUNC
 }
 
 /** This process's cgroup.procs in one hierarchy: the first v1 one that has controllers, or cgroup2. */
