@@ -98,7 +98,7 @@ export function startContainer(spec: ContainerSpec, paths: Paths, mode: StartMod
   const { cgroup, warning } = chooseCgroup(spec.id, spec.limits, hostCgroups(rootless, cgroups), devices);
   if (warning) warn(warning);
   const maps = mode.rootlessMaps ?? (spec.userns === "private" ? privateMaps() : undefined);
-  const host = hostFacts(maps, mountinfo);
+  const host = hostFacts(maps, mountinfo, cgroups);
   mark("host checks");
   const cleanup = new CleanupStack();
   let prep: Preparation | undefined;
@@ -217,7 +217,7 @@ function privateMaps(): UserMaps {
   return maps;
 }
 
-function hostFacts(maps: UserMaps | undefined, mountinfo: string): HostFacts {
+function hostFacts(maps: UserMaps | undefined, mountinfo: string, layout: CgroupLayout): HostFacts {
   const inNamespace = maps !== undefined;
   const gidMapped = (gid: number) =>
     !maps || maps.gid.some((r) => gid >= r.inside && gid < r.inside + r.count);
@@ -226,7 +226,7 @@ function hostFacts(maps: UserMaps | undefined, mountinfo: string): HostFacts {
     canMknod: !inNamespace,
     ttyGroupMapped: gidMapped(5),
     setgroupsAllowed: setgroupsAllowed(maps),
-    cgroups: cgroupView(mountinfo),
+    cgroups: cgroupView(mountinfo, layout),
   };
 }
 

@@ -30,13 +30,18 @@ export function parseLayout(mountinfo: string): CgroupLayout {
     const type = fields[dash + 1];
     if (type === "cgroup2") unified ??= mount;
     if (type !== "cgroup") continue;
-    const controllers = (fields[dash + 3] ?? "").split(",").filter((o) => !NOT_CONTROLLERS.has(o) && !o.includes("="));
+    const controllers = controllersIn(fields[dash + 3] ?? "");
     if (controllers.length && !hierarchies.some((h) => h.controllers.join() === controllers.join())) {
       hierarchies.push({ mount, controllers });
     }
   }
   const version = hierarchies.length ? 1 : unified ? 2 : 0;
   return { version, hierarchies, unified };
+}
+
+/** The controllers a v1 hierarchy's mount options name ("rw,nosuid,cpu,cpuacct" -> cpu, cpuacct). */
+export function controllersIn(options: string): string[] {
+  return options.split(",").filter((o) => !NOT_CONTROLLERS.has(o) && !o.includes("="));
 }
 
 /** Mount points in mountinfo escape space, tab, newline and backslash as \ooo. */

@@ -1,7 +1,7 @@
 // What a container's /sys/fs/cgroup holds, read from the host's mount table: docker's layout.
 // The child mounts it in its own cgroup namespace, so each mount's root is the cgroup the
 // container was in when it unshared that namespace (its own one where cbox made one).
-import { parseLayout } from "./detect.ts";
+import { controllersIn, parseLayout, type CgroupLayout } from "./detect.ts";
 
 /** One v1 hierarchy as the container gets it: a folder with a mount of that hierarchy. */
 export interface V1Folder {
@@ -22,12 +22,11 @@ export type CgroupView =
   | { version: 1; folders: V1Folder[] };
 
 /**
- * From /proc/self/mountinfo text. The v1 hierarchies are the controller ones cbox's limits use
- * and the named ones (name=systemd), as runc shows them; a hybrid host's empty cgroup2 is left
- * out, as docker leaves it.
+ * From /proc/self/mountinfo text (and its layout, when the caller has it). The v1 hierarchies
+ * are the controller ones cbox's limits use and the named ones (name=systemd), as runc shows
+ * them; a hybrid host's empty cgroup2 is left out, as docker leaves it.
  */
-export function cgroupView(mountinfo: string): CgroupView {
-  const layout = parseLayout(mountinfo);
+export function cgroupView(mountinfo: string, layout: CgroupLayout = parseLayout(mountinfo)): CgroupView {
   if (layout.version !== 1) return { version: layout.version };
   const folders: V1Folder[] = layout.hierarchies.map(({ controllers }) => {
     const name = controllers.join(",");
@@ -50,7 +49,7 @@ function namedHierarchies(mountinfo: string): string[] {
     const dash = fields.indexOf("-");
     if (dash < 0 || fields[3] !== "/" || fields[dash + 1] !== "cgroup") continue;
     const name = /(?:^|,)name=([^,]+)/.exec(fields[dash + 3] ?? "")?.[1];
-    if (name && parseLayout(line).hierarchies.length === 0 && !names.includes(name)) names.push(name);
+    if (name && controllersIn(fields[dash + 3]!).length === 0 && !names.includes(name)) names.push(name);
   }
   return names;
 }
