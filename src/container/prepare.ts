@@ -63,10 +63,7 @@ export class Preparation {
  */
 function kernelPaths(paths: string[]): KernelPath[] {
   return paths.flatMap((path) => {
-    try {
-      return [{ path, isDir: statSync(path).isDirectory() }];
-    } catch {
-      return [];
-    }
+    const st = statSync(path, { throwIfNoEntry: false }); // most starts miss some: no exception each
+    return st ? [{ path, isDir: st.isDirectory() }] : [];
   });
 }
