@@ -122,7 +122,7 @@ export function buildPlan(spec: ContainerSpec, dirs: ContainerDirs, host: HostFa
     { op: "umask", ints: [0] },
     privatePropagation(),
     ...(prepared.lowerBase ? [{ op: "chdir", strs: [prepared.lowerBase] } satisfies Op] : []),
-    ...overlayRoot(root, { lower: prepared.lowerdirs, upper: dirs.upper, work: dirs.work }, host.userNamespace),
+    ...overlayRoot(root, { lower: prepared.lowerdirs, upper: dirs.upper, work: dirs.work, volatile: spec.remove }, host.userNamespace),
     ...kernelFilesystems(root, { sysWritable: !confined, sysFromHost: hostNetwork && host.userNamespace }),
     ...cgroupFilesystem(root, host.cgroups, { writable: !confined, sysFromHost: hostNetwork && host.userNamespace }),
     ...devFilesystem(root, { canMknod: host.canMknod, ttyGroupMapped: host.ttyGroupMapped }),

@@ -43,6 +43,11 @@ export interface OverlayDirs {
   lower: string[];
   upper: string;
   work: string;
+  /**
+   * No sync of the upper layer, ever (overlayfs' volatile, Linux 5.10): for a layer thrown away
+   * when the container ends (--rm), whose sync at unmount cost ~0.4 ms of each start (measured).
+   */
+  volatile?: boolean;
 }
 
 /** Paths overlayfs options cannot carry (it splits on "," and ":"), or "" when fine. */
@@ -54,6 +59,7 @@ export function overlayRoot(target: string, dirs: OverlayDirs, inUserNamespace: 
   const data = [`lowerdir=${dirs.lower.join(":")}`, `upperdir=${dirs.upper}`, `workdir=${dirs.work}`];
   // In a user namespace trusted.* xattrs are out of reach: overlayfs keeps its own in user.*
   if (inUserNamespace) data.push("userxattr");
+  if (dirs.volatile) data.push("volatile");
   const bytes = Buffer.byteLength(data.join(","));
   if (bytes >= MOUNT_DATA_MAX) {
     throw new CboxError(`the image has too many layers (${dirs.lower.length}) for one overlay mount: its options take ${bytes} bytes, the kernel takes ${MOUNT_DATA_MAX - 1}`);

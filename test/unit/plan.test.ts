@@ -90,6 +90,12 @@ for (const [label, host] of [
       });
     });
 
+    test("--rm: the upper layer is never synced (volatile), as it goes when the container ends", () => {
+      const data = mountOn(plan(spec({ remove: true }), host), R)!.strs![3]!;
+      expect(data.split(",")).toContain("volatile");
+      expect(mountOn(ops, R)!.strs![3]!.split(",")).not.toContain("volatile");
+    });
+
     test("pivot_root, then a detached umount of the old root, then rmdir", () => {
       const p = indexOf(ops, (o) => o.op === "pivotRoot");
       expect(ops[p]).toEqual({ op: "pivotRoot", strs: [R, ".cbox-oldroot"] });
