@@ -10,6 +10,7 @@ import { netShim } from "../sys/shim.ts";
 // struct nlmsghdr { u32 len; u16 type; u16 flags; u32 seq; u32 pid; }, in host byte order.
 export const NLMSG_HDRLEN = 16;
 export const NETLINK_ROUTE = 0;
+export const NETLINK_SOCK_DIAG = 4;
 export const NETLINK_NETFILTER = 12;
 const EAGAIN = 11;
 const NLMSG_ERROR = 2;
@@ -232,7 +233,8 @@ export interface NetlinkTransport {
   send(msg: Uint8Array): number;
   /** dontWait: what is queued already, -EAGAIN when nothing is. */
   receive(into: Uint8Array, dontWait?: boolean): number;
-  close(): void;
+  /** inChild: the last close is a short-lived child's (NetlinkSocket.closeInChild). */
+  close(inChild?: boolean): void;
 }
 
 /** What the kernel said to one request of a batch: errno 0 is done. */
@@ -255,7 +257,10 @@ export class NetlinkSocket {
     return new NetlinkSocket({
       send: (msg) => net.cbox_send(fd, msg, msg.length),
       receive: (into, dontWait) => (dontWait ? net.cbox_recv_nowait(fd, into, into.length) : net.cbox_recv(fd, into, into.length)),
-      close: () => closeSync(fd),
+      // A child that cannot be made leaves fd open: then it is closed here (and waited for).
+      close: (inChild) => {
+        if (!inChild || net.cbox_close_in_child(fd) < 0) closeSync(fd);
+      },
     });
   }
 
@@ -301,6 +306,15 @@ export class NetlinkSocket {
 
   close(): void {
     this.transport.close();
+  }
+
+  /**
+   * Closes the socket without waiting for what the kernel does when it is released: a child that
+   * shares this process's memory makes the last close and waits for that, and nobody waits for
+   * the child (cbox_close_in_child in src/sys/c/net.c).
+   */
+  closeInChild(): void {
+    this.transport.close(true);
   }
 
   private exchange(req: NetlinkRequest, isDump: boolean): Uint8Array[] {

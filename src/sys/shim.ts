@@ -48,6 +48,7 @@ export interface NetSymbols {
   cbox_send(fd: number, buf: Uint8Array, len: number): number;
   cbox_recv(fd: number, buf: Uint8Array, len: number): number;
   cbox_recv_nowait(fd: number, buf: Uint8Array, len: number): number;
+  cbox_close_in_child(fd: number): number;
   cbox_unix_connect(path: Uint8Array): number;
   cbox_shutdown_write(fd: number): number;
 }
@@ -113,6 +114,7 @@ export function netShim(): NetSymbols {
     cbox_send: { args: ["i32", "ptr", "i32"], returns: "i32" },
     cbox_recv: { args: ["i32", "ptr", "i32"], returns: "i32" },
     cbox_recv_nowait: { args: ["i32", "ptr", "i32"], returns: "i32" },
+    cbox_close_in_child: { args: ["i32"], returns: "i32" },
     cbox_unix_connect: { args: ["ptr"], returns: "i32" },
     cbox_shutdown_write: { args: ["i32"], returns: "i32" },
   }) as unknown as NetSymbols;

@@ -129,6 +129,47 @@ describe.skipIf(skipped !== undefined)("the bridge's firewall at a start (root, 
     expect(table()).not.toContain("8300");
   });
 
+  test("run --rm -p: when cbox returns, the port is gone (out of the table, not answering) and the next run publishes it at once", async () => {
+    for (let i = 0; i < 3; i++) {
+      const script = `mkdir -p /www && echo run${i} > /www/index.html && httpd -p 80 -h /www && sleep 1`;
+      const proc = Bun.spawn([real.nsenter!, `--net=/proc/${host.holder.pid}/ns/net`, "--", cboxBin, "run", "--root", fx.store, "--rootfs", fx.rootfs, "--rm", "-p", "8302:80", "sh", "-c", script], { env, stdout: "ignore", stderr: "pipe" });
+      expect(host.get(8302, true)).toBe(`run${i}\n`);
+      expect(await proc.exited).toBe(0);
+      expect(table()).not.toContain("8302");
+      expect(host.get(8302)).toBe("");
+    }
+    // Back to back, with nothing in between.
+    for (let i = 0; i < 5; i++) expect(run("--rm", "-p", "8303:80", "true")).toEqual({ code: 0, stdout: "", stderr: "" });
+    expect(table()).not.toContain("8303");
+    expect(ran()).toEqual([]);
+  });
+
+  test("a port in use stays refused: by a running container, by a host listener (tcp), by a host udp socket", () => {
+    const id = run("-d", "-p", "8304:80", ...serve("holder")).stdout.trim();
+    ids.push(id);
+    expect(host.get(8304, true)).toBe("holder\n");
+    const again = run("--rm", "-p", "8304:80", "true");
+    expect({ code: again.code, stderr: again.stderr }).toEqual({ code: 125, stderr: expect.stringContaining("8304") });
+    const inHost = (cmd: string[]) => Bun.spawn([real.nsenter!, `--net=/proc/${host.holder.pid}/ns/net`, "--", ...cmd], { stdout: "ignore", stderr: "ignore" });
+    const listeners = [inHost([real.busybox!, "nc", "-l", "-p", "8305"]), inHost([process.execPath, "-e", "Bun.udpSocket({ port: 8306 }); setInterval(() => {}, 1e6)"])];
+    try {
+      const sockets = () => host.must("cat", "/proc/net/tcp", "/proc/net/tcp6", "/proc/net/udp", "/proc/net/udp6");
+      const up = () => sockets().includes(":2071 ") && sockets().includes(":2072 "); // 8305 (tcp) and 8306 (udp)
+      for (let i = 0; i < 250 && !up(); i++) Bun.sleepSync(20);
+      expect(up()).toBe(true);
+      const tcpTaken = run("--rm", "-p", "8305:80", "true");
+      expect({ code: tcpTaken.code, stderr: tcpTaken.stderr }).toEqual({ code: 125, stderr: expect.stringContaining("port 8305/tcp is in use on the host") });
+      const udpTaken = run("--rm", "-p", "8306:53/udp", "true");
+      expect({ code: udpTaken.code, stderr: udpTaken.stderr }).toEqual({ code: 125, stderr: expect.stringContaining("port 8306/udp is in use on the host") });
+      // The other protocol of a taken port is free.
+      expect(run("--rm", "-p", "8306:80", "true").code).toBe(0);
+    } finally {
+      for (const l of listeners) l.kill(9);
+      cbox("rm", "-f", id);
+    }
+    expect(table()).not.toMatch(/830[456]/);
+  });
+
   test("a flushed chain, a table written by an older cbox, a deleted table: each is rewritten by one nft run; published ports are kept", () => {
     const id = run("-d", "-p", "8301:80", ...serve("kept")).stdout.trim();
     ids.push(id);

@@ -1,5 +1,7 @@
 import { describe, expect, test } from "bun:test";
+import { readFileSync } from "node:fs";
 import { choosePorts, choosePortsOn, ephemeralRange, hostSockets, parsePortRange, parseProcNet, portsInUse, type HostPorts, type HostSocket } from "../../src/container/network/host-ports.ts";
+import { MessageWriter, NetlinkSocket } from "../../src/linux/netlink.ts";
 import type { PortSpec, Protocol } from "../../src/container/network/spec.ts";
 import { thrown } from "./helpers.ts";
 
@@ -97,6 +99,68 @@ describe("this host's files", () => {
   });
 });
 
+describe("the kernel's socket tables (sock_diag) and /proc/net", () => {
+  /** What /proc/net lists of proto, IPv4 and IPv6, as sorted text. */
+  const fromProc = (proto: Protocol) => [`/proc/net/${proto}`, `/proc/net/${proto}6`].flatMap((f) => parseProcNet(readFileSync(f, "utf8"), proto)).map(text).sort();
+  const text = (s: HostSocket) => `${s.ip} ${s.port} ${s.listening}`;
+
+  test("every socket: the same as /proc/net lists, tcp and udp, IPv4 and IPv6, listening or not", async () => {
+    const v6 = Bun.listen({ hostname: "::", port: 0, socket: { data() {} } });
+    const v4 = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
+    const client = await Bun.connect({ hostname: "127.0.0.1", port: v4.port, socket: { data() {} } });
+    const udp = await Bun.udpSocket({ port: 0 });
+    try {
+      for (const proto of ["tcp", "udp"] as const) expect(hostSockets(proto).map(text).sort()).toEqual(fromProc(proto));
+      expect(hostSockets("tcp").map(text)).toContain(`:: ${v6.port} true`);
+      expect(hostSockets("tcp").map(text)).toContain(`127.0.0.1 ${client.localPort} false`);
+    } finally {
+      client.end();
+      v4.stop(true);
+      v6.stop(true);
+      udp.close();
+    }
+  });
+
+  test("on one port: only what listens there (tcp: LISTEN; udp: every socket)", async () => {
+    const v4 = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
+    const client = await Bun.connect({ hostname: "127.0.0.1", port: v4.port, socket: { data() {} } });
+    const udp = await Bun.udpSocket({ port: 0 });
+    try {
+      expect(hostSockets("tcp", v4.port)).toEqual([{ ip: "127.0.0.1", port: v4.port, listening: true }]);
+      expect(hostSockets("tcp", client.localPort)).toEqual([]);
+      expect(hostSockets("udp", udp.port).map(text)).toEqual([`0.0.0.0 ${udp.port} true`]);
+    } finally {
+      client.end();
+      v4.stop(true);
+      udp.close();
+    }
+  });
+
+  test("a kernel that cannot list them that way (no inet_diag): /proc/net is read instead", () => {
+    const refusing = new NetlinkSocket({
+      pending: [] as Uint8Array[],
+      send(msg: Uint8Array) {
+        const seq = new DataView(msg.buffer, msg.byteOffset).getUint32(8, true);
+        this.pending.push(new MessageWriter().u32(36).u16(2).u16(0x100).u32(seq).u32(0).i32(-2).u32(16).u16(0).u16(0).u32(seq).u32(0).finish());
+        return msg.length;
+      },
+      receive(into: Uint8Array) {
+        const next = this.pending.shift()!;
+        into.set(next);
+        return next.length;
+      },
+      close() {},
+    } as ConstructorParameters<typeof NetlinkSocket>[0] & { pending: Uint8Array[] });
+    const server = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
+    try {
+      expect(hostSockets("tcp", undefined, refusing).map(text).sort()).toEqual(fromProc("tcp"));
+      expect(hostSockets("tcp", server.port, refusing)).toEqual([{ ip: "127.0.0.1", port: server.port, listening: true }]);
+    } finally {
+      server.stop(true);
+    }
+  });
+});
+
 function host(sockets: Partial<Record<Protocol, HostSocket[]>>, range: [number, number] = [40000, 40009]): HostPorts {
   return { sockets: (proto) => sockets[proto] ?? [], range };
 }
@@ -186,6 +250,19 @@ describe("free host ports", () => {
     const tcp = Array.from({ length: 10 }, (_, i) => ({ ip: "0.0.0.0", port: 40000 + i, listening: false }));
     expect(thrown(() => choosePortsOn(host({ tcp }), [port(0, 8080)], [])).message).toBe("no free host port for 8080/tcp in 40000-40009");
     expect(thrown(() => choosePortsOn(host({}, [40000, 40000]), [port(0, 80), port(0, 81)], [])).message).toBe("no free host port for 81/tcp in 40000-40000");
+  });
+
+  test("an explicit port is asked for on its own (the kernel lists only its listeners); a free one needs every socket, once per protocol", () => {
+    const asked: string[] = [];
+    const h: HostPorts = {
+      sockets: (proto, p) => {
+        asked.push(`${proto}${p === undefined ? "" : ` ${p}`}`);
+        return [];
+      },
+      range: [40000, 40009],
+    };
+    choosePortsOn(h, [port(8080), port(0, 81), port(5353, 53, "udp"), port(0, 82)], [], () => 0);
+    expect(asked).toEqual(["tcp 8080", "udp 5353", "tcp"]);
   });
 
   test("nothing to publish reads nothing", () => {

@@ -1,10 +1,12 @@
 // rtnetlink without a socket: the requests byte for byte as the kernel was verified to accept them
 // (notes of issue 8), and replies the kernel sent (recorded on kernel 6.18) parsed back.
 import { describe, expect, test } from "bun:test";
+import { closeSync, existsSync, readlinkSync, readSync } from "node:fs";
 import { addressMessage, parseAddress } from "../../src/linux/net/addr.ts";
 import { aliasMessage, bridgeMessage, createBridge, deleteLink, deleteLinkMessage, downMessage, getLinkMessage, hairpinMessage, linkByName, macBytes, parseLink, upMessage, vethMessage } from "../../src/linux/net/link.ts";
 import { defaultRouteMessage, listRoutes } from "../../src/linux/net/route.ts";
 import { encodeMessage, MessageWriter, NetlinkError, NetlinkSocket, parseAttributes, parseError, splitMessages, type NetlinkTransport } from "../../src/linux/netlink.ts";
+import { extraShim, netShim, shim } from "../../src/sys/shim.ts";
 
 const fromHex = (text: string) => new Uint8Array(Buffer.from(text.replace(/\s+/g, ""), "hex"));
 const toHex = (b: Uint8Array) => Buffer.from(b).toString("hex");
@@ -235,5 +237,34 @@ describe("replies", () => {
 
   test("a malformed datagram is an error, not a loop", () => {
     expect(() => splitMessages(fromHex("ff000000 1000 0000 01000000 00000000"))).toThrow("netlink: a malformed message");
+  });
+});
+
+describe("closing without waiting for the kernel (closeInChild)", () => {
+  test("the transport is asked to close in a child", () => {
+    const kernel = new FakeKernel(() => []);
+    const asked: (boolean | undefined)[] = [];
+    kernel.close = (inChild?: boolean) => void asked.push(inChild);
+    new NetlinkSocket(kernel).closeInChild();
+    new NetlinkSocket(kernel).close();
+    expect(asked).toEqual([true, undefined]);
+  });
+
+  test("cbox_close_in_child: the fd is closed here at once and its last close is the child's, after ours; the child is reaped", () => {
+    const ends = new Int32Array(2);
+    expect(extraShim().cbox_pipe(ends)).toBe(0);
+    const [r, w] = [ends[0]!, ends[1]!];
+    const pipe = readlinkSync(`/proc/self/fd/${w}`);
+    try {
+      const pid = netShim().cbox_close_in_child(w);
+      expect(pid).toBeGreaterThan(0);
+      // Closed here at once (its number may already serve another file of this process).
+      expect(existsSync(`/proc/self/fd/${w}`) && readlinkSync(`/proc/self/fd/${w}`) === pipe).toBe(false);
+      // The only writer left was the child's copy: EOF comes when the child has exited.
+      expect(readSync(r, new Uint8Array(1))).toBe(0);
+      expect(shim().cbox_wait(pid)).toBe(0);
+    } finally {
+      closeSync(r);
+    }
   });
 });

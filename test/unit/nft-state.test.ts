@@ -10,6 +10,7 @@ import { FirewallError, makeFirewall, type PublishedEntry, type PublishedPort, t
 import { baseFacts } from "../../src/linux/firewall/nft-base.ts";
 import { commentUserdata, NFT } from "../../src/linux/firewall/nft-netlink.ts";
 import { nftPublishBatch } from "../../src/linux/firewall/nft.ts";
+import { heldAccess } from "../../src/linux/firewall/netfilter-access.ts";
 import { baseIsCurrent, entryOfElement, forwardState, legacyFilterLoaded, portElement, readPorts, type NetfilterAccess } from "../../src/linux/firewall/nft-state.ts";
 import { MessageWriter, NetlinkSocket, parseAttributes, splitMessages, attrString, attributeList, type NetlinkTransport } from "../../src/linux/netlink.ts";
 import { thrown } from "./helpers.ts";
@@ -376,5 +377,57 @@ describe("the nft driver through netlink", () => {
     const run = fakeRunner([{ stdout: "*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\nCOMMIT\n" }]);
     makeFirewall("nft", "/usr/sbin/nft", iptables, run, access(kernel, procNet)).publish(net, A, "10.88.0.2", []);
     expect(run.calls.map((c) => c.argv.join(" "))).toEqual([`${iptables}-save -t filter`]);
+  });
+});
+
+describe("the netfilter socket: kept for the process, let go of without waiting after a delete", () => {
+  /** A fake kernel whose sockets' closes are recorded: "here", or "in a child" (closeInChild). */
+  const recording = () => {
+    const kernel = new FakeNftables();
+    kernel.writeBase();
+    const closes: string[] = [];
+    kernel.close = (inChild?: boolean) => void closes.push(inChild ? "in a child" : "here");
+    return { kernel, closes };
+  };
+
+  test("a start's reads and adds and its removal share one socket; after the delete its last close is a child's; the next use opens another", () => {
+    const { kernel, closes } = recording();
+    let opened = 0;
+    const access = heldAccess(() => (opened++, new NetlinkSocket(kernel)), join(dir, "no-proc-net"));
+    const fw = makeFirewall("nft", "/usr/sbin/nft", undefined, fakeRunner([]), access);
+    expect(fw.published()).toEqual([]);
+    fw.publish(net, A, "10.88.0.2", [tcp(8080, 80)]);
+    expect(fw.entriesOf(A)).toEqual(["0.0.0.0:8080/tcp -> 10.88.0.2:80"]);
+    expect({ opened, closes }).toEqual({ opened: 1, closes: [] });
+    fw.unpublish(net, A, "10.88.0.2", [tcp(8080, 80)]);
+    expect({ opened, closes }).toEqual({ opened: 1, closes: ["in a child"] });
+    // Nothing of A's left: nothing is deleted, and the new socket is kept.
+    fw.unpublish(net, A, "10.88.0.2", [tcp(8080, 80)]);
+    expect({ opened, closes }).toEqual({ opened: 2, closes: ["in a child"] });
+    expect(fw.published()).toEqual([]);
+  });
+
+  test("an element gone between the read and the delete: the batch deleted nothing, and the socket is kept", () => {
+    const { kernel, closes } = recording();
+    const fw = makeFirewall("nft", "/usr/sbin/nft", undefined, fakeRunner([]), heldAccess(() => new NetlinkSocket(kernel), join(dir, "no-proc-net")));
+    fw.publish(net, A, "10.88.0.2", [tcp(8080, 80)]);
+    const send = kernel.send.bind(kernel);
+    kernel.send = (datagram: Uint8Array) => {
+      // Someone else's removal just before cbox's batch (its delete then fails with ENOENT).
+      if (splitMessages(datagram)[0]!.type === NFT.NFNL_MSG_BATCH_BEGIN) kernel.maps.get("ports")!.clear();
+      return send(datagram);
+    };
+    kernel.asked = [];
+    fw.unpublish(net, A, "10.88.0.2", [tcp(8080, 80)]);
+    expect(kernel.asked).toEqual(["dump elements addrports", "dump elements ports", "batch 1", "dump elements addrports", "dump elements ports"]);
+    expect(closes).toEqual([]);
+  });
+
+  test("an access without done (another namespace's, as tests reach it) closes each socket here", () => {
+    const { kernel, closes } = recording();
+    const fw = makeFirewall("nft", "/usr/sbin/nft", undefined, fakeRunner([]), access(kernel));
+    fw.publish(net, A, "10.88.0.2", [tcp(8080, 80)]);
+    fw.unpublish(net, A, "10.88.0.2", [tcp(8080, 80)]);
+    expect(closes).toEqual(["here", "here"]);
   });
 });

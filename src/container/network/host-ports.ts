@@ -1,9 +1,13 @@
-// Host ports for -p: the ones in use, read from /proc/net (no socket is opened), and free ones
-// chosen at random in the kernel's ephemeral range. A host process may still bind a chosen port
-// before the container's rule is in place: there is no daemon to hold sockets, so that race is accepted.
+// Host ports for -p: the ones in use, asked of the kernel's socket tables over sock_diag (an
+// explicit port: only the sockets that listen on it; a port to choose: every socket), or read
+// from /proc/net on a kernel without inet_diag; free ones are chosen at random in the kernel's
+// ephemeral range. A host process may still bind a chosen port before the container's rule is in
+// place: there is no daemon to hold sockets, so that race is accepted.
 import { readFileSync } from "node:fs";
 import { CboxError } from "../../errors.ts";
 import { formatIpv4 } from "../../linux/net/ipv4.ts";
+import { ALL_STATES, DIAG, inetSockets, LISTENING } from "../../linux/net/sock-diag.ts";
+import { NETLINK_SOCK_DIAG, NetlinkError, NetlinkSocket } from "../../linux/netlink.ts";
 import type { PortSpec, Protocol } from "./spec.ts";
 
 /** A socket of the host, as /proc/net/{tcp,udp}[6] lists it. */
@@ -24,7 +28,8 @@ export interface TakenPort {
 
 /** What the host has: its sockets per protocol and its ephemeral port range. */
 export interface HostPorts {
-  sockets(proto: Protocol): HostSocket[];
+  /** Every socket of proto; with port, at least the ones that listen on that port. */
+  sockets(proto: Protocol, port?: number): HostSocket[];
   range: [number, number];
 }
 
@@ -56,10 +61,15 @@ function wordBytes(hex: string): number[] {
 }
 
 function procAddress(hex: string): string {
-  if (hex.length === 8) return wordBytes(hex).join(".");
-  const bytes = [0, 8, 16, 24].flatMap((i) => wordBytes(hex.slice(i, i + 8)));
-  const v4 = bytes.slice(12);
-  if (bytes.slice(0, 10).every((b) => b === 0) && bytes[10] === 255 && bytes[11] === 255) return v4.join(".");
+  if (hex.length === 8) return addressText(wordBytes(hex));
+  return addressText([0, 8, 16, 24].flatMap((i) => wordBytes(hex.slice(i, i + 8))));
+}
+
+/** An address's 4 or 16 bytes (network order) as HostSocket.ip gives it. */
+function addressText(address: ArrayLike<number>): string {
+  const bytes = Array.from(address);
+  if (bytes.length === 4) return bytes.join(".");
+  if (bytes.slice(0, 10).every((b) => b === 0) && bytes[10] === 255 && bytes[11] === 255) return bytes.slice(12).join(".");
   if (bytes.every((b) => b === 0)) return "::";
   if (bytes.slice(0, 15).every((b) => b === 0) && bytes[15] === 1) return "::1";
   return "v6";
@@ -74,15 +84,42 @@ export function parsePortRange(text: string): [number, number] {
   return [low, high];
 }
 
-/** The host's sockets of proto, IPv4 and IPv6 (a file the kernel lacks, as without IPv6, is none). */
-export function hostSockets(proto: Protocol): HostSocket[] {
-  return [`/proc/net/${proto}`, `/proc/net/${proto}6`].flatMap((path) => {
-    try {
-      return parseProcNet(readFileSync(path, "utf8"), proto);
-    } catch {
-      return [];
-    }
-  });
+/**
+ * The host's sockets of proto, IPv4 and IPv6; with port, only the ones that listen on it (tcp:
+ * LISTEN; udp: every one). Asked over sock_diag (diag: an open NETLINK_SOCK_DIAG socket, else one
+ * is opened for the call); a family the kernel cannot list that way is read from /proc/net (a
+ * file the kernel lacks, as without IPv6, is none).
+ */
+export function hostSockets(proto: Protocol, port?: number, diag?: NetlinkSocket): HostSocket[] {
+  let own: NetlinkSocket | undefined;
+  try {
+    return [DIAG.AF_INET, DIAG.AF_INET6].flatMap((family) => {
+      try {
+        own = diag ?? own ?? NetlinkSocket.open(undefined, NETLINK_SOCK_DIAG);
+        return diagSockets(own, family, proto, port);
+      } catch (err) {
+        if (!(err instanceof NetlinkError)) throw err;
+        const found = procSockets(`/proc/net/${proto}${family === DIAG.AF_INET6 ? "6" : ""}`, proto);
+        return port === undefined ? found : found.filter((s) => s.port === port && s.listening);
+      }
+    });
+  } finally {
+    if (own !== diag) own?.close();
+  }
+}
+
+function diagSockets(sock: NetlinkSocket, family: number, proto: Protocol, port?: number): HostSocket[] {
+  const protocol = proto === "tcp" ? DIAG.IPPROTO_TCP : DIAG.IPPROTO_UDP;
+  const states = port !== undefined && proto === "tcp" ? LISTENING : ALL_STATES;
+  return inetSockets(sock, family, protocol, states, port).map((s) => ({ ip: addressText(s.address), port: s.port, listening: proto === "udp" || s.state === DIAG.TCP_LISTEN }));
+}
+
+function procSockets(path: string, proto: Protocol): HostSocket[] {
+  try {
+    return parseProcNet(readFileSync(path, "utf8"), proto);
+  } catch {
+    return [];
+  }
 }
 
 /** Every local port in use for proto, in any state. */
@@ -105,12 +142,29 @@ export function ephemeralRange(): [number, number] {
  */
 export function choosePorts(ports: PortSpec[], taken: TakenPort[]): PortSpec[] {
   if (ports.length === 0) return [];
-  const cache = new Map<Protocol, HostSocket[]>();
+  const cache = new Map<string, HostSocket[]>();
+  let diag: NetlinkSocket | undefined;
+  // One socket for every question; none that can be opened: each is answered from /proc/net.
+  const open = () => {
+    try {
+      return (diag ??= NetlinkSocket.open(undefined, NETLINK_SOCK_DIAG));
+    } catch (err) {
+      if (err instanceof NetlinkError) return undefined;
+      throw err;
+    }
+  };
   const host: HostPorts = {
-    sockets: (proto) => cache.get(proto) ?? cache.set(proto, hostSockets(proto)).get(proto)!,
+    sockets: (proto, port) => {
+      const key = `${proto}:${port ?? "all"}`;
+      return cache.get(key) ?? cache.set(key, hostSockets(proto, port, open())).get(key)!;
+    },
     range: ports.some((p) => p.hostPort === 0) ? ephemeralRange() : [0, 0],
   };
-  return choosePortsOn(host, ports, taken);
+  try {
+    return choosePortsOn(host, ports, taken);
+  } finally {
+    diag?.close();
+  }
 }
 
 /** choosePorts on given host facts; random() in [0, 1) picks where the search for a free port starts. */
@@ -121,7 +175,7 @@ export function choosePortsOn(host: HostPorts, ports: PortSpec[], taken: TakenPo
     if (taken.some((t) => t.proto === p.proto && t.hostPort === p.hostPort && addressesOverlap(t.hostIp, p.hostIp))) {
       throw new CboxError(`${name} is already published by another container`);
     }
-    if (host.sockets(p.proto).some((s) => s.listening && s.port === p.hostPort && listenerConflicts(s.ip, p.hostIp))) {
+    if (host.sockets(p.proto, p.hostPort).some((s) => s.listening && s.port === p.hostPort && listenerConflicts(s.ip, p.hostIp))) {
       throw new CboxError(`${name} is in use on the host`);
     }
   }

@@ -4,12 +4,12 @@
 import { FirewallError, findBinary, spawnRunner, type BridgeNetwork, type PublishedEntry, type PublishedPort, type Runner } from "./common.ts";
 import { IptablesFirewall } from "./iptables.ts";
 import { NftFirewall } from "./nft.ts";
-import { thisNamespace, type NetfilterAccess } from "./nft-state.ts";
+import { thisNamespace, type NetfilterAccess } from "./netfilter-access.ts";
 
 export { FirewallError, type BridgeNetwork, type Protocol, type PublishedEntry, type PublishedPort, type Runner, type ToolResult } from "./common.ts";
 export { IptablesFirewall } from "./iptables.ts";
 export { NftFirewall } from "./nft.ts";
-export { namespaceOf, thisNamespace, type NetfilterAccess } from "./nft-state.ts";
+export { namespaceOf, thisNamespace, type NetfilterAccess } from "./netfilter-access.ts";
 
 export interface Firewall {
   readonly kind: "nft" | "iptables";

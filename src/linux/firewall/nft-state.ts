@@ -2,42 +2,18 @@
 // whether cbox's table is the one the base would write (every rule signed, as many as the base
 // has), whether iptables-nft's FORWARD drops and CBOX-FORWARD is in place, and the ports, which are
 // the maps' elements (read, added and deleted in batches, atomic as `nft -f` is).
-import { closeSync, openSync, readFileSync } from "node:fs";
-import { NETLINK_NETFILTER, NetlinkError, NetlinkSocket } from "../netlink.ts";
+import { readFileSync } from "node:fs";
+import { NetlinkError, type NetlinkSocket } from "../netlink.ts";
 import { formatIpv4, ipv4Bytes } from "../net/ipv4.ts";
 import { FirewallError, ownerTag, type BridgeNetwork, type PublishedEntry, type PublishedPort } from "./common.ts";
 import { baseFacts } from "./nft-base.ts";
 import { batchMessages, dumpElementsMessage, dumpRulesMessage, elementMessage, getChainMessage, parseChainPolicy, parseElements, parseRule, type NftRule, type SetElement } from "./nft-netlink.ts";
 
+export { namespaceOf, thisNamespace, type NetfilterAccess } from "./netfilter-access.ts";
+
 const ENOENT = 2;
 const EEXIST = 17;
 const PROTOCOLS: Record<string, number> = { tcp: 6, udp: 17 };
-
-/** One network namespace's netfilter, as the driver reaches it without a tool. */
-export interface NetfilterAccess {
-  /** A NETLINK_NETFILTER socket in that namespace. */
-  open(): NetlinkSocket;
-  /** Its /proc/net (which legacy iptables tables are loaded). */
-  procNet: string;
-}
-
-/** This process's network namespace: where spawnRunner's nft and iptables act too. */
-export const thisNamespace: NetfilterAccess = { open: () => NetlinkSocket.open(undefined, NETLINK_NETFILTER), procNet: "/proc/self/net" };
-
-/** The namespace of a process (a test's), for a driver whose runner acts there. */
-export function namespaceOf(pid: number): NetfilterAccess {
-  return {
-    open: () => {
-      const fd = openSync(`/proc/${pid}/ns/net`, "r");
-      try {
-        return NetlinkSocket.open(fd, NETLINK_NETFILTER);
-      } finally {
-        closeSync(fd);
-      }
-    },
-    procNet: `/proc/${pid}/net`,
-  };
-}
 
 /** Whether cbox's table is there, written by this base for this bridge and subnet, and whole. */
 export function baseIsCurrent(sock: NetlinkSocket, net: BridgeNetwork): boolean {

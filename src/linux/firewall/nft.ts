@@ -23,7 +23,8 @@ import {
 } from "./common.ts";
 import { ensureForward } from "./iptables.ts";
 import { nftBaseCommands } from "./nft-base.ts";
-import { addPorts, baseIsCurrent, deletePorts, forwardState, legacyFilterLoaded, readPorts, type NetfilterAccess } from "./nft-state.ts";
+import { letGo, type NetfilterAccess } from "./netfilter-access.ts";
+import { addPorts, baseIsCurrent, deletePorts, forwardState, legacyFilterLoaded, readPorts } from "./nft-state.ts";
 
 export { nftBaseCommands } from "./nft-base.ts";
 
@@ -181,7 +182,7 @@ export class NftFirewall {
       const needed = backend === "nft" ? forwardState(sock, net.bridge) === "missing" : backend !== "legacy" || legacyFilterLoaded(netfilter.procNet);
       if (needed) ensureForward(this.iptables, net, this.run);
     } finally {
-      sock.close();
+      letGo(netfilter, sock);
     }
   }
 
@@ -195,16 +196,25 @@ export class NftFirewall {
     if (res.code !== 0) throw new FirewallError(nftMessage(res, batch));
   }
 
-  /** One batch of deletes; read again and retried once when an element vanished meanwhile. */
+  /**
+   * One batch of deletes; read again and retried once when an element vanished meanwhile. The
+   * ports are gone when it returns; the socket's close, which would wait for nf_tables to free
+   * them, is left to netfilter (netfilter-access.ts).
+   */
   private unpublishThrough(netfilter: NetfilterAccess, owner: string, ports: PublishedPort[]): void {
     const sock = netfilter.open();
+    let deleted = false;
     try {
       for (let attempt = 0; attempt < 2; attempt++) {
-        if (deletePorts(sock, ownedMatches(readPorts(sock), owner, ports))) return;
+        const gone = ownedMatches(readPorts(sock), owner, ports);
+        if (deletePorts(sock, gone)) {
+          deleted = gone.length > 0;
+          return;
+        }
       }
       throw new FirewallError(`nft: the ports of ${shortOwner(owner)} changed while they were removed; try again`);
     } finally {
-      sock.close();
+      letGo(netfilter, sock, deleted);
     }
   }
 
@@ -218,7 +228,7 @@ export class NftFirewall {
       try {
         return readPorts(sock).sort((a, b) => hostKey(a).localeCompare(hostKey(b)));
       } finally {
-        sock.close();
+        letGo(this.netfilter, sock);
       }
     }
     const res = this.run([this.nft, "-j", "list", "table", "ip", "cbox"]);
