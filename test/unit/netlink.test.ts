@@ -7,6 +7,7 @@ import { aliasMessage, bridgeMessage, createBridge, deleteLink, deleteLinkMessag
 import { defaultRouteMessage, listRoutes } from "../../src/linux/net/route.ts";
 import { encodeMessage, MessageWriter, NetlinkError, NetlinkSocket, parseAttributes, parseError, splitMessages, type NetlinkTransport } from "../../src/linux/netlink.ts";
 import { extraShim, netShim, shim } from "../../src/sys/shim.ts";
+import { underQemuUser } from "./helpers.ts";
 
 const fromHex = (text: string) => new Uint8Array(Buffer.from(text.replace(/\s+/g, ""), "hex"));
 const toHex = (b: Uint8Array) => Buffer.from(b).toString("hex");
@@ -250,7 +251,8 @@ describe("closing without waiting for the kernel (closeInChild)", () => {
     expect(asked).toEqual([true, undefined]);
   });
 
-  test("cbox_close_in_child: the fd is closed here at once and its last close is the child's, after ours; the child is reaped", () => {
+  // qemu-user refuses a clone that shares memory without being a thread (EINVAL): cbox then closes the socket itself.
+  test.skipIf(underQemuUser)("cbox_close_in_child: the fd is closed here at once and its last close is the child's, after ours; the child is reaped", () => {
     const ends = new Int32Array(2);
     expect(extraShim().cbox_pipe(ends)).toBe(0);
     const [r, w] = [ends[0]!, ends[1]!];

@@ -144,13 +144,7 @@ export function downMessage(name: string): NetlinkRequest {
 
 /** False when there was no such link. */
 export function setDown(sock: NetlinkSocket, name: string): boolean {
-  try {
-    sock.request(downMessage(name));
-    return true;
-  } catch (err) {
-    if (err instanceof NetlinkError && err.errno === ENODEV) return false;
-    throw err;
-  }
+  return requestUnlessGone(sock, downMessage(name));
 }
 
 /** Deleting either end of a veth pair deletes both. */
@@ -160,8 +154,13 @@ export function deleteLinkMessage(name: string): NetlinkRequest {
 
 /** False when there was no such link (gone already: a veth goes with its container's namespace). */
 export function deleteLink(sock: NetlinkSocket, name: string): boolean {
+  return requestUnlessGone(sock, deleteLinkMessage(name));
+}
+
+/** Sends a request about one link; false when the link does not exist (ENODEV). */
+function requestUnlessGone(sock: NetlinkSocket, req: NetlinkRequest): boolean {
   try {
-    sock.request(deleteLinkMessage(name));
+    sock.request(req);
     return true;
   } catch (err) {
     if (err instanceof NetlinkError && err.errno === ENODEV) return false;
