@@ -122,8 +122,8 @@ export function startContainer(spec: ContainerSpec, paths: Paths, mode: StartMod
     const network = reserveNetwork(spec.network, rootless, { id: spec.id, paths, isAlive: containerRuns, record: (net) => updateState(dirs, { network: net }) });
     if (network.mode === "bridge") cleanup.push("release the network", () => updateState(dirs, { network: releaseRecordedNetwork(network, spec.id, paths) }));
     if (writeEtcFiles(dirs, spec.hostname, etcNetwork(network), spec.name).noNameservers) warn(NO_NAMESERVERS_WARNING);
-    // Its paths are in state.json: removing the container's folder removes the cgroup too.
     mark("network and /etc files");
+    // Its paths are in state.json: removing the container's folder removes the cgroup too.
     if (cgroup) createCgroup(cgroup);
     mark("create cgroup");
 
