@@ -9,7 +9,7 @@ import type { ContainerDirs } from "./plan.ts";
 import { liveState, type LiveState } from "./status.ts";
 import type { ContainerState } from "./store.ts";
 
-const CONTAINER_ID = /^[0-9a-f]{64}$/;
+export const CONTAINER_ID = /^[0-9a-f]{64}$/;
 
 export function containerDirs(paths: Paths, id: string): ContainerDirs {
   const dir = join(paths.containers, id);
@@ -55,9 +55,9 @@ export function scanStore(paths: Paths): StoreScan {
   const ids = new Set<string>();
   let stale = false;
   for (const entry of safeReaddir(paths.containers)) {
-    const half = entry[0] === "." && /^\.new-(\d+)-/.exec(entry);
-    if (half) {
-      stale ||= !processStartTime(Number(half[1]));
+    const orphan = orphanedTemp(entry, ".new-");
+    if (orphan !== undefined) {
+      stale ||= orphan;
       continue;
     }
     if (!CONTAINER_ID.test(entry)) continue;
@@ -71,25 +71,36 @@ export function scanStore(paths: Paths): StoreScan {
   }
   for (const name of safeReaddir(paths.names)) {
     if (stale) break;
-    const tmp = /^\.tmp-(\d+)-/.exec(name);
-    if (tmp) stale = !processStartTime(Number(tmp[1]));
-    else stale = holderGone(paths, name, ids);
+    const orphan = orphanedTemp(name, ".tmp-");
+    if (orphan !== undefined) stale = orphan;
+    else {
+      const id = readNameHolder(paths, name);
+      stale = id !== "" && !ids.has(id) && !readState(join(paths.containers, id));
+    }
   }
   return { containers, stale };
 }
 
-/** The name holds an id whose container has no readable state (checked like recoverStale). */
-function holderGone(paths: Paths, name: string, ids: Set<string>): boolean {
-  let id: string;
-  try {
-    id = readFileSync(join(paths.names, name), "utf8").trim();
-  } catch {
-    return false;
-  }
-  return id !== "" && !ids.has(id) && !readState(join(paths.containers, id));
+/**
+ * For a half-made entry (a folder ".new-PID-ID", a name ".tmp-PID-ID"): whether the process
+ * making it is gone. Undefined when name is no such entry.
+ */
+export function orphanedTemp(name: string, prefix: ".new-" | ".tmp-"): boolean | undefined {
+  if (!name.startsWith(prefix)) return undefined;
+  const pid = /^\.(?:new|tmp)-(\d+)-/.exec(name)?.[1];
+  return pid === undefined ? undefined : !processStartTime(Number(pid));
 }
 
-function safeReaddir(dir: string): string[] {
+/** The id a name file holds, or "" when it cannot be read. */
+export function readNameHolder(paths: Paths, name: string): string {
+  try {
+    return readFileSync(join(paths.names, name), "utf8").trim();
+  } catch {
+    return "";
+  }
+}
+
+export function safeReaddir(dir: string): string[] {
   try {
     return readdirSync(dir);
   } catch {

@@ -12,7 +12,7 @@ import { detachMount } from "../sys/idmap.ts";
 import { exitCodeOf } from "../sys/process.ts";
 import type { Limits } from "../linux/cgroups/limits.ts";
 import { withContainerLock } from "./lock.ts";
-import { containerDirs, listContainerIds, readState } from "./store-read.ts";
+import { CONTAINER_ID, containerDirs, listContainerIds, orphanedTemp, readNameHolder, readState, safeReaddir } from "./store-read.ts";
 import { releaseRecordedNetwork, type NetworkAttachment } from "./network/attachment.ts";
 import { endUnrecorded } from "./status.ts";
 import type { ContainerDirs } from "./plan.ts";
@@ -138,14 +138,6 @@ function closedAncestor(path: string): string | undefined {
   }
 }
 
-function readNameHolder(paths: Paths, name: string): string {
-  try {
-    return readFileSync(join(paths.names, name), "utf8").trim();
-  } catch {
-    return "";
-  }
-}
-
 export function updateState(dirs: ContainerDirs, change: Partial<ContainerState>): ContainerState | undefined {
   const state = readState(dirs.dir);
   if (!state) return undefined;
@@ -186,15 +178,15 @@ export function recoverStale(paths: Paths, removeTree: (path: string) => void): 
   try {
     entries = readdirSync(paths.containers);
   } catch {
-    return;
+    return; // no store yet
   }
   for (const entry of entries) {
-    const half = /^\.new-(\d+)-/.exec(entry);
-    if (half) {
-      if (!processStartTime(Number(half[1]))) rmSync(join(paths.containers, entry), { recursive: true, force: true });
+    const orphan = orphanedTemp(entry, ".new-");
+    if (orphan !== undefined) {
+      if (orphan) rmSync(join(paths.containers, entry), { recursive: true, force: true });
       continue;
     }
-    if (!/^[0-9a-f]{64}$/.test(entry)) continue;
+    if (!CONTAINER_ID.test(entry)) continue;
     const dirs = containerDirs(paths, entry);
     const state = readState(dirs.dir);
     if (!state || !endUnrecorded(state)) continue;
@@ -204,9 +196,9 @@ export function recoverStale(paths: Paths, removeTree: (path: string) => void): 
     });
   }
   for (const name of safeReaddir(paths.names)) {
-    const tmp = /^\.tmp-(\d+)-/.exec(name);
-    if (tmp) {
-      if (!processStartTime(Number(tmp[1]))) rmSync(join(paths.names, name), { force: true });
+    const orphan = orphanedTemp(name, ".tmp-");
+    if (orphan !== undefined) {
+      if (orphan) rmSync(join(paths.names, name), { force: true });
       continue;
     }
     const id = readNameHolder(paths, name);
@@ -239,12 +231,4 @@ export function readExitFile(path: string): { code: number; finished: string } |
   }
   const m = /^(\d+) (\S+)\n$/.exec(text);
   return m ? { code: exitCodeOf(Number(m[1])), finished: m[2]! } : undefined;
-}
-
-function safeReaddir(dir: string): string[] {
-  try {
-    return readdirSync(dir);
-  } catch {
-    return [];
-  }
 }
