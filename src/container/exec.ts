@@ -4,7 +4,7 @@
 import { readFileSync } from "node:fs";
 import { CboxError, systemErrorText } from "../errors.ts";
 import { closeNamespaces, openNamespaces, type NamespaceFd } from "../linux/namespaces.ts";
-import { enterCgroups } from "../linux/cgroups/cgroup.ts";
+import { enterCgroups, selfEntryFiles } from "../linux/cgroups/cgroup.ts";
 import { cgroupfs } from "../linux/cgroups/fs.ts";
 import type { Paths } from "../paths.ts";
 import { requireSupportedKernel } from "../host/kernel.ts";
@@ -44,12 +44,13 @@ export function execInContainer(paths: Paths, ref: string, opts: ExecOptions): n
     // The pid may have been reused since state.json was read: the namespaces opened must be the container's.
     if (!pid1Alive(state)) throw new CboxError(`container ${ref} is not running`);
     const exec = execSpec(state.spec, pid, namespaces, opts);
-    const plan = buildExecPlan(exec, stdio.plan);
+    const selfEntry = selfEntryFiles(state.cgroups ?? [], cgroupfs);
+    const plan = buildExecPlan(exec, stdio.plan, selfEntry);
     const child = spawnContainer(plan, 0, 0);
     try {
       stdio.spawned();
       closeNamespaces(namespaces.splice(0));
-      joinCgroups(state, child.pid);
+      if (!selfEntry) joinCgroups(state, child.pid);
       const failure = child.release();
       if (failure) throw startFailure(plan, failure, "");
       stdio.attach(child.pid);

@@ -104,7 +104,8 @@ export interface Prepared {
   readOnly: KernelPath[];
 }
 
-export function buildPlan(spec: ContainerSpec, dirs: ContainerDirs, host: HostFacts, prepared: Prepared): Op[] {
+/** selfEntry: the files the process writes "0" into to enter its cgroup itself (ContainerCgroup.selfEntry). */
+export function buildPlan(spec: ContainerSpec, dirs: ContainerDirs, host: HostFacts, prepared: Prepared, selfEntry: string[] = []): Op[] {
   const root = dirs.rootfs;
   const fds = prepared.volumeFds;
   const confined = !spec.security.privileged;
@@ -116,7 +117,8 @@ export function buildPlan(spec: ContainerSpec, dirs: ContainerDirs, host: HostFa
     ...(spec.init ? [{ op: "dumpable", ints: [0] } satisfies Op] : []),
     // If cbox dies, the container dies with it; the next cbox command removes what is left.
     { op: "pdeathsig", ints: [SIGKILL] },
-    // Only now, released into its cgroup, so that the container sees that cgroup as its root.
+    ...selfEntry.map((file): Op => ({ op: "write", strs: [file, "0"] })),
+    // Only now, in its cgroup, so that the container sees that cgroup as its root.
     { op: "unshare", ints: [CloneFlag.newcgroup] },
     ...(host.userNamespace ? becomeNamespaceRoot(host) : []),
     { op: "umask", ints: [0] },
@@ -159,11 +161,13 @@ export interface ExecSpec {
   lockdown: Lockdown;
 }
 
-export function buildExecPlan(exec: ExecSpec, stdio: StdioPlan): Op[] {
+/** selfEntry: as buildPlan's, the container's cgroups (v1), which the process enters before it joins anything. */
+export function buildExecPlan(exec: ExecSpec, stdio: StdioPlan, selfEntry: string[] = []): Op[] {
   return [
     // Before it joins: nothing inside may read this copy of cbox's memory through /proc.
     { op: "dumpable", ints: [0] },
     { op: "pdeathsig", ints: [SIGKILL] },
+    ...selfEntry.map((file): Op => ({ op: "write", strs: [file, "0"] })),
     ...exec.namespaces.map((ns): Op => ({ op: "setns", ints: [ns.fd, ns.type] })),
     // A new PID namespace takes in only children: a child runs the command, while this process
     // stays outside, passes signals on and exits with the command's status.
@@ -230,6 +234,8 @@ export function describeOp(op: Op, root = ""): string {
     case "umask":
     case "pdeathsig":
       return `${op.op}(${(op.ints ?? []).join(", ")})`;
+    case "write":
+      return `write ${JSON.stringify(s[1])} into ${s[0]}`;
     default:
       return s.length ? `${op.op} ${s.join(" ")}` : op.op;
   }

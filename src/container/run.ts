@@ -71,11 +71,11 @@ export interface HostMounts {
   cgroups: CgroupLayout;
 }
 
-/** Reads the mount table and starts warming the container's move into its cgroup (attach-warmup.ts). */
+/** Reads the mount table and, on cgroup v2, starts warming the container's move into its cgroup (attach-warmup.ts). */
 export function readMountsAndWarm(): HostMounts {
   const mountinfo = readFileSync("/proc/self/mountinfo", "utf8");
   const cgroups = parseLayout(mountinfo);
-  if (cgroups.version !== 0) warmCgroupAttach(cgroups, readFileSync("/proc/self/cgroup", "utf8"));
+  if (cgroups.version === 2) warmCgroupAttach(cgroups, readFileSync("/proc/self/cgroup", "utf8"));
   return { mountinfo, cgroups };
 }
 
@@ -128,15 +128,16 @@ export function startContainer(spec: ContainerSpec, paths: Paths, mode: StartMod
     mark("create cgroup");
 
     prep = new Preparation(spec, maps, dirs.dir, process.env, mode.detach);
-    const plan = buildPlan(spec, dirs, host, prep.prepared);
+    const plan = buildPlan(spec, dirs, host, prep.prepared, cgroup?.selfEntry);
     mark("plan");
     const flags = containerCloneFlags(host.userNamespace, spec.init, network.mode === "host");
     const child = mode.detach ? spawnDetachedContainer(plan, flags, spec, dirs, paths) : spawnContainer(plan, flags, spec.stopTimeout);
     cleanup.push("stop the container", () => child.abort());
     prep.spawned();
     mark("clone");
-    // Limited before it runs anything of its own: it waits for release until then.
-    if (cgroup) enterCgroup(cgroup, child.pid);
+    // Limited before it runs anything of its own: it waits for release until then, and a plan
+    // that moves it in itself does that first.
+    if (cgroup && !cgroup.selfEntry) enterCgroup(cgroup, child.pid);
     mark("enter cgroup");
     if (maps) writeChildMaps(child.pid, maps);
     if (network.mode === "bridge") {

@@ -36,6 +36,7 @@ export const OpCode = {
   seccomp: 32,
   dumpable: 33,
   setxattr: 34,
+  write: 35,
 } as const;
 
 export type OpName = keyof typeof OpCode;

@@ -184,8 +184,13 @@ for (const { name, files, why } of versions) {
       expect(lines.length).toBeGreaterThan(0);
       for (const line of lines) expect(line).toEndWith(":/");
       const id = await idOf("cgns");
-      const host = readFileSync(`/proc/${containerPid(proc.pid)}/cgroup`, "utf8");
+      const pid1 = containerPid(proc.pid);
+      const host = readFileSync(`/proc/${pid1}/cgroup`, "utf8");
       expect(host).toContain(files === v1 ? `memory:/cbox/${id}\n` : `0::/cbox/${id}\n`);
+      // In every cgroup cbox made for it (on v1 the process moves itself in, one hierarchy at a time)
+      const made: string[] = JSON.parse(readFileSync(join(fx.store, "containers", id, "state.json"), "utf8")).cgroups;
+      expect(made).toContain(files.dir(id, "memory"));
+      for (const dir of made) expect(readFileSync(join(dir, "cgroup.procs"), "utf8").split("\n")).toContain(String(pid1));
       await endContainer(proc);
     });
 

@@ -2,33 +2,18 @@ import { describe, expect, test } from "bun:test";
 import { ownProcsFile } from "../../src/linux/cgroups/attach-warmup.ts";
 import type { CgroupLayout } from "../../src/linux/cgroups/detect.ts";
 
-const V1: CgroupLayout = {
-  version: 1,
-  hierarchies: [
-    { mount: "/sys/fs/cgroup/cpu,cpuacct", controllers: ["cpu", "cpuacct"] },
-    { mount: "/sys/fs/cgroup/pids", controllers: ["pids"] },
-  ],
-  unified: "/sys/fs/cgroup/unified",
-};
 const PROC_V1 = ["12:pids:/user.slice/user-0.slice", "4:cpuacct,cpu:/user.slice", "1:name=systemd:/user.slice/x.scope", "0::/user.slice/x.scope", ""].join("\n");
 
-describe("ownProcsFile: this process's own cgroup.procs, where the warm-up writes", () => {
-  test("v1: in the first hierarchy, matched by its controllers in any order", () => {
-    expect(ownProcsFile(V1, PROC_V1)).toBe("/sys/fs/cgroup/cpu,cpuacct/user.slice/cgroup.procs");
-  });
-
-  test("v1: the hierarchy's root cgroup, and none when this process has no line for it", () => {
-    expect(ownProcsFile(V1, "4:cpu,cpuacct:/\n")).toBe("/sys/fs/cgroup/cpu,cpuacct/cgroup.procs");
-    expect(ownProcsFile(V1, "12:pids:/a\n")).toBeUndefined();
-  });
-
+describe("ownProcsFile: this process's own cgroup.procs, where the warm-up writes (cgroup v2)", () => {
   test("v2: the unified line under cgroup2's mount", () => {
     const v2: CgroupLayout = { version: 2, hierarchies: [], unified: "/sys/fs/cgroup" };
     expect(ownProcsFile(v2, "0::/system.slice/ssh.service\n")).toBe("/sys/fs/cgroup/system.slice/ssh.service/cgroup.procs");
     expect(ownProcsFile(v2, "0::/\n")).toBe("/sys/fs/cgroup/cgroup.procs");
   });
 
-  test("no cgroups: nothing", () => {
+  test("v1 (the container moves itself in, without the lock) and no cgroups: nothing", () => {
+    const v1: CgroupLayout = { version: 1, hierarchies: [{ mount: "/sys/fs/cgroup/cpu,cpuacct", controllers: ["cpu", "cpuacct"] }], unified: "/sys/fs/cgroup/unified" };
+    expect(ownProcsFile(v1, PROC_V1)).toBeUndefined();
     expect(ownProcsFile({ version: 0, hierarchies: [] }, PROC_V1)).toBeUndefined();
   });
 });

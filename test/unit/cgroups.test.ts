@@ -3,7 +3,7 @@ import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { CgroupWriteError } from "../../src/linux/cgroups/cgroup.ts";
+import { CgroupWriteError, selfEntryFiles } from "../../src/linux/cgroups/cgroup.ts";
 import { delegatedCgroup, parseLayout, unifiedPath } from "../../src/linux/cgroups/detect.ts";
 import { formatBinaryBytes } from "../../src/linux/cgroups/limits.ts";
 import { ALLOWED_DEVICES } from "../../src/linux/cgroups/devices.ts";
@@ -38,6 +38,9 @@ describe("cgroup v2", () => {
       `write cbox/${ID}/pids.max 20`,
     ]);
     expect(cg.paths).toEqual([`${root}/cbox/${ID}`]);
+    // v2 has no tasks file: cbox moves the process (cgroup.procs)
+    expect(cg.selfEntry).toBeUndefined();
+    expect(selfEntryFiles(cg.paths, fs)).toBeUndefined();
   });
 
   test("controllers already passed down are not written again; no limits, no limit files", () => {
@@ -181,6 +184,9 @@ describe("cgroup v1", () => {
     ]);
     cg.enter(77);
     for (const p of cg.paths) expect(fs.read(`${p}/cgroup.procs`)).toBe("77\n");
+    // v1: the container's first process (and an exec'd one) moves itself in through tasks
+    expect(cg.selfEntry).toEqual(cg.paths.map((p) => `${p}/tasks`));
+    expect(selfEntryFiles(cg.paths, fs)).toEqual(cg.selfEntry);
   });
 
   test("devices: deny everything, then allow only the standard nodes (and mknod of any)", () => {

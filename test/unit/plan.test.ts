@@ -289,6 +289,19 @@ describe("buildPlan options", () => {
     expect(plan(spec(), ROOT_HOST)[2]).toEqual({ op: "umask", ints: [0] });
   });
 
+  test("cgroup v1: the process moves itself into each of its cgroups right after pdeathsig, before its cgroup namespace", () => {
+    const files = ["/sys/fs/cgroup/cpu/cbox/x/tasks", "/sys/fs/cgroup/memory/cbox/x/tasks"];
+    const s = spec();
+    const ops = buildPlan(s, dirs, ROOT_HOST, { stdio: { kind: "null" }, lowerdirs: [s.rootfs], volumeFds: [], lockdown: LOCKDOWN, masked: MASKED, readOnly: READ_ONLY }, files);
+    expect(ops.slice(0, 4)).toEqual([
+      { op: "pdeathsig", ints: [9] },
+      { op: "write", strs: [files[0]!, "0"] },
+      { op: "write", strs: [files[1]!, "0"] },
+      { op: "unshare", ints: [CloneFlag.newcgroup] },
+    ]);
+    expect(describeOp(ops[1]!)).toBe(`write "0" into ${files[0]}`);
+  });
+
   test("the cgroup namespace is unshared first after release, once cbox has moved the child into its cgroup", () => {
     for (const host of [ROOT_HOST, ROOTLESS_HOST]) {
       expect(plan(spec(), host).slice(0, 2)).toEqual([
@@ -545,6 +558,17 @@ describe("buildExecPlan", () => {
     { fd: 7, type: CloneFlag.newns },
   ];
   const exec = { namespaces, user, workdir: "/srv", command: ["ls", "-l"], env: ["PATH=/bin", "A=1"], setgroupsAllowed: true, lockdown: LOCKDOWN };
+
+  test("cgroup v1: it moves itself into the container's cgroups before it joins any namespace", () => {
+    const files = ["/sys/fs/cgroup/cpu/cbox/x/tasks", "/sys/fs/cgroup/pids/cbox/x/tasks"];
+    const ops = buildExecPlan(exec, { kind: "null" }, files);
+    expect(ops.slice(1, 5)).toEqual([
+      { op: "pdeathsig", ints: [9] },
+      { op: "write", strs: [files[0]!, "0"] },
+      { op: "write", strs: [files[1]!, "0"] },
+      { op: "setns", ints: [5, CloneFlag.newuser] },
+    ]);
+  });
 
   test("joins the namespaces in the order given, forks into the PID namespace, then becomes the user and execs", () => {
     expect(buildExecPlan(exec, { kind: "null" })).toEqual([

@@ -1,15 +1,17 @@
 // Moving a process into a cgroup takes the kernel's cgroup_threadgroup_rwsem for writing, and the
 // first such move after a quiet spell waits for an RCU grace period: 10-15 ms on this project's
 // machines, while moves within about one grace period of the last one do not wait (DESIGN.md,
-// fact 11). A container's first process is moved just before its release, on the start's
-// critical path. So cbox starts that wait early, in the background: it "moves" itself into the
-// cgroup it is already in. The kernel takes the lock, finds nothing to move, and the real move a
-// few milliseconds later finds the grace period passed. Nothing changes place; if the write is
-// refused (a user's cgroup, a cgroup namespace), nothing is gained and nothing is lost.
+// fact 11). On cgroup v1 the container's first process moves itself in through the tasks files,
+// which skips that lock (ContainerCgroup.selfEntry); on v2 cbox moves it, just before its
+// release, on the start's critical path. So there cbox starts that wait early, in the background:
+// it "moves" itself into the cgroup it is already in. The kernel takes the lock, finds nothing to
+// move, and the real move a few milliseconds later finds the grace period passed. Nothing changes
+// place; if the write is refused (a user's cgroup, a cgroup namespace), nothing is gained and
+// nothing is lost.
 import { writeFile } from "node:fs";
 import { unifiedPath, type CgroupLayout } from "./detect.ts";
 
-/** Starts the write of this process's pid into its own cgroup.procs, without waiting for it. */
+/** Starts the write of this process's pid into its own cgroup.procs (cgroup v2), without waiting for it. */
 export function warmCgroupAttach(layout: CgroupLayout, procCgroup: string): void {
   const file = ownProcsFile(layout, procCgroup);
   // One call, so that open and write both happen on Bun's I/O thread: this thread stays busy
@@ -18,21 +20,8 @@ export function warmCgroupAttach(layout: CgroupLayout, procCgroup: string): void
   if (file) writeFile(file, String(process.pid), { flag: "r+" }, () => {}); // r+: no O_CREAT, no O_TRUNC
 }
 
-/** This process's cgroup.procs in one hierarchy: the first v1 one that has controllers, or cgroup2. */
+/** This process's cgroup.procs on cgroup v2; undefined on other layouts. */
 export function ownProcsFile(layout: CgroupLayout, procCgroup: string): string | undefined {
-  if (layout.version === 1) {
-    const hierarchy = layout.hierarchies[0]!;
-    const wanted = [...hierarchy.controllers].sort().join();
-    for (const line of procCgroup.split("\n")) {
-      const m = /^\d+:([^:]*):(\/.*)$/.exec(line);
-      if (m && m[1]!.split(",").sort().join() === wanted) return procsFile(hierarchy.mount, m[2]!);
-    }
-    return undefined;
-  }
   const own = layout.version === 2 ? unifiedPath(procCgroup) : undefined;
-  return own === undefined ? undefined : procsFile(layout.unified!, own);
-}
-
-function procsFile(mount: string, path: string): string {
-  return `${mount}${path === "/" ? "" : path}/cgroup.procs`;
+  return own === undefined ? undefined : `${layout.unified}${own === "/" ? "" : own}/cgroup.procs`;
 }

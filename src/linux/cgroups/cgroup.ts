@@ -7,6 +7,14 @@ export interface ContainerCgroup {
   readonly paths: string[];
   /** Makes the folders and writes the limits; on failure nothing is left. */
   create(): void;
+  /**
+   * The files the container's first process writes "0" into to move itself in, before anything
+   * of its own runs (v1's tasks files); undefined when cbox moves it with enter (v2). A process
+   * moved by another takes the kernel's cgroup_threadgroup_rwsem for writing, and the first such
+   * move after a quiet spell waits for an RCU grace period (10-15 ms, DESIGN.md); a v1 task that
+   * moves itself does not take it.
+   */
+  readonly selfEntry: string[] | undefined;
   /** Moves a process in: done for the container's first process before it is released. */
   enter(pid: number): void;
   /** How many processes the kernel killed for memory in it. */
@@ -16,6 +24,8 @@ export interface ContainerCgroup {
 
 /** What both drivers share: the container's folders at paths; make() creates them and writes the limits. */
 export abstract class CgroupFolders implements ContainerCgroup {
+  abstract readonly selfEntry: string[] | undefined;
+
   constructor(
     readonly paths: string[],
     protected readonly fs: CgroupFs,
@@ -130,6 +140,14 @@ export function writeSettings(dir: string, settings: { file: string; value: stri
       throw new CgroupWriteError(s.flag, s.file, s.value, (err as NodeJS.ErrnoException).code ?? String(err));
     }
   }
+}
+
+/**
+ * The files a process writes "0" into to enter the cgroups at paths itself (ContainerCgroup's
+ * selfEntry): v1's tasks files, or undefined on v2, whose cgroups have none.
+ */
+export function selfEntryFiles(paths: string[], fs: CgroupFs): string[] | undefined {
+  return paths.length > 0 && fs.exists(`${paths[0]}/tasks`) ? paths.map((p) => `${p}/tasks`) : undefined;
 }
 
 /** Moves process pid into each cgroup at paths. */

@@ -43,6 +43,8 @@ export function v1Settings(controllers: string[], limits: Limits, hasFile: (file
 }
 
 export class V1Cgroup extends CgroupFolders {
+  readonly selfEntry: string[];
+
   constructor(
     private readonly hierarchies: Hierarchy[],
     id: string,
@@ -51,6 +53,7 @@ export class V1Cgroup extends CgroupFolders {
     fs: CgroupFs = cgroupfs,
   ) {
     super(hierarchies.map((h) => `${h.mount}/cbox/${id}`), fs);
+    this.selfEntry = this.paths.map((p) => `${p}/tasks`);
   }
 
   protected make(): void {

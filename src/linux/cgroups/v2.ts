@@ -54,6 +54,7 @@ export function kernelDevices(rules: DeviceRule[] | undefined, fs: CgroupFs = cg
 }
 
 export class V2Cgroup extends CgroupFolders {
+  readonly selfEntry = undefined; // cgroup.procs takes the lock even for "0"
   private readonly dir: string;
 
   /** base: the cgroup under which `cbox/<id>` is made, a folder of the mounted hierarchy. */
