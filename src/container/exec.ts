@@ -19,7 +19,7 @@ import { spawnContainer, startFailure } from "./run.ts";
 import { applyEnv, resolveUser, type ContainerSpec } from "./spec.ts";
 import { liveState, pid1Alive } from "./status.ts";
 import { ContainerStdio } from "./stdio.ts";
-import { containerDirs, readState, type ContainerState } from "./store.ts";
+import { containerDirs, readSpec, readState, type ContainerState } from "./store.ts";
 
 export interface ExecOptions {
   command: string[];
@@ -34,16 +34,18 @@ export function execInContainer(paths: Paths, ref: string, opts: ExecOptions): n
   if (opts.command.length === 0) throw new CboxError("no command given: cbox exec CONTAINER CMD [ARG...]");
   requireSupportedKernel();
   if (opts.workdir !== undefined && !opts.workdir.startsWith("/")) throw new CboxError(`--workdir must be an absolute path: ${opts.workdir}`);
-  const state = readState(containerDirs(paths, resolveContainer(paths, ref)).dir);
+  const dir = containerDirs(paths, resolveContainer(paths, ref)).dir;
+  const state = readState(dir);
   if (!state || liveState(state) !== "running" || !pid1Alive(state)) throw new CboxError(`container ${ref} is not running`);
-  if (!state.spec?.security) throw new CboxError(`container ${ref} was made by an older cbox that did not keep its settings; exec needs them`);
+  const spec = readSpec(dir, state);
+  if (!spec?.security) throw new CboxError(`container ${ref} was made by an older cbox that did not keep its settings; exec needs them`);
   const pid = state.pid!;
-  const namespaces = openNamespaces(namespaceHolder(state.spec, pid));
+  const namespaces = openNamespaces(namespaceHolder(spec, pid));
   const stdio = new ContainerStdio({ interactive: opts.interactive, tty: opts.tty, detached: false });
   try {
     // The pid may have been reused since state.json was read: the namespaces opened must be the container's.
     if (!pid1Alive(state)) throw new CboxError(`container ${ref} is not running`);
-    const exec = execSpec(state.spec, pid, namespaces, opts);
+    const exec = execSpec(spec, pid, namespaces, opts);
     const selfEntry = selfEntryFiles(state.cgroups ?? [], cgroupfs);
     const plan = buildExecPlan(exec, stdio.plan, selfEntry);
     const child = spawnContainer(plan, 0, 0);

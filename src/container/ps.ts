@@ -4,6 +4,7 @@ import { CboxError } from "../errors.ts";
 import type { Paths } from "../paths.ts";
 import { liveState, statusText, type LiveState } from "./status.ts";
 import { containerDirs, listContainerIds, readState, scanStore, type StoreScan } from "./store-read.ts";
+import type { ContainerSpec } from "./spec.ts";
 import type { ContainerState } from "./store.ts";
 
 /** A container and what it is doing now. */
@@ -97,7 +98,7 @@ export function formatListed(containers: Listed[], format: string | undefined, n
 }
 
 /** One container as `cbox inspect` shows it. */
-export function inspectObject(s: ContainerState): Record<string, unknown> {
+export function inspectObject(s: ContainerState, spec: ContainerSpec | undefined): Record<string, unknown> {
   const live = liveState(s);
   return {
     Id: s.id,
@@ -119,18 +120,18 @@ export function inspectObject(s: ContainerState): Record<string, unknown> {
     Mounts: (s.volumes ?? []).map((v) => ({ Type: "bind", Source: v.source, Destination: v.target, RW: !v.readonly })),
     Limits: s.limits ?? {},
     Cgroups: s.cgroups ?? [],
-    NetworkSettings: networkSettings(s),
+    NetworkSettings: networkSettings(s, spec),
     StopTimeout: s.stopTimeout ?? null,
     AutoRemove: s.remove,
   };
 }
 
 /** docker inspect's NetworkSettings, the parts cbox has. */
-function networkSettings(s: ContainerState): Record<string, unknown> {
+function networkSettings(s: ContainerState, spec: ContainerSpec | undefined): Record<string, unknown> {
   const net = s.network;
   const live = net && !net.released && liveState(s) === "running";
   return {
-    Mode: net?.mode ?? s.spec?.network?.mode ?? "none",
+    Mode: net?.mode ?? spec?.network?.mode ?? "none",
     IPAddress: live ? (net.ip ?? "") : "",
     IPPrefixLen: live ? (net.prefix ?? 0) : 0,
     Gateway: live ? (net.gateway ?? "") : "",

@@ -4,7 +4,7 @@ import { CboxError } from "../errors.ts";
 import type { Paths } from "../paths.ts";
 import { resolveContainer } from "./remove.ts";
 import { liveState, pid1Alive } from "./status.ts";
-import { containerDirs, readState, type ContainerState } from "./store.ts";
+import { containerDirs, readSpec, readState, type ContainerState } from "./store.ts";
 import { DEFAULT_STOP_TIMEOUT } from "./spec.ts";
 import { SIGNALS, signalNumber } from "../linux/signals.ts";
 
@@ -15,10 +15,10 @@ export function parseSignal(value: string): number {
   return n;
 }
 
-function runningState(paths: Paths, ref: string): { id: string; state: ContainerState } {
+function runningState(paths: Paths, ref: string): { id: string; state: ContainerState; dir: string } {
   const id = resolveContainer(paths, ref);
-  const state = readState(containerDirs(paths, id).dir)!;
-  return { id, state };
+  const dir = containerDirs(paths, id).dir;
+  return { id, state: readState(dir)!, dir };
 }
 
 function sendSignal(state: ContainerState, signal: number): boolean {
@@ -51,8 +51,8 @@ export async function stopContainers(refs: string[], timeout: string | undefined
   if (timeout !== undefined && !/^\d{1,6}$/.test(timeout)) throw new CboxError(`--time ${JSON.stringify(timeout)}: expected a number of seconds`);
   const targets = refs.map((ref) => ({ ref, ...runningState(paths, ref) }));
   await Promise.all(
-    targets.map(async ({ state }) => {
-      if (!sendSignal(state, state.spec?.stopSignal ?? SIGNALS.TERM!)) return;
+    targets.map(async ({ state, dir }) => {
+      if (!sendSignal(state, readSpec(dir, state)?.stopSignal ?? SIGNALS.TERM!)) return;
       const seconds = timeout === undefined ? (state.stopTimeout ?? DEFAULT_STOP_TIMEOUT) : Number(timeout);
       if (!(await until(() => !pid1Alive(state), seconds * 1000))) sendSignal(state, SIGNALS.KILL!);
       await until(() => !pid1Alive(state), 5000);

@@ -9,7 +9,7 @@ import { resolveContainer } from "./remove.ts";
 import { treeRemover } from "./remove-tree.ts";
 import { startContainer } from "./run.ts";
 import { liveState } from "./status.ts";
-import { containerDirs, ownerSelf, readState, recoverStale, updateState } from "./store.ts";
+import { containerDirs, ownerSelf, readSpec, readState, recoverStale, updateState } from "./store.ts";
 
 export function startContainers(refs: string[], paths: Paths): number {
   if (refs.length === 0) throw new CboxError("cbox start needs at least one container");
@@ -23,11 +23,12 @@ export function startContainers(refs: string[], paths: Paths): number {
       const state = readState(dirs.dir);
       if (!state) throw new CboxError(`no such container: ${ref}`);
       if (liveState(state) !== "exited") return undefined; // running already: nothing to do, as docker
-      if (!state.spec?.security) throw new CboxError(`container ${ref} was made by an older cbox that did not keep its settings; it cannot be started again`);
-      if (state.spec.tty) throw new CboxError(`container ${ref} was made with -t; cbox start cannot give it a terminal yet`);
+      const made = readSpec(dirs.dir, state);
+      if (!made?.security) throw new CboxError(`container ${ref} was made by an older cbox that did not keep its settings; it cannot be started again`);
+      if (made.tty) throw new CboxError(`container ${ref} was made with -t; cbox start cannot give it a terminal yet`);
       updateState(dirs, { status: "created", owner: ownerSelf(), detached: true });
       // Made before cbox had networks: it had loopback only.
-      return { ...state.spec, network: state.spec.network ?? { mode: "none", ports: [] } };
+      return { ...made, network: made.network ?? { mode: "none", ports: [] } };
     });
     if (spec) startContainer(spec, paths, { detach: true, rootlessMaps, removeTree, existing: dirs });
     writeSync(1, `${ref}\n`);

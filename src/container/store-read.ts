@@ -7,6 +7,7 @@ import { processStartTime } from "../linux/proc.ts";
 import type { Paths } from "../paths.ts";
 import type { ContainerDirs } from "./plan.ts";
 import { liveState, type LiveState } from "./status.ts";
+import type { ContainerSpec } from "./spec.ts";
 import type { ContainerState } from "./store.ts";
 
 export const CONTAINER_ID = /^[0-9a-f]{64}$/;
@@ -29,6 +30,20 @@ export function containerDirs(paths: Paths, id: string): ContainerDirs {
 export function readState(dir: string): ContainerState | undefined {
   try {
     return JSON.parse(readFileSync(`${dir}/state.json`, "utf8")) as ContainerState;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * What the container was made with, for start and exec: its spec.json, written once when it was
+ * made (kept out of state.json, which `ps` parses for every container). Containers made before
+ * had it in state.json.
+ */
+export function readSpec(dir: string, state: ContainerState): ContainerSpec | undefined {
+  if (state.spec) return state.spec;
+  try {
+    return JSON.parse(readFileSync(`${dir}/spec.json`, "utf8")) as ContainerSpec;
   } catch {
     return undefined;
   }

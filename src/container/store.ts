@@ -12,7 +12,7 @@ import { detachMount } from "../sys/idmap.ts";
 import { exitCodeOf } from "../sys/process.ts";
 import type { Limits } from "../linux/cgroups/limits.ts";
 import { withContainerLock } from "./lock.ts";
-import { CONTAINER_ID, containerDirs, listContainerIds, orphanedTemp, readNameHolder, readState, safeReaddir } from "./store-read.ts";
+import { CONTAINER_ID, containerDirs, listContainerIds, orphanedTemp, readNameHolder, readSpec, readState, safeReaddir } from "./store-read.ts";
 import { releaseRecordedNetwork, type NetworkAttachment } from "./network/attachment.ts";
 import { endUnrecorded } from "./status.ts";
 import type { ContainerDirs } from "./plan.ts";
@@ -49,7 +49,10 @@ export interface ContainerState {
   stopTimeout?: number;
   /** Started with run -d: a monitor owns it while it runs, and its output is in its log. */
   detached?: boolean;
-  /** Everything it was made with, for start and exec. */
+  /**
+   * Everything it was made with, for start and exec: written into spec.json when the container
+   * is made (read it with readSpec); in state.json only in containers made by an older cbox.
+   */
   spec?: ContainerSpec;
   /** Its network while it runs: address, veth, published ports, helper (recorded before made). */
   network?: NetworkAttachment;
@@ -60,7 +63,7 @@ export function newContainerId(): string {
   return Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("hex");
 }
 
-export { containerDirs, listContainerIds, readState };
+export { containerDirs, listContainerIds, readSpec, readState };
 
 export function ownerSelf(): ContainerState["owner"] {
   return ownerOf(process.pid);
@@ -71,7 +74,7 @@ export function ownerOf(pid: number): ContainerState["owner"] {
 }
 
 function writeState(dir: string, state: ContainerState): void {
-  writeAtomic(join(dir, "state.json"), JSON.stringify(state, null, 2) + "\n", 0o600);
+  writeAtomic(join(dir, "state.json"), `${JSON.stringify(state)}\n`, 0o600);
 }
 
 /**
@@ -96,7 +99,10 @@ export function createContainer(paths: Paths, state: ContainerState, rootOwner?:
       const closed = closedAncestor(paths.root);
       if (closed) throw new CboxError(`--userns=private: the container's root cannot reach ${paths.root}: ${closed} is not searchable by others (chmod o+x ${closed})`);
     }
-    writeState(tmp, state);
+    // Written straight: the folder appears whole, by the rename.
+    const { spec, ...record } = state;
+    if (spec) writeFileSync(join(tmp, "spec.json"), `${JSON.stringify(spec)}\n`, { mode: 0o600 });
+    writeFileSync(join(tmp, "state.json"), `${JSON.stringify(record)}\n`, { mode: 0o600 });
     renameSync(tmp, dirs.dir);
   } catch (err) {
     rmSync(tmp, { recursive: true, force: true });
@@ -150,7 +156,7 @@ export function updateState(dirs: ContainerDirs, change: Partial<ContainerState>
 export function removeContainer(paths: Paths, id: string, removeTree: (path: string) => void, opts: { volumes?: boolean } = {}): void {
   const dirs = containerDirs(paths, id);
   const state = readState(dirs.dir);
-  if (opts.volumes) for (const v of state?.spec?.volumes ?? []) if (v.anonymous) removeTree(dirname(v.source));
+  if (opts.volumes && state) for (const v of readSpec(dirs.dir, state)?.volumes ?? []) if (v.anonymous) removeTree(dirname(v.source));
   if (state?.name && readNameHolder(paths, state.name) === id) rmSync(join(paths.names, state.name), { force: true });
   if (state?.cgroups) removeCgroups(state.cgroups, cgroupfs);
   if (state) releaseRecordedNetwork(state.network, id, paths);

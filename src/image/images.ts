@@ -1,6 +1,7 @@
 // Listing, tagging, inspecting and removing images; layers no image or container uses go with them.
 import { humanDuration, table } from "../cli/output.ts";
 import { containerStates } from "../container/ps.ts";
+import { containerDirs, readSpec } from "../container/store-read.ts";
 import { CboxError } from "../errors.ts";
 import { isSameProcess } from "../linux/proc.ts";
 import type { Paths } from "../paths.ts";
@@ -120,7 +121,7 @@ export function pruneImages(paths: Paths, all: boolean): string[] {
 function pruneLayers(paths: Paths): string[] {
   const used = new Set(listImageIds(paths).flatMap((id) => readImage(paths, id)?.layers ?? []));
   for (const state of containerStates(paths)) {
-    for (const layer of state.spec?.layers ?? []) {
+    for (const layer of readSpec(containerDirs(paths, state.id).dir, state)?.layers ?? []) {
       const diffId = layerOfPath(layer);
       if (diffId) used.add(diffId);
     }

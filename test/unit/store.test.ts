@@ -13,7 +13,8 @@ import {
   recoverStale,
   updateState,
 } from "../../src/container/store.ts";
-import { scanStore } from "../../src/container/store-read.ts";
+import { readSpec, scanStore } from "../../src/container/store-read.ts";
+import type { ContainerSpec } from "../../src/container/spec.ts";
 import { CboxError } from "../../src/errors.ts";
 import { type Paths, storagePaths } from "../../src/paths.ts";
 
@@ -84,6 +85,24 @@ describe("createContainer", () => {
     expect((err as CboxError).exitCode).toBe(125);
     expect(readdirSync(paths.containers)).toEqual([first.id]);
     expect(readFileSync(join(paths.names, "web"), "utf8")).toBe(first.id);
+  });
+
+  test("the spec goes into spec.json, the rest into state.json (ps parses only that); an older container's spec is read from its state.json", () => {
+    const spec = { id: "x", command: ["sh"], env: ["A=1"], stopSignal: 3 } as unknown as ContainerSpec;
+    const s = state({ spec });
+    const dirs = createContainer(paths, s);
+    const { spec: _, ...record } = s;
+    expect(JSON.parse(readFileSync(join(dirs.dir, "state.json"), "utf8"))).toEqual(record);
+    expect(JSON.parse(readFileSync(join(dirs.dir, "spec.json"), "utf8"))).toEqual(spec);
+    expect(readSpec(dirs.dir, readState(dirs.dir)!)).toEqual(spec);
+    updateState(dirs, { status: "running" });
+    expect(readSpec(dirs.dir, readState(dirs.dir)!)).toEqual(spec);
+    // made by an older cbox: the spec inside state.json, no spec.json
+    const old = state();
+    const oldDirs = createContainer(paths, old);
+    writeFileSync(join(oldDirs.dir, "state.json"), JSON.stringify({ ...old, spec }, null, 2));
+    expect(readSpec(oldDirs.dir, readState(oldDirs.dir)!)).toEqual(spec);
+    expect(readSpec(oldDirs.dir, old)).toBeUndefined();
   });
 
   test("updateState merges a change into state.json", () => {
