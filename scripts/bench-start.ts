@@ -143,7 +143,7 @@ function phaseSection(p: Phases, rows: Row[], cbox: Row, crun: Row): string {
       `| cbox's own work: the other phases, in JavaScript and on files | ${f(own)} | ${pct(own, cbox.mean)} |`,
       `| the rest: before Bun's clock starts and after the exit call, beyond what the hello world spends there (a larger process to exec and end), and the runs slower than the median | ${f(rest)} | ${pct(rest, cbox.mean)} |`,
       "",
-      `crun does its whole start in ${f(crun.mean)} ms; 1.5x is ${f(1.5 * crun.mean)} ms. Bun and the loading of cbox's code alone take ${f(hello.mean + loading)} ms of that budget.`,
+      `crun does its whole start in ${f(crun.mean)} ms; 1.5x is ${f(1.5 * crun.mean)} ms. Bun and the loading of cbox's code alone take ${f(hello.mean + loading)} ms of that budget; with the container's kernel work (${f(kernel)} ms, which crun's start does too) that leaves ${f(1.5 * crun.mean - hello.mean - loading - kernel)} ms for everything cbox does in JavaScript and on files, which takes ${f(own)} ms now.`,
     );
   }
   return [
