@@ -120,7 +120,8 @@ export function startContainer(spec: ContainerSpec, paths: Paths, mode: StartMod
     mark("container folder");
     // Recorded before anything is made, so a cbox killed from here on leaves a record to undo.
     const network = reserveNetwork(spec.network, rootless, { id: spec.id, paths, isAlive: containerRuns, record: (net) => updateState(dirs, { network: net }) });
-    if (network.mode === "bridge") cleanup.push("release the network", () => updateState(dirs, { network: releaseRecordedNetwork(network, spec.id, paths) }));
+    // A new container's folder removal releases its recorded network itself; a restarted one keeps its folder.
+    if (network.mode === "bridge" && mode.existing) cleanup.push("release the network", () => updateState(dirs, { network: releaseRecordedNetwork(network, spec.id, paths) }));
     if (writeEtcFiles(dirs, spec.hostname, etcNetwork(network), spec.name).noNameservers) warn(NO_NAMESERVERS_WARNING);
     mark("network and /etc files");
     // Its paths are in state.json: removing the container's folder removes the cgroup too.
@@ -140,10 +141,7 @@ export function startContainer(spec: ContainerSpec, paths: Paths, mode: StartMod
     if (cgroup && !cgroup.selfEntry) enterCgroup(cgroup, child.pid);
     mark("enter cgroup");
     if (maps) writeChildMaps(child.pid, maps);
-    if (network.mode === "bridge") {
-      connectNetwork(network, child.pid, dirs.dir);
-      updateState(dirs, { network });
-    }
+    if (connectNetwork(network, child.pid, dirs.dir)) updateState(dirs, { network });
     mark("maps and network");
     const failure = child.release();
     mark("child set up and exec");

@@ -294,6 +294,9 @@ describe.skipIf(skip)("bridge network (root)", () => {
       const taken = run(["--rm", "-p", "8091:80", "true"]);
       expect(taken.code).toBe(125);
       expect(taken.stderr).toContain("8091");
+      // Its network made, then its command not found: the folder's removal releases lease, port and veth
+      const noCommand = run(["--rm", "-p", "8092:80", "/no/such/command"]);
+      expect(noCommand.code).toBe(127);
       expect({ links: host.links(), firewall: host.firewall(), leases: leases(fx.store) }).toEqual(before);
       expect(cb(["ps", "-a", "-q"]).stdout.trim()).toBe(id.slice(0, 12));
       expect(host.get("http://127.0.0.1:8090/")).toBe("first\n");

@@ -49,11 +49,19 @@ export function reserveNetwork(spec: NetworkSpec, rootless: boolean, ctx: Reserv
   return { mode: "bridge", ip: "10.0.2.100", gateway: "10.0.2.2", prefix: 24, ports, helper: { kind, pid: 0, startTime: "" } };
 }
 
-/** While the container is held (maps written, nothing of its own run yet): its link comes up. */
-export function connectNetwork(net: NetworkAttachment, pid: number, dir: string): void {
-  if (net.mode !== "bridge") return;
-  if (net.helper) net.helper = startHelper(net.helper.kind, pid, dir, net.ports);
-  else connectBridge(net, pid);
+/**
+ * While the container is held (maps written, nothing of its own run yet): its link comes up.
+ * True when net changed (a rootless helper started: its pid) and must be recorded again; a
+ * bridge's record was complete before it was made.
+ */
+export function connectNetwork(net: NetworkAttachment, pid: number, dir: string): boolean {
+  if (net.mode !== "bridge") return false;
+  if (!net.helper) {
+    connectBridge(net, pid);
+    return false;
+  }
+  net.helper = startHelper(net.helper.kind, pid, dir, net.ports);
+  return true;
 }
 
 /** Undoes what reserveNetwork and connectNetwork made; safe to run twice, or on a half-made one. */
