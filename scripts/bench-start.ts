@@ -113,6 +113,8 @@ function report(rows: Row[], peers: Peer[], phases: Phases | undefined, detached
     `Goal: ${GOAL}. ${verdict}`,
     "",
     ...(filterCost ? [filterCost, ""] : []),
+    "crun moves its container into its cgroups by writing into cgroup.procs, and the first such move after a quiet spell waits for an RCU grace period (10-15 ms here, seen under strace): most of crun's ± and its slowest runs. On cgroup v1 cbox's container moves itself in through the tasks files, which does not wait (README, Start time).",
+    "",
     "Commands (`bun scripts/bench-start.ts`):",
     "",
     ...peers.map((p) => `- ${p.name}: \`${p.shown}\``),
