@@ -5,7 +5,7 @@
 // sockets in that namespace too.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { readlinkSync } from "node:fs";
-import { detectFirewall, FirewallError, makeFirewall, namespaceOf, type Firewall, type PublishedPort, type Runner } from "../../src/linux/firewall/index.ts";
+import { detectFirewall, FirewallError, makeFirewall, namespaceOf, type Firewall, type FirewallPlace, type PublishedPort, type Runner } from "../../src/linux/firewall/index.ts";
 import { findBinary, spawnRunner } from "../../src/linux/firewall/common.ts";
 
 const isRoot = process.getuid!() === 0;
@@ -83,9 +83,9 @@ interface Variant {
   name: string;
   /** The iptables the host "has": for foreign rules and the FORWARD policy. */
   iptables: string;
-  /** run: commands in the test's namespace; pid: a process in it (for netlink and /proc/PID/net). */
-  make(run: Runner, pid: number): Firewall;
-  /** Reads and changes the nft table through netlink: a start with the table in place runs nothing. */
+  /** Acting in the test's own network namespace: tools through nsenter, netlink through its ns file. */
+  make(place: FirewallPlace): Firewall;
+  /** The nft driver, which reads and changes its table through netlink: a start with the table in place runs nothing. */
   netlink?: boolean;
   /** A line of the base that must be in dump() after any publish. */
   masquerade: string;
@@ -93,41 +93,29 @@ interface Variant {
 
 const variants: Variant[] = [
   {
-    name: "nft (CBOX_FIREWALL=nft; iptables-nft for FORWARD)",
+    name: "nft (CBOX_FIREWALL=nft; the table, ports and iptables-nft's FORWARD read and changed through netlink)",
     iptables: "iptables",
-    make: (run) => detectFirewall({ ...process.env, CBOX_FIREWALL: "nft" }, run)!,
+    make: (place) => detectFirewall({ ...process.env, CBOX_FIREWALL: "nft" }, place)!,
+    netlink: true,
     masquerade: 'ip saddr 10.88.0.0/16 oifname != "cbox0" masquerade',
   },
   {
     name: "nft with iptables-legacy for FORWARD",
     iptables: "iptables-legacy",
-    make: (run) => makeFirewall("nft", path.nft!, path["iptables-legacy"], run),
-    masquerade: 'ip saddr 10.88.0.0/16 oifname != "cbox0" masquerade',
-  },
-  {
-    name: "nft through netlink (the table, ports and FORWARD read and changed there; iptables-nft for FORWARD)",
-    iptables: "iptables",
-    make: (run, pid) => makeFirewall("nft", path.nft!, path.iptables, run, namespaceOf(pid)),
-    netlink: true,
-    masquerade: 'ip saddr 10.88.0.0/16 oifname != "cbox0" masquerade',
-  },
-  {
-    name: "nft through netlink with iptables-legacy for FORWARD",
-    iptables: "iptables-legacy",
-    make: (run, pid) => makeFirewall("nft", path.nft!, path["iptables-legacy"], run, namespaceOf(pid)),
+    make: (place) => makeFirewall("nft", path.nft!, path["iptables-legacy"], place),
     netlink: true,
     masquerade: 'ip saddr 10.88.0.0/16 oifname != "cbox0" masquerade',
   },
   {
     name: "iptables (CBOX_FIREWALL=iptables; nf_tables backend)",
     iptables: "iptables",
-    make: (run) => detectFirewall({ ...process.env, CBOX_FIREWALL: "iptables" }, run)!,
+    make: (place) => detectFirewall({ ...process.env, CBOX_FIREWALL: "iptables" }, place)!,
     masquerade: "-A CBOX-POSTROUTING -s 10.88.0.0/16 ! -o cbox0 -j MASQUERADE",
   },
   {
     name: "iptables-legacy",
     iptables: "iptables-legacy",
-    make: (run) => makeFirewall("iptables", path["iptables-legacy"]!, undefined, run),
+    make: (place) => makeFirewall("iptables", path["iptables-legacy"]!, undefined, place),
     masquerade: "-A CBOX-POSTROUTING -s 10.88.0.0/16 ! -o cbox0 -j MASQUERADE",
   },
 ];
@@ -163,7 +151,7 @@ for (const v of variants) {
       host = new Netns();
       container = new Netns();
       outside = new Netns();
-      fw = v.make((argv, stdin) => (ran.push(argv.join(" ")), host.run(argv, stdin)), host.pid);
+      fw = v.make({ run: (argv, stdin) => (ran.push(argv.join(" ")), host.run(argv, stdin)), netfilter: namespaceOf(host.pid) });
       // Something of the user's in each: it must come out of everything as it went in.
       const mine = host.run([path.nft!, "-f", "-"], "add table ip mine\nadd chain ip mine pre { type nat hook prerouting priority -50; policy accept; }\nadd rule ip mine pre tcp dport 7 accept\n");
       expect(mine.stderr).toBe("");

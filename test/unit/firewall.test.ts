@@ -1,12 +1,14 @@
 // The firewall drivers without root: the texts they send, the parsing of what the tools print,
-// the choice of driver, and whole publish/unpublish calls against a runner that plays the tool.
+// the choice of driver, and the iptables driver's publish/unpublish against a runner that plays
+// iptables (the nft driver speaks netlink: test/unit/nft-netlink.test.ts and the firewall
+// integration test).
 import { afterAll, describe, expect, test } from "bun:test";
-import { chmodSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { chooseFirewall, detectFirewall, FirewallError, makeFirewall, type PublishedPort, type Runner, type ToolResult } from "../../src/linux/firewall/index.ts";
+import { chooseFirewall, detectFirewall, makeFirewall, type FirewallPlace, type PublishedPort, type Runner, type ToolResult } from "../../src/linux/firewall/index.ts";
 import { checkPorts, findBinary, toolMessage } from "../../src/linux/firewall/common.ts";
-import { forwardDropped, nftBaseCommands, nftElement, nftMessage, nftPublishBatch, nftUnpublishBatch, parseNftTable, takenInBatch } from "../../src/linux/firewall/nft.ts";
+import { nftBaseCommands, nftMessage } from "../../src/linux/firewall/nft.ts";
 import { parsePortRules, parseSave, portLine, publishInput, unpublishInput } from "../../src/linux/firewall/iptables.ts";
 import { baseFacts } from "../../src/linux/firewall/nft-base.ts";
 import { thrown } from "./helpers.ts";
@@ -20,6 +22,11 @@ const udp: PublishedPort = { hostIp: "", hostPort: 5353, containerPort: 53, prot
 
 const dir = mkdtempSync(join(tmpdir(), "cbox-fw-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+/** Where a driver under test acts: the runner given, and a netfilter it must not reach (no netlink here). */
+function place(run: Runner): FirewallPlace {
+  return { run, netfilter: { open: () => { throw new Error("netfilter reached"); }, procNet: "" } };
+}
 
 /** A runner that answers from a list, in order, and records what it was asked. */
 function fakeRunner(answers: Partial<ToolResult>[]): Runner & { calls: { argv: string[]; stdin?: string }[] } {
@@ -79,96 +86,11 @@ describe("nft texts", () => {
     expect(thrown(() => nftBaseCommands({ bridge: 'x" drop', subnet: "10.88.0.0/16" })).message).toBe('not a bridge name: "x" drop"');
     expect(thrown(() => nftBaseCommands({ bridge: "cbox0", subnet: "10.88.0.0" })).message).toBe('not an IPv4 subnet: "10.88.0.0"');
   });
-
-  test("elements: every address, one address, udp, and their removal by key", () => {
-    expect(nftElement("create", A, "10.88.0.2", all)).toBe('create element ip cbox ports { tcp . 8080 comment "cbox:a1a1a1a1a1a1" : 10.88.0.2 . 80 }');
-    expect(nftElement("create", A, "10.88.0.2", local)).toBe('create element ip cbox addrports { 127.0.0.1 . tcp . 8081 comment "cbox:a1a1a1a1a1a1" : 10.88.0.2 . 80 }');
-    expect(nftElement("create", A, "10.88.0.2", udp)).toBe('create element ip cbox ports { udp . 5353 comment "cbox:a1a1a1a1a1a1" : 10.88.0.2 . 53 }');
-    expect(nftElement("delete", A, "10.88.0.2", local)).toBe("delete element ip cbox addrports { 127.0.0.1 . tcp . 8081 }");
-    expect(nftUnpublishBatch([{ ...all, owner: "a1a1a1a1a1a1", containerIp: "10.88.0.2" }, { ...udp, owner: "a1a1a1a1a1a1", containerIp: "10.88.0.2" }])).toBe(
-      "delete element ip cbox ports { tcp . 8080 }\ndelete element ip cbox ports { udp . 5353 }\n",
-    );
-  });
-
-  test("a start is one batch: base, one line per port, then the chain listing when asked", () => {
-    const batch = nftPublishBatch(net, A, "10.88.0.2", [all, udp], true).split("\n");
-    expect(batch.slice(0, 21)).toEqual(nftBaseCommands(net));
-    expect(batch.slice(21)).toEqual([nftElement("create", A, "10.88.0.2", all), nftElement("create", A, "10.88.0.2", udp), "list chains ip", ""]);
-    expect(nftPublishBatch(net, A, "10.88.0.2", [])).toBe(nftBaseCommands(net).join("\n") + "\n");
-  });
 });
 
 describe("nft output", () => {
-  // `nft -j list table ip cbox` (nft 1.0.6), trimmed to the maps, plus an element without a comment.
-  const listing = JSON.stringify({
-    nftables: [
-      { metainfo: { version: "1.0.6", json_schema_version: 1 } },
-      { table: { family: "ip", name: "cbox", handle: 1 } },
-      {
-        map: {
-          family: "ip", name: "ports", table: "cbox", type: ["inet_proto", "inet_service"], handle: 1, map: "ipv4_addr . inet_service",
-          elem: [
-            [{ elem: { val: { concat: ["tcp", 8080] }, comment: "cbox:a1a1a1a1a1a1" } }, { concat: ["10.88.0.2", 80] }],
-            [{ concat: ["udp", 9999] }, { concat: ["10.88.0.9", 99] }],
-          ],
-        },
-      },
-      {
-        map: {
-          family: "ip", name: "addrports", table: "cbox", type: ["ipv4_addr", "inet_proto", "inet_service"], handle: 2, map: "ipv4_addr . inet_service",
-          elem: [[{ elem: { val: { concat: ["127.0.0.1", "udp", 8081] }, comment: "cbox:b2b2b2b2b2b2" } }, { concat: ["10.88.0.3", 53] }]],
-        },
-      },
-      { map: { family: "ip", name: "ports", table: "mine", elem: [[{ concat: ["tcp", 1] }, { concat: ["10.0.0.1", 1] }]] } },
-      { chain: { family: "ip", table: "cbox", name: "published", handle: 3 } },
-    ],
-  });
-
-  test("the maps' elements become ports with their owners", () => {
-    expect(parseNftTable(listing)).toEqual([
-      { hostIp: "", hostPort: 8080, containerPort: 80, proto: "tcp", owner: "a1a1a1a1a1a1", containerIp: "10.88.0.2" },
-      { hostIp: "", hostPort: 9999, containerPort: 99, proto: "udp", owner: "", containerIp: "10.88.0.9" },
-      { hostIp: "127.0.0.1", hostPort: 8081, containerPort: 53, proto: "udp", owner: "b2b2b2b2b2b2", containerIp: "10.88.0.3" },
-    ]);
-    expect(parseNftTable('{"nftables": [{"metainfo": {}}]}')).toEqual([]);
-  });
-
-  test("a host without /etc/protocols (no netbase): nft gives protocol numbers, read as tcp and udp", () => {
-    const numbered = JSON.stringify({
-      nftables: [
-        {
-          map: {
-            family: "ip", name: "ports", table: "cbox", elem: [
-              [{ elem: { val: { concat: [6, 8080] }, comment: "cbox:a1a1a1a1a1a1" } }, { concat: ["10.88.0.2", 80] }],
-              [{ concat: [17, 5353] }, { concat: ["10.88.0.2", 53] }],
-              [{ concat: [132, 9] }, { concat: ["10.88.0.2", 9] }],
-            ],
-          },
-        },
-        { map: { family: "ip", name: "addrports", table: "cbox", elem: [[{ concat: ["127.0.0.1", 6, 8081] }, { concat: ["10.88.0.3", 81] }]] } },
-      ],
-    });
-    expect(parseNftTable(numbered)).toEqual([
-      { hostIp: "", hostPort: 8080, containerPort: 80, proto: "tcp", owner: "a1a1a1a1a1a1", containerIp: "10.88.0.2" },
-      { hostIp: "", hostPort: 5353, containerPort: 53, proto: "udp", owner: "", containerIp: "10.88.0.2" },
-      { hostIp: "127.0.0.1", hostPort: 8081, containerPort: 81, proto: "tcp", owner: "", containerIp: "10.88.0.3" },
-    ]);
-  });
-
-  test("iptables-nft's FORWARD drop is seen in the chain listing, and only that", () => {
-    const drop = "table ip filter {\n\tchain FORWARD {\n\t\ttype filter hook forward priority filter; policy drop;\n\t}\n}\ntable ip cbox {\n\tchain guard {\n\t\ttype filter hook prerouting priority raw; policy accept;\n\t}\n}\n";
-    expect(forwardDropped(drop)).toBe(true);
-    expect(forwardDropped(drop.replace("policy drop", "policy accept"))).toBe(false);
-    expect(forwardDropped(drop.replace("table ip filter", "table ip mine"))).toBe(false);
-    expect(forwardDropped("")).toBe(false);
-  });
-
-  test("a taken key is found by the line nft names; other errors keep nft's words", () => {
-    const batch = nftPublishBatch(net, A, "10.88.0.2", [all, local]);
-    const stderr = `/dev/stdin:23:36-85: Error: Could not process rule: File exists\n${batch.split("\n")[22]}\n      ^^^^^\n`;
-    expect(takenInBatch(batch, stderr, [all, local], A, "10.88.0.2")).toEqual([local]);
+  test("nft's first error keeps nft's words, with the line of the batch it is about", () => {
     const other = { code: 1, stdout: "", stderr: "/dev/stdin:1:18-24: Error: Could not process rule: No such file or directory\nadd rule ip cbox nochain drop\n    ^^^^\n" };
-    expect(takenInBatch(batch, other.stderr, [all, local], A, "10.88.0.2")).toEqual([]);
     expect(nftMessage(other, "add rule ip cbox nochain drop\n")).toBe("nft: Could not process rule: No such file or directory (add rule ip cbox nochain drop)");
     expect(nftMessage({ code: 1, stdout: "", stderr: "Error: No such file or directory\nlist table ip nope\n" })).toBe("nft: No such file or directory");
   });
@@ -321,7 +243,7 @@ describe("checks before anything is written", () => {
     expect(thrown(() => checkPorts(net, "10.88.0.2", [{ ...all, hostPort: 70000 }])).message).toBe("not a port: 70000");
     expect(thrown(() => checkPorts(net, "10.99.0.2", [all])).message).toBe('not an address in 10.88.0.0/16: "10.99.0.2"');
     expect(checkPorts(net, "10.88.0.2", [{ ...all, hostIp: "0.0.0.0" }])).toEqual([all]);
-    const fw = makeFirewall("nft", "/usr/sbin/nft", undefined, fakeRunner([]));
+    const fw = makeFirewall("nft", "/usr/sbin/nft", undefined, place(fakeRunner([])));
     expect(thrown(() => fw.publish(net, "not-an-id", "10.88.0.2", [all])).message).toBe('not a container id: "not-an-id"');
   });
 });
@@ -354,87 +276,12 @@ describe("driver choice", () => {
   });
 });
 
-describe("the nft driver against a played nft", () => {
-  const nftJson = (elems: unknown[]) => JSON.stringify({ nftables: [{ map: { name: "ports", table: "cbox", elem: elems } }] });
-
-  test("a start is one process: the batch on stdin", () => {
-    const run = fakeRunner([{}]);
-    makeFirewall("nft", "/usr/sbin/nft", undefined, run).publish(net, A, "10.88.0.2", [all]);
-    expect(run.calls).toEqual([{ argv: ["/usr/sbin/nft", "-f", "-"], stdin: nftPublishBatch(net, A, "10.88.0.2", [all]) }]);
-  });
-
-  test("a port another container holds: FirewallError naming port and owner", () => {
-    const batch = nftPublishBatch(net, A, "10.88.0.2", [all]);
-    const run = fakeRunner([
-      { code: 1, stderr: "/dev/stdin:22:32-69: Error: Could not process rule: File exists\n" },
-      { stdout: nftJson([[{ elem: { val: { concat: ["tcp", 8080] }, comment: "cbox:b2b2b2b2b2b2" } }, { concat: ["10.88.0.3", 80] }]]) },
-    ]);
-    const err = thrown(() => makeFirewall("nft", "/usr/sbin/nft", undefined, run).publish(net, A, "10.88.0.2", [all]));
-    expect(err).toBeInstanceOf(FirewallError);
-    expect(err.message).toBe("port 0.0.0.0:8080/tcp is already published by container b2b2b2b2b2b2");
-    expect(run.calls.map((c) => c.argv.join(" "))).toEqual(["/usr/sbin/nft -f -", "/usr/sbin/nft -j list table ip cbox"]);
-    expect(run.calls[0]!.stdin).toBe(batch);
-  });
-
-  test("the same port of the same container (a second start of one record) is kept, the rest added", () => {
-    const run = fakeRunner([
-      { code: 1, stderr: "/dev/stdin:22:32-69: Error: Could not process rule: File exists\n" },
-      { stdout: nftJson([[{ elem: { val: { concat: ["tcp", 8080] }, comment: "cbox:a1a1a1a1a1a1" } }, { concat: ["10.88.0.2", 80] }]]) },
-      {},
-    ]);
-    makeFirewall("nft", "/usr/sbin/nft", undefined, run).publish(net, A, "10.88.0.2", [all, udp]);
-    expect(run.calls[2]!.stdin).toBe(nftPublishBatch(net, A, "10.88.0.2", [udp]));
-  });
-
-  test("iptables-nft's FORWARD drop, seen in the batch's listing, brings CBOX-FORWARD", () => {
-    const run = fakeRunner([
-      { stdout: "table ip filter {\n\tchain FORWARD {\n\t\ttype filter hook forward priority filter; policy drop;\n\t}\n}\n" },
-      { stdout: "*filter\n:INPUT ACCEPT [0:0]\n:FORWARD DROP [0:0]\n:OUTPUT ACCEPT [0:0]\nCOMMIT\n" },
-      {},
-    ]);
-    // The backend comes from the multi-call binary iptables links to, as on Debian.
-    writeFileSync(join(dir, "xtables-nft-multi"), "");
-    symlinkSync("xtables-nft-multi", join(dir, "iptables-nft"));
-    makeFirewall("nft", "/usr/sbin/nft", join(dir, "iptables-nft"), run).publish(net, A, "10.88.0.2", []);
-    expect(run.calls.map((c) => c.argv.join(" "))).toEqual(["/usr/sbin/nft -f -", `${dir}/iptables-nft-save -t filter`, `${dir}/iptables-nft-restore -w --noflush`]);
-    expect(run.calls[0]!.stdin!.endsWith("list chains ip\n")).toBe(true);
-    expect(run.calls[2]!.stdin).toContain("-I FORWARD 1 -j CBOX-FORWARD\n");
-  });
-
-  test("with iptables-legacy (not in nft's ruleset) its FORWARD policy is read with iptables-legacy-save; ACCEPT adds nothing", () => {
-    writeFileSync(join(dir, "xtables-legacy-multi"), "");
-    symlinkSync("xtables-legacy-multi", join(dir, "iptables-legacy"));
-    const run = fakeRunner([{}, { stdout: "*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\nCOMMIT\n" }]);
-    makeFirewall("nft", "/usr/sbin/nft", join(dir, "iptables-legacy"), run).publish(net, A, "10.88.0.2", [all]);
-    expect(run.calls.map((c) => c.argv.join(" "))).toEqual(["/usr/sbin/nft -f -", `${dir}/iptables-legacy-save -t filter`]);
-    expect(run.calls[0]!.stdin).toBe(nftPublishBatch(net, A, "10.88.0.2", [all]));
-  });
-
-  test("unpublish deletes only the owner's matching elements, and runs nothing more when none are left", () => {
-    const run = fakeRunner([
-      {
-        stdout: nftJson([
-          [{ elem: { val: { concat: ["tcp", 8080] }, comment: "cbox:a1a1a1a1a1a1" } }, { concat: ["10.88.0.2", 80] }],
-          [{ elem: { val: { concat: ["udp", 5353] }, comment: "cbox:b2b2b2b2b2b2" } }, { concat: ["10.88.0.3", 53] }],
-        ]),
-      },
-      {},
-      { code: 1, stderr: "Error: No such file or directory\nlist table ip cbox\n" },
-    ]);
-    const fw = makeFirewall("nft", "/usr/sbin/nft", undefined, run);
-    fw.unpublish(net, A, "10.88.0.2", [all, udp]);
-    expect(run.calls[1]!.stdin).toBe("delete element ip cbox ports { tcp . 8080 }\n");
-    fw.unpublish(net, A, "10.88.0.2", [all]);
-    expect(run.calls.length).toBe(3);
-  });
-});
-
 describe("the iptables driver against a played iptables", () => {
   const fresh = "*nat\n:PREROUTING ACCEPT [0:0]\n:INPUT ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n:POSTROUTING ACCEPT [0:0]\nCOMMIT\n";
 
   test("a start reads once and writes once", () => {
     const run = fakeRunner([{ stdout: fresh }, {}]);
-    makeFirewall("iptables", "/usr/sbin/iptables", undefined, run).publish(net, A, "10.88.0.2", [all]);
+    makeFirewall("iptables", "/usr/sbin/iptables", undefined, place(run)).publish(net, A, "10.88.0.2", [all]);
     expect(run.calls.map((c) => c.argv.join(" "))).toEqual(["/usr/sbin/iptables-save", "/usr/sbin/iptables-restore -w --noflush"]);
     expect(run.calls[1]!.stdin).toBe(publishInput(parseSave(fresh), net, A, "10.88.0.2", [all]));
   });
@@ -442,14 +289,14 @@ describe("the iptables driver against a played iptables", () => {
   test("a conflict writes nothing", () => {
     const taken = fresh.replace("COMMIT", ':CBOX - [0:0]\n-A CBOX -p tcp -m tcp --dport 8080 -m comment --comment "cbox:b2b2b2b2b2b2" -j DNAT --to-destination 10.88.0.3:80\nCOMMIT');
     const run = fakeRunner([{ stdout: taken }]);
-    const err = thrown(() => makeFirewall("iptables", "/usr/sbin/iptables", undefined, run).publish(net, A, "10.88.0.2", [local, all]));
+    const err = thrown(() => makeFirewall("iptables", "/usr/sbin/iptables", undefined, place(run)).publish(net, A, "10.88.0.2", [local, all]));
     expect(err.message).toBe("port 0.0.0.0:8080/tcp is already published by container b2b2b2b2b2b2");
     expect(run.calls.length).toBe(1);
   });
 
   test("a failing restore is one line with the tool's words", () => {
     const run = fakeRunner([{ stdout: fresh }, { code: 4, stderr: "iptables-restore v1.8.9 (nf_tables): Couldn't load match `addrtype':No such file or directory\n\nError occurred at line: 12\nTry `iptables-restore -h' or 'iptables-restore --help' for more information.\n" }]);
-    const err = thrown(() => makeFirewall("iptables", "/usr/sbin/iptables", undefined, run).publish(net, A, "10.88.0.2", []));
+    const err = thrown(() => makeFirewall("iptables", "/usr/sbin/iptables", undefined, place(run)).publish(net, A, "10.88.0.2", []));
     expect(err.message).toBe("iptables-restore v1.8.9 (nf_tables): Couldn't load match `addrtype':No such file or directory");
   });
 });

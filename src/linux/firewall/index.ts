@@ -15,10 +15,9 @@ export interface Firewall {
   readonly kind: "nft" | "iptables";
   /**
    * Makes cbox's table or chains for the bridge (safe at every start: never duplicates rules,
-   * never drops other containers' ports) and publishes one container's ports. nft with netlink:
-   * the table is read through netlink and `nft -f -` runs only when it must be (re)written, the
-   * ports are one netlink batch; nft without: one `nft -f -` batch; iptables: one iptables-save
-   * and one iptables-restore. A host port (with its address and
+   * never drops other containers' ports) and publishes one container's ports. nft: the table is
+   * read through netlink and `nft -f -` runs only when it must be (re)written, the ports are one
+   * netlink batch; iptables: one iptables-save and one iptables-restore. A host port (with its address and
    * protocol) published by another container, or twice, is a FirewallError naming it; the same
    * port with the same owner and target is left as it is. On a host whose iptables FORWARD policy
    * is DROP, adds the CBOX-FORWARD chain (iptables' filter table) when it is missing.
@@ -54,23 +53,24 @@ export function chooseFirewall(env: Record<string, string | undefined>, which: (
   return undefined;
 }
 
-/**
- * CBOX_FIREWALL=nft|iptables overrides; else nft if `nft` is on PATH, else iptables, else undefined.
- * With the default runner (tools act in this process's network namespace) the nft driver also
- * reaches that namespace through netlink; a runner of the caller's own may act elsewhere, so then
- * it runs tools only.
- */
-export function detectFirewall(env: Record<string, string | undefined>, run: Runner = spawnRunner): Firewall | undefined {
+/** Where a driver acts: its tools' runner and, for nft, netlink, in one network namespace. */
+export interface FirewallPlace {
+  run: Runner;
+  netfilter: NetfilterAccess;
+}
+
+/** This process's network namespace: the one every start acts in (tests make their own). */
+export const THIS_NAMESPACE: FirewallPlace = { run: spawnRunner, netfilter: thisNamespace };
+
+/** CBOX_FIREWALL=nft|iptables overrides; else nft if `nft` is on PATH, else iptables, else undefined. */
+export function detectFirewall(env: Record<string, string | undefined>, place: FirewallPlace = THIS_NAMESPACE): Firewall | undefined {
   const which = (name: string) => findBinary(name, env);
   const chosen = chooseFirewall(env, which);
   if (!chosen) return undefined;
-  return makeFirewall(chosen.kind, chosen.path, which("iptables"), run, run === spawnRunner ? thisNamespace : undefined);
+  return makeFirewall(chosen.kind, chosen.path, which("iptables"), place);
 }
 
-/**
- * A driver for the given tools (tests use this to pick iptables-legacy, or a runner of their own);
- * netfilter, for nft: the namespace run acts in, through netlink.
- */
-export function makeFirewall(kind: FirewallKind, path: string, iptables: string | undefined, run: Runner = spawnRunner, netfilter?: NetfilterAccess): Firewall {
-  return kind === "nft" ? new NftFirewall(path, iptables, run, netfilter) : new IptablesFirewall(path, run);
+/** A driver for the given tools (tests use this to pick iptables-legacy, or a place of their own). */
+export function makeFirewall(kind: FirewallKind, path: string, iptables: string | undefined, place: FirewallPlace = THIS_NAMESPACE): Firewall {
+  return kind === "nft" ? new NftFirewall(path, iptables, place.run, place.netfilter) : new IptablesFirewall(path, place.run);
 }
