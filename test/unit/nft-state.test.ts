@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { FirewallError, makeFirewall, type PublishedEntry, type PublishedPort, type Runner, type ToolResult } from "../../src/linux/firewall/index.ts";
 import { baseFacts } from "../../src/linux/firewall/nft-base.ts";
 import { commentUserdata, NFT } from "../../src/linux/firewall/nft-netlink.ts";
-import { nftPublishBatch } from "../../src/linux/firewall/nft.ts";
+import { nftBaseCommands } from "../../src/linux/firewall/nft.ts";
 import { heldAccess } from "../../src/linux/firewall/netfilter-access.ts";
 import { baseIsCurrent, entryOfElement, forwardState, legacyFilterLoaded, portElement, readPorts, type NetfilterAccess } from "../../src/linux/firewall/nft-state.ts";
 import { MessageWriter, NetlinkSocket, parseAttributes, splitMessages, attrString, attributeList, type NetlinkTransport } from "../../src/linux/netlink.ts";
@@ -283,7 +283,7 @@ describe("the nft driver through netlink", () => {
     const kernel = new FakeNftables();
     kernel.writeBase();
     const run = fakeRunner([]);
-    makeFirewall("nft", "/usr/sbin/nft", undefined, run, access(kernel)).publish(net, A, "10.88.0.2", []);
+    makeFirewall("nft", "/usr/sbin/nft", undefined, { run, netfilter: access(kernel) }).publish(net, A, "10.88.0.2", []);
     expect(run.calls).toEqual([]);
     expect(kernel.asked).toEqual(["dump rules cbox"]);
   });
@@ -293,22 +293,22 @@ describe("the nft driver through netlink", () => {
       const kernel = new FakeNftables();
       prepare(kernel);
       const run = fakeRunner([{}]);
-      makeFirewall("nft", "/usr/sbin/nft", undefined, run, access(kernel)).publish(net, A, "10.88.0.2", []);
-      expect(run.calls).toEqual([{ argv: ["/usr/sbin/nft", "-f", "-"], stdin: nftPublishBatch(net, A, "10.88.0.2", []) }]);
+      makeFirewall("nft", "/usr/sbin/nft", undefined, { run, netfilter: access(kernel) }).publish(net, A, "10.88.0.2", []);
+      expect(run.calls).toEqual([{ argv: ["/usr/sbin/nft", "-f", "-"], stdin: `${nftBaseCommands(net).join("\n")}\n` }]);
     }
   });
 
   test("nft refusing the base is one line with nft's words", () => {
     const run = fakeRunner([{ code: 1, stderr: "/dev/stdin:2:1-3: Error: Could not process rule: Operation not supported\n" }]);
-    const err = thrown(() => makeFirewall("nft", "/usr/sbin/nft", undefined, run, access(new FakeNftables())).publish(net, A, "10.88.0.2", []));
+    const err = thrown(() => makeFirewall("nft", "/usr/sbin/nft", undefined, { run, netfilter: access(new FakeNftables()) }).publish(net, A, "10.88.0.2", []));
     expect(err).toBeInstanceOf(FirewallError);
-    expect(err.message).toBe(`nft: Could not process rule: Operation not supported (${nftPublishBatch(net, A, "10.88.0.2", []).split("\n")[1]})`);
+    expect(err.message).toBe(`nft: Could not process rule: Operation not supported (${`${nftBaseCommands(net).join("\n")}\n`.split("\n")[1]})`);
   });
 
   test("ports are one netlink batch; a port another container holds is a conflict naming it, and nothing of the request is added", () => {
     const kernel = new FakeNftables();
     kernel.writeBase();
-    const fw = makeFirewall("nft", "/usr/sbin/nft", undefined, fakeRunner([]), access(kernel));
+    const fw = makeFirewall("nft", "/usr/sbin/nft", undefined, { run: fakeRunner([]), netfilter: access(kernel) });
     fw.publish(net, A, "10.88.0.2", [tcp(8080, 80), tcp(8081, 80, "127.0.0.1"), udp(5353, 53)]);
     expect(kernel.asked).toEqual(["dump rules cbox", "batch 3"]);
     expect(owned(kernel)).toEqual(["127.0.0.1:8081/tcp a1a1a1a1a1a1 10.88.0.2:80", "*:8080/tcp a1a1a1a1a1a1 10.88.0.2:80", "*:5353/udp a1a1a1a1a1a1 10.88.0.2:53"]);
@@ -323,7 +323,7 @@ describe("the nft driver through netlink", () => {
   test("the same port of the same container (a second start of one record) is kept, the rest added", () => {
     const kernel = new FakeNftables();
     kernel.writeBase();
-    const fw = makeFirewall("nft", "/usr/sbin/nft", undefined, fakeRunner([]), access(kernel));
+    const fw = makeFirewall("nft", "/usr/sbin/nft", undefined, { run: fakeRunner([]), netfilter: access(kernel) });
     fw.publish(net, A, "10.88.0.2", [tcp(8080, 80)]);
     kernel.asked = [];
     fw.publish(net, A, "10.88.0.2", [tcp(8080, 80), udp(5353, 53)]);
@@ -334,7 +334,7 @@ describe("the nft driver through netlink", () => {
   test("unpublish deletes only the owner's matching elements in one batch; with none left, no batch", () => {
     const kernel = new FakeNftables();
     kernel.writeBase();
-    const fw = makeFirewall("nft", "/usr/sbin/nft", undefined, fakeRunner([]), access(kernel));
+    const fw = makeFirewall("nft", "/usr/sbin/nft", undefined, { run: fakeRunner([]), netfilter: access(kernel) });
     fw.publish(net, A, "10.88.0.2", [tcp(8080, 80), udp(5353, 53)]);
     fw.publish(net, B, "10.88.0.3", [tcp(9090, 80)]);
     kernel.asked = [];
@@ -344,7 +344,7 @@ describe("the nft driver through netlink", () => {
     kernel.asked = [];
     fw.unpublish(net, A, "10.88.0.2", [tcp(8080, 80)]);
     expect(kernel.asked).toEqual(["dump elements addrports", "dump elements ports"]);
-    expect(makeFirewall("nft", "/usr/sbin/nft", undefined, fakeRunner([]), access(new FakeNftables())).published()).toEqual([]);
+    expect(makeFirewall("nft", "/usr/sbin/nft", undefined, { run: fakeRunner([]), netfilter: access(new FakeNftables()) }).published()).toEqual([]);
   });
 
   test("iptables-nft's FORWARD drops and CBOX-FORWARD is missing: iptables-nft-save and -restore add it; in place, nothing runs", () => {
@@ -354,12 +354,12 @@ describe("the nft driver through netlink", () => {
     kernel.tables.set("filter", []);
     const iptables = iptablesBinary("nft");
     const run = fakeRunner([{ stdout: "*filter\n:INPUT ACCEPT [0:0]\n:FORWARD DROP [0:0]\n:OUTPUT ACCEPT [0:0]\nCOMMIT\n" }, {}]);
-    makeFirewall("nft", "/usr/sbin/nft", iptables, run, access(kernel)).publish(net, A, "10.88.0.2", []);
+    makeFirewall("nft", "/usr/sbin/nft", iptables, { run, netfilter: access(kernel) }).publish(net, A, "10.88.0.2", []);
     expect(run.calls.map((c) => c.argv.join(" "))).toEqual([`${iptables}-save -t filter`, `${iptables}-restore -w --noflush`]);
     expect(run.calls[1]!.stdin).toContain("-I FORWARD 1 -j CBOX-FORWARD\n");
     kernel.tables.set("filter", [{ recorded: recorded.forwardJump }, { recorded: recorded.fromBridge }, { recorded: recorded.toBridge }]);
     const none = fakeRunner([]);
-    makeFirewall("nft", "/usr/sbin/nft", iptables, none, access(kernel)).publish(net, A, "10.88.0.2", []);
+    makeFirewall("nft", "/usr/sbin/nft", iptables, { run: none, netfilter: access(kernel) }).publish(net, A, "10.88.0.2", []);
     expect(none.calls).toEqual([]);
   });
 
@@ -371,11 +371,11 @@ describe("the nft driver through netlink", () => {
     mkdirSync(procNet, { recursive: true });
     writeFileSync(join(procNet, "ip_tables_names"), "nat\n");
     const none = fakeRunner([]);
-    makeFirewall("nft", "/usr/sbin/nft", iptables, none, access(kernel, procNet)).publish(net, A, "10.88.0.2", []);
+    makeFirewall("nft", "/usr/sbin/nft", iptables, { run: none, netfilter: access(kernel, procNet) }).publish(net, A, "10.88.0.2", []);
     expect(none.calls).toEqual([]);
     writeFileSync(join(procNet, "ip_tables_names"), "filter\nnat\n");
     const run = fakeRunner([{ stdout: "*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\nCOMMIT\n" }]);
-    makeFirewall("nft", "/usr/sbin/nft", iptables, run, access(kernel, procNet)).publish(net, A, "10.88.0.2", []);
+    makeFirewall("nft", "/usr/sbin/nft", iptables, { run, netfilter: access(kernel, procNet) }).publish(net, A, "10.88.0.2", []);
     expect(run.calls.map((c) => c.argv.join(" "))).toEqual([`${iptables}-save -t filter`]);
   });
 });
@@ -394,7 +394,7 @@ describe("the netfilter socket: kept for the process, let go of without waiting 
     const { kernel, closes } = recording();
     let opened = 0;
     const access = heldAccess(() => (opened++, new NetlinkSocket(kernel)), join(dir, "no-proc-net"));
-    const fw = makeFirewall("nft", "/usr/sbin/nft", undefined, fakeRunner([]), access);
+    const fw = makeFirewall("nft", "/usr/sbin/nft", undefined, { run: fakeRunner([]), netfilter: access });
     expect(fw.published()).toEqual([]);
     fw.publish(net, A, "10.88.0.2", [tcp(8080, 80)]);
     expect(fw.entriesOf(A)).toEqual(["0.0.0.0:8080/tcp -> 10.88.0.2:80"]);
@@ -409,7 +409,7 @@ describe("the netfilter socket: kept for the process, let go of without waiting 
 
   test("an element gone between the read and the delete: the batch deleted nothing, and the socket is kept", () => {
     const { kernel, closes } = recording();
-    const fw = makeFirewall("nft", "/usr/sbin/nft", undefined, fakeRunner([]), heldAccess(() => new NetlinkSocket(kernel), join(dir, "no-proc-net")));
+    const fw = makeFirewall("nft", "/usr/sbin/nft", undefined, { run: fakeRunner([]), netfilter: heldAccess(() => new NetlinkSocket(kernel), join(dir, "no-proc-net")) });
     fw.publish(net, A, "10.88.0.2", [tcp(8080, 80)]);
     const send = kernel.send.bind(kernel);
     kernel.send = (datagram: Uint8Array) => {
@@ -425,7 +425,7 @@ describe("the netfilter socket: kept for the process, let go of without waiting 
 
   test("an access without done (another namespace's, as tests reach it) closes each socket here", () => {
     const { kernel, closes } = recording();
-    const fw = makeFirewall("nft", "/usr/sbin/nft", undefined, fakeRunner([]), access(kernel));
+    const fw = makeFirewall("nft", "/usr/sbin/nft", undefined, { run: fakeRunner([]), netfilter: access(kernel) });
     fw.publish(net, A, "10.88.0.2", [tcp(8080, 80)]);
     fw.unpublish(net, A, "10.88.0.2", [tcp(8080, 80)]);
     expect(closes).toEqual(["here", "here"]);
