@@ -28,7 +28,7 @@ export function resolveContainer(paths: Paths, ref: string): string {
 /** The store brought back to the truth (recoverStale) with the right way to remove trees. */
 export function recoverStaleStore(paths: Paths): (path: string) => void {
   const removeTree = treeRemover(process.getuid!() === 0 ? undefined : detectRootlessMaps());
-  recoverStale(paths, removeTree);
+  recoverStale(paths, removeTree, "all");
   return removeTree;
 }
 

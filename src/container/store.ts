@@ -84,6 +84,7 @@ function writeState(dir: string, state: ContainerState): void {
 export function createContainer(paths: Paths, state: ContainerState, rootOwner?: { uid: number; gid: number }): ContainerDirs {
   mkdirSync(paths.containers, { recursive: true, mode: 0o700 });
   mkdirSync(paths.names, { recursive: true, mode: 0o700 });
+  mkdirSync(paths.live, { recursive: true, mode: 0o700 });
   const dirs = containerDirs(paths, state.id);
   const tmp = join(paths.containers, `.new-${process.pid}-${state.id}`);
   mkdirSync(tmp, { mode: 0o700 });
@@ -103,9 +104,12 @@ export function createContainer(paths: Paths, state: ContainerState, rootOwner?:
     const { spec, ...record } = state;
     if (spec) writeFileSync(join(tmp, "spec.json"), `${JSON.stringify(spec)}\n`, { mode: 0o600 });
     writeFileSync(join(tmp, "state.json"), `${JSON.stringify(record)}\n`, { mode: 0o600 });
+    // After the temporary folder is there (recoverStale keeps an entry whose folder is being made)
+    markLive(paths, state.id);
     renameSync(tmp, dirs.dir);
   } catch (err) {
     rmSync(tmp, { recursive: true, force: true });
+    markEnded(paths, state.id);
     throw err;
   }
   if (state.name) {
@@ -113,6 +117,7 @@ export function createContainer(paths: Paths, state: ContainerState, rootOwner?:
       reserveName(paths, state.name, state.id);
     } catch (err) {
       rmSync(dirs.dir, { recursive: true, force: true });
+      markEnded(paths, state.id);
       if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
       const holder = readNameHolder(paths, state.name);
       throw new CboxError(`the name "${state.name}" is already in use by container ${holder.slice(0, 12)}; remove it or pick another name`);
@@ -121,12 +126,34 @@ export function createContainer(paths: Paths, state: ContainerState, rootOwner?:
   return dirs;
 }
 
+/** The container may run (made, or started again): a start's recoverStale looks at it. */
+export function markLive(paths: Paths, id: string): void {
+  writeFileSync(join(paths.live, id), "", { mode: 0o600 });
+}
+
+/** Its end is recorded (or it is gone): no start needs to look at it again. */
+export function markEnded(paths: Paths, id: string): void {
+  rmSync(join(paths.live, id), { force: true });
+}
+
 /**
  * Takes a name for id, or fails with EEXIST. The file appears whole (written under a temporary
  * name, then hard-linked into place, which fails if the name exists): a reader never sees it
  * empty, so another cbox's recoverStale cannot take a half-written name for one that points nowhere.
  */
 function reserveName(paths: Paths, name: string, id: string): void {
+  try {
+    linkName(paths, name, id);
+  } catch (err) {
+    // A name whose container is gone (its folder removed by hand, or a cbox killed in between) is free.
+    const holder = (err as NodeJS.ErrnoException).code === "EEXIST" ? readNameHolder(paths, name) : "";
+    if (!holder || existsSync(containerDirs(paths, holder).dir)) throw err;
+    rmSync(join(paths.names, name), { force: true });
+    linkName(paths, name, id);
+  }
+}
+
+function linkName(paths: Paths, name: string, id: string): void {
   const tmp = join(paths.names, `.tmp-${process.pid}-${id}`);
   writeFileSync(tmp, id, { mode: 0o600 });
   try {
@@ -162,6 +189,7 @@ export function removeContainer(paths: Paths, id: string, removeTree: (path: str
   if (state) releaseRecordedNetwork(state.network, id, paths);
   detachLowers(dirs.dir);
   removeTree(dirs.dir);
+  markEnded(paths, id);
 }
 
 /**
@@ -177,39 +205,66 @@ function detachLowers(containerDir: string): void {
 /**
  * Brings the store back to the truth after a cbox was killed: a container whose owner is gone
  * was killed with it (PDEATHSIG), so it is removed (--rm) or recorded as exited, and its cgroups
- * go; half-created folders and names that point nowhere go.
+ * go; half-created folders and temporary names of dead processes go.
+ *
+ * scope "live" (every start): only the containers in live/, the ones not known to have ended,
+ * so that a start does not read the state of every container kept. "all" (ps, rm, inspect, port,
+ * and a store made before live/ existed): every container, live/ made again from their states,
+ * and names whose container is gone freed.
  */
-export function recoverStale(paths: Paths, removeTree: (path: string) => void): void {
+export function recoverStale(paths: Paths, removeTree: (path: string) => void, scope: "live" | "all" = "live"): void {
   let entries: string[];
   try {
     entries = readdirSync(paths.containers);
   } catch {
     return; // no store yet
   }
+  const everything = scope === "all" || !existsSync(paths.live);
+  if (everything) mkdirSync(paths.live, { recursive: true, mode: 0o700 });
   for (const entry of entries) {
     const orphan = orphanedTemp(entry, ".new-");
     if (orphan !== undefined) {
       if (orphan) rmSync(join(paths.containers, entry), { recursive: true, force: true });
       continue;
     }
-    if (!CONTAINER_ID.test(entry)) continue;
-    const dirs = containerDirs(paths, entry);
-    const state = readState(dirs.dir);
-    if (!state || !endUnrecorded(state)) continue;
-    withContainerLock(dirs.dir, () => {
-      const now = readState(dirs.dir);
-      if (now && endUnrecorded(now)) recordEnd(paths, now, removeTree);
-    });
+    if (!everything || !CONTAINER_ID.test(entry)) continue;
+    const state = readState(containerDirs(paths, entry).dir);
+    if (state && state.status !== "exited") markLive(paths, entry);
+    if (state && endUnrecorded(state)) recordEndLocked(paths, entry, removeTree);
   }
+  recoverLive(paths, removeTree);
   for (const name of safeReaddir(paths.names)) {
     const orphan = orphanedTemp(name, ".tmp-");
     if (orphan !== undefined) {
       if (orphan) rmSync(join(paths.names, name), { force: true });
       continue;
     }
+    if (!everything) continue;
     const id = readNameHolder(paths, name);
     if (id && !readState(containerDirs(paths, id).dir)) rmSync(join(paths.names, name), { force: true });
   }
+}
+
+/** The containers in live/: ended ones leave it, ones whose owner died are recorded as ended. */
+function recoverLive(paths: Paths, removeTree: (path: string) => void): void {
+  for (const id of safeReaddir(paths.live)) {
+    if (!CONTAINER_ID.test(id)) continue;
+    const state = readState(containerDirs(paths, id).dir);
+    if (!state) {
+      // Being made (its temporary folder is there), or gone: looked for now, after live/ was read
+      if (!safeReaddir(paths.containers).some((e) => e === id || (e.startsWith(".new-") && e.endsWith(`-${id}`)))) markEnded(paths, id);
+    } else if (state.status === "exited") markEnded(paths, id);
+    else if (endUnrecorded(state)) recordEndLocked(paths, id, removeTree);
+  }
+}
+
+/** recordEnd under the container's lock, if its end is still unrecorded once the lock is held. */
+function recordEndLocked(paths: Paths, id: string, removeTree: (path: string) => void): void {
+  const dirs = containerDirs(paths, id);
+  withContainerLock(dirs.dir, () => {
+    const now = readState(dirs.dir);
+    if (now && endUnrecorded(now)) recordEnd(paths, now, removeTree);
+  });
 }
 
 /**
@@ -225,6 +280,7 @@ export function recordEnd(paths: Paths, state: ContainerState, removeTree: (path
   if (state.cgroups) removeCgroups(state.cgroups, cgroupfs);
   const network = releaseRecordedNetwork(state.network, state.id, paths);
   updateState(dirs, { status: "exited", exitCode: exit?.code ?? null, finished: exit?.finished ?? new Date().toISOString(), oomKilled, network });
+  markEnded(paths, state.id);
 }
 
 /** The monitor's record of the end: "WAIT-STATUS FINISHED-TIME". */

@@ -6,9 +6,9 @@ import { cbox, cboxCgroups, cboxSpawn, containerPid, hostMounts, isRoot, OutputR
 
 const fx = rootfsFixture();
 
+// The store's standing folders, made before the first snapshot (the first start makes them otherwise).
 beforeAll(() => {
-  mkdirSync(join(fx.store, "containers"), { recursive: true });
-  mkdirSync(join(fx.store, "names"), { recursive: true });
+  for (const dir of ["containers", "names", "live"]) mkdirSync(join(fx.store, dir), { recursive: true });
 });
 
 /** The store without its network folder, whose lease file changes with every start (its round-robin cursor); the leases themselves. */

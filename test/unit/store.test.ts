@@ -7,10 +7,12 @@ import {
   containerDirs,
   createContainer,
   listContainerIds,
+  markEnded,
   newContainerId,
   ownerSelf,
   readState,
   recoverStale,
+  removeContainer,
   updateState,
 } from "../../src/container/store.ts";
 import { readSpec, scanStore } from "../../src/container/store-read.ts";
@@ -45,8 +47,8 @@ function state(over: Partial<ContainerState> = {}): ContainerState {
 }
 
 describe("storagePaths", () => {
-  test("containers and names live under the given root", () => {
-    expect(paths).toEqual({ root: tmp, containers: join(tmp, "containers"), names: join(tmp, "names") });
+  test("containers, names and the live index live under the given root", () => {
+    expect(paths).toEqual({ root: tmp, containers: join(tmp, "containers"), names: join(tmp, "names"), live: join(tmp, "live") });
   });
 });
 
@@ -172,13 +174,75 @@ describe("recoverStale", () => {
     expect(readState(dirs.dir)).toEqual(s);
   });
 
-  test("a name pointing to a missing container is deleted; valid names stay", () => {
+  test("a name pointing to a missing container: a start leaves it, the full recovery deletes it; valid names stay", () => {
     const s = state({ name: "ok" });
     createContainer(paths, s);
     writeFileSync(join(paths.names, "ghost"), "e".repeat(64));
     recoverStale(paths, removeTree);
+    expect(existsSync(join(paths.names, "ghost"))).toBe(true);
+    recoverStale(paths, removeTree, "all");
     expect(existsSync(join(paths.names, "ghost"))).toBe(false);
     expect(existsSync(join(paths.names, "ok"))).toBe(true);
+  });
+
+  test("a name whose container is gone is taken by a new container that wants it", () => {
+    mkdirSync(paths.names, { recursive: true });
+    writeFileSync(join(paths.names, "web"), "e".repeat(64));
+    const s = state({ name: "web" });
+    createContainer(paths, s);
+    expect(readFileSync(join(paths.names, "web"), "utf8")).toBe(s.id);
+  });
+
+  test("live/: an entry made with the container; gone once its end is recorded, or with the container", () => {
+    const kept = state();
+    const keptDirs = createContainer(paths, kept);
+    const removed = state({ remove: true });
+    createContainer(paths, removed);
+    expect(readdirSync(paths.live).sort()).toEqual([kept.id, removed.id].sort());
+    updateState(keptDirs, { status: "exited", exitCode: 0 });
+    markEnded(paths, kept.id);
+    removeContainer(paths, removed.id, removeTree);
+    expect(readdirSync(paths.live)).toEqual([]);
+  });
+
+  test("a start's recovery reads only live/; the full one (ps, rm) indexes every container not ended", () => {
+    const dead = { owner: { pid: DEAD_PID, startTime: "123" } };
+    const indexed = state(dead);
+    createContainer(paths, indexed);
+    const unindexed = state(dead); // as a cbox before live/ made it, or one killed in between
+    createContainer(paths, unindexed);
+    markEnded(paths, unindexed.id);
+    const exitedButListed = state({ status: "exited", exitCode: 0 });
+    createContainer(paths, exitedButListed); // killed between its end's record and leaving live/
+    recoverStale(paths, removeTree);
+    expect(readState(containerDirs(paths, indexed.id).dir)?.status).toBe("exited");
+    expect(readState(containerDirs(paths, unindexed.id).dir)?.status).toBe("running");
+    expect(readdirSync(paths.live)).toEqual([]);
+    recoverStale(paths, removeTree, "all");
+    expect(readState(containerDirs(paths, unindexed.id).dir)?.status).toBe("exited");
+    expect(readdirSync(paths.live)).toEqual([]);
+  });
+
+  test("a store made before live/: the first recovery reads every container and makes the index", () => {
+    const up = state();
+    createContainer(paths, up);
+    const dead = state({ owner: { pid: DEAD_PID, startTime: "123" } });
+    createContainer(paths, dead);
+    rmSync(paths.live, { recursive: true });
+    recoverStale(paths, removeTree);
+    expect(readState(containerDirs(paths, dead.id).dir)?.status).toBe("exited");
+    expect(readdirSync(paths.live)).toEqual([up.id]);
+  });
+
+  test("a live entry whose folder is being made is kept; one whose folder is gone goes", () => {
+    mkdirSync(paths.live, { recursive: true });
+    mkdirSync(paths.containers, { recursive: true });
+    const making = "c".repeat(64);
+    const gone = "d".repeat(64);
+    mkdirSync(join(paths.containers, `.new-${process.pid}-${making}`));
+    for (const id of [making, gone]) writeFileSync(join(paths.live, id), "");
+    recoverStale(paths, removeTree);
+    expect(readdirSync(paths.live)).toEqual([making]);
   });
 
   test("a store that does not exist yet is fine", () => {
@@ -214,7 +278,7 @@ describe("scanStore", () => {
       createContainer(paths, state({ name: "ok" }));
       make();
       expect([what, scanStore(paths).stale]).toEqual([what, true]);
-      recoverStale(paths, removeTree);
+      recoverStale(paths, removeTree, "all"); // as ps does when its scan finds the store stale
       expect([what, scanStore(paths).stale]).toEqual([what, false]);
     }
   });
