@@ -220,7 +220,8 @@ export function recoverStale(paths: Paths, removeTree: (path: string) => void, s
     return; // no store yet
   }
   const everything = scope === "all" || !existsSync(paths.live);
-  if (everything) mkdirSync(paths.live, { recursive: true, mode: 0o700 });
+  // The index is made once the store has containers (a bad command on an empty store makes nothing).
+  if (everything && entries.some((e) => CONTAINER_ID.test(e))) mkdirSync(paths.live, { recursive: true, mode: 0o700 });
   for (const entry of entries) {
     const orphan = orphanedTemp(entry, ".new-");
     if (orphan !== undefined) {
