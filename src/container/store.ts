@@ -1,6 +1,6 @@
 // Containers on disk: one folder each, state written atomically, names reserved atomically.
 // A cbox killed with SIGKILL leaves a folder whose owner is gone; recoverStale() finds it.
-import { chmodSync, chownSync, existsSync, linkSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, existsSync, linkSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, unlinkSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { CboxError } from "../errors.ts";
 import { writeAtomic } from "../files.ts";
@@ -133,7 +133,19 @@ export function markLive(paths: Paths, id: string): void {
 
 /** Its end is recorded (or it is gone): no start needs to look at it again. */
 export function markEnded(paths: Paths, id: string): void {
-  rmSync(join(paths.live, id), { force: true });
+  try {
+    unlinkSync(join(paths.live, id)); // one call: rmSync would lstat first
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
+  }
+}
+
+function readdirOrUndefined(dir: string): string[] | undefined {
+  try {
+    return readdirSync(dir);
+  } catch {
+    return undefined;
+  }
 }
 
 /**
@@ -219,7 +231,8 @@ export function recoverStale(paths: Paths, removeTree: (path: string) => void, s
   } catch {
     return; // no store yet
   }
-  const everything = scope === "all" || !existsSync(paths.live);
+  const indexed = readdirOrUndefined(paths.live);
+  const everything = scope === "all" || indexed === undefined;
   // The index is made once the store has containers (a bad command on an empty store makes nothing).
   if (everything && entries.some((e) => CONTAINER_ID.test(e))) mkdirSync(paths.live, { recursive: true, mode: 0o700 });
   for (const entry of entries) {
@@ -233,7 +246,7 @@ export function recoverStale(paths: Paths, removeTree: (path: string) => void, s
     if (state && state.status !== "exited") markLive(paths, entry);
     if (state && endUnrecorded(state)) recordEndLocked(paths, entry, removeTree);
   }
-  recoverLive(paths, removeTree);
+  recoverLive(paths, everything ? safeReaddir(paths.live) : indexed!, removeTree);
   for (const name of safeReaddir(paths.names)) {
     const orphan = orphanedTemp(name, ".tmp-");
     if (orphan !== undefined) {
@@ -247,8 +260,8 @@ export function recoverStale(paths: Paths, removeTree: (path: string) => void, s
 }
 
 /** The containers in live/: ended ones leave it, ones whose owner died are recorded as ended. */
-function recoverLive(paths: Paths, removeTree: (path: string) => void): void {
-  for (const id of safeReaddir(paths.live)) {
+function recoverLive(paths: Paths, ids: string[], removeTree: (path: string) => void): void {
+  for (const id of ids) {
     if (!CONTAINER_ID.test(id)) continue;
     const state = readState(containerDirs(paths, id).dir);
     if (!state) {
