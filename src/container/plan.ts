@@ -19,6 +19,8 @@ export interface ContainerDirs {
   log: string;
   /** Written by a detached container's monitor when it has ended. */
   exit: string;
+  /** Its entry in the store's live/ while it is not known to have ended (store.ts keeps it). */
+  live: string;
 }
 
 /** What the host allows, decided once by the caller. */
@@ -117,7 +119,7 @@ export function buildPlan(spec: ContainerSpec, dirs: ContainerDirs, host: HostFa
     ...(spec.init ? [{ op: "dumpable", ints: [0] } satisfies Op] : []),
     // If cbox dies, the container dies with it; the next cbox command removes what is left.
     { op: "pdeathsig", ints: [SIGKILL] },
-    ...selfEntry.map((file): Op => ({ op: "write", strs: [file, "0"] })),
+    ...enterCgroupsItself(selfEntry),
     // Only now, in its cgroup, so that the container sees that cgroup as its root.
     { op: "unshare", ints: [CloneFlag.newcgroup] },
     ...(host.userNamespace ? becomeNamespaceRoot(host) : []),
@@ -167,7 +169,7 @@ export function buildExecPlan(exec: ExecSpec, stdio: StdioPlan, selfEntry: strin
     // Before it joins: nothing inside may read this copy of cbox's memory through /proc.
     { op: "dumpable", ints: [0] },
     { op: "pdeathsig", ints: [SIGKILL] },
-    ...selfEntry.map((file): Op => ({ op: "write", strs: [file, "0"] })),
+    ...enterCgroupsItself(selfEntry),
     ...exec.namespaces.map((ns): Op => ({ op: "setns", ints: [ns.fd, ns.type] })),
     // A new PID namespace takes in only children: a child runs the command, while this process
     // stays outside, passes signals on and exits with the command's status.
@@ -178,6 +180,11 @@ export function buildExecPlan(exec: ExecSpec, stdio: StdioPlan, selfEntry: strin
     { op: "closeFrom", ints: [3] },
     execOp(exec.command, exec.env),
   ];
+}
+
+/** The process moves itself into each cgroup (v1): "0" into its tasks file (ContainerCgroup.selfEntry). */
+function enterCgroupsItself(tasksFiles: string[]): Op[] {
+  return tasksFiles.map((file) => ({ op: "write", strs: [file, "0"] }));
 }
 
 /**

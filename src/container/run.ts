@@ -28,7 +28,7 @@ import { Preparation } from "./prepare.ts";
 import { checkRootfsOwner, checkUserMapped } from "./rootless-fit.ts";
 import { escapeThroughSymlinks } from "./target-path.ts";
 import { liveState } from "./status.ts";
-import { containerDirs, createContainer, markEnded, newContainerId, ownerOf, ownerSelf, readState, recoverStale, removeContainer, updateState, type ContainerState } from "./store.ts";
+import { containerDirs, createContainer, newContainerId, ownerOf, ownerSelf, readState, recoverStale, removeContainer, updateState, type ContainerState } from "./store.ts";
 
 /** Signals sent to cbox that the container's PID 1 gets too (docker's sig-proxy). */
 const FORWARDED_SIGNALS = [1, 2, 3, 10, 12, 15]; // HUP INT QUIT USR1 USR2 TERM
@@ -110,7 +110,6 @@ export function startContainer(spec: ContainerSpec, paths: Paths, mode: StartMod
       cleanup.push("record that the container did not start", () => {
         cgroup?.remove();
         updateState(dirs, { status: "exited" });
-        markEnded(paths, spec.id);
       });
     } else {
       const rangeRoot = maps?.privileged ? { uid: hostIdOfRoot(maps.uid), gid: hostIdOfRoot(maps.gid) } : undefined;
@@ -168,7 +167,6 @@ export function startContainer(spec: ContainerSpec, paths: Paths, mode: StartMod
     if (keep) {
       const released = network.mode === "bridge" ? releaseRecordedNetwork(network, spec.id, paths) : undefined;
       updateState(dirs, { status: "exited", exitCode: code, finished: new Date().toISOString(), oomKilled, ...(released && { network: released }) });
-      markEnded(paths, spec.id);
     }
     return code;
   } finally {

@@ -9,7 +9,7 @@ import { resolveContainer } from "./remove.ts";
 import { treeRemover } from "./remove-tree.ts";
 import { startContainer } from "./run.ts";
 import { liveState } from "./status.ts";
-import { containerDirs, markLive, ownerSelf, readSpec, readState, recoverStale, updateState } from "./store.ts";
+import { containerDirs, ownerSelf, readSpec, readState, recoverStale, updateState } from "./store.ts";
 
 export function startContainers(refs: string[], paths: Paths): number {
   if (refs.length === 0) throw new CboxError("cbox start needs at least one container");
@@ -26,7 +26,6 @@ export function startContainers(refs: string[], paths: Paths): number {
       const made = readSpec(dirs.dir, state);
       if (!made?.security) throw new CboxError(`container ${ref} was made by an older cbox that did not keep its settings; it cannot be started again`);
       if (made.tty) throw new CboxError(`container ${ref} was made with -t; cbox start cannot give it a terminal yet`);
-      markLive(paths, state.id);
       updateState(dirs, { status: "created", owner: ownerSelf(), detached: true });
       // Made before cbox had networks: it had loopback only.
       return { ...made, network: made.network ?? { mode: "none", ports: [] } };

@@ -105,11 +105,11 @@ export function createContainer(paths: Paths, state: ContainerState, rootOwner?:
     if (spec) writeFileSync(join(tmp, "spec.json"), `${JSON.stringify(spec)}\n`, { mode: 0o600 });
     writeFileSync(join(tmp, "state.json"), `${JSON.stringify(record)}\n`, { mode: 0o600 });
     // After the temporary folder is there (recoverStale keeps an entry whose folder is being made)
-    markLive(paths, state.id);
+    markLive(dirs.live);
     renameSync(tmp, dirs.dir);
   } catch (err) {
     rmSync(tmp, { recursive: true, force: true });
-    markEnded(paths, state.id);
+    markEnded(dirs.live);
     throw err;
   }
   if (state.name) {
@@ -117,7 +117,7 @@ export function createContainer(paths: Paths, state: ContainerState, rootOwner?:
       reserveName(paths, state.name, state.id);
     } catch (err) {
       rmSync(dirs.dir, { recursive: true, force: true });
-      markEnded(paths, state.id);
+      markEnded(dirs.live);
       if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
       const holder = readNameHolder(paths, state.name);
       throw new CboxError(`the name "${state.name}" is already in use by container ${holder.slice(0, 12)}; remove it or pick another name`);
@@ -127,14 +127,14 @@ export function createContainer(paths: Paths, state: ContainerState, rootOwner?:
 }
 
 /** The container may run (made, or started again): a start's recoverStale looks at it. */
-export function markLive(paths: Paths, id: string): void {
-  writeFileSync(join(paths.live, id), "", { mode: 0o600 });
+function markLive(entry: string): void {
+  writeFileSync(entry, "", { mode: 0o600 });
 }
 
 /** Its end is recorded (or it is gone): no start needs to look at it again. */
-export function markEnded(paths: Paths, id: string): void {
+function markEnded(entry: string): void {
   try {
-    unlinkSync(join(paths.live, id)); // one call: rmSync would lstat first
+    unlinkSync(entry); // one call: rmSync would lstat first
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
   }
@@ -183,11 +183,18 @@ function closedAncestor(path: string): string | undefined {
   }
 }
 
+/**
+ * Merges change into state.json, and keeps live/ in step with the status: the entry is made
+ * before a state that may run is written, and removed after an ended one is, so that a cbox
+ * killed in between leaves an entry too many (which a start's recovery drops), never one too few.
+ */
 export function updateState(dirs: ContainerDirs, change: Partial<ContainerState>): ContainerState | undefined {
   const state = readState(dirs.dir);
   if (!state) return undefined;
   const next = { ...state, ...change };
+  if (next.status !== "exited" && state.status === "exited") markLive(dirs.live);
   writeState(dirs.dir, next);
+  if (change.status === "exited") markEnded(dirs.live);
   return next;
 }
 
@@ -201,7 +208,7 @@ export function removeContainer(paths: Paths, id: string, removeTree: (path: str
   if (state) releaseRecordedNetwork(state.network, id, paths);
   detachLowers(dirs.dir);
   removeTree(dirs.dir);
-  markEnded(paths, id);
+  markEnded(dirs.live);
 }
 
 /**
@@ -243,7 +250,7 @@ export function recoverStale(paths: Paths, removeTree: (path: string) => void, s
     }
     if (!everything || !CONTAINER_ID.test(entry)) continue;
     const state = readState(containerDirs(paths, entry).dir);
-    if (state && state.status !== "exited") markLive(paths, entry);
+    if (state && state.status !== "exited") markLive(containerDirs(paths, entry).live);
     if (state && endUnrecorded(state)) recordEndLocked(paths, entry, removeTree);
   }
   recoverLive(paths, everything ? safeReaddir(paths.live) : indexed!, removeTree);
@@ -263,11 +270,12 @@ export function recoverStale(paths: Paths, removeTree: (path: string) => void, s
 function recoverLive(paths: Paths, ids: string[], removeTree: (path: string) => void): void {
   for (const id of ids) {
     if (!CONTAINER_ID.test(id)) continue;
-    const state = readState(containerDirs(paths, id).dir);
+    const dirs = containerDirs(paths, id);
+    const state = readState(dirs.dir);
     if (!state) {
       // Being made (its temporary folder is there), or gone: looked for now, after live/ was read
-      if (!safeReaddir(paths.containers).some((e) => e === id || (e.startsWith(".new-") && e.endsWith(`-${id}`)))) markEnded(paths, id);
-    } else if (state.status === "exited") markEnded(paths, id);
+      if (!safeReaddir(paths.containers).some((e) => e === id || (e.startsWith(".new-") && e.endsWith(`-${id}`)))) markEnded(dirs.live);
+    } else if (state.status === "exited") markEnded(dirs.live);
     else if (endUnrecorded(state)) recordEndLocked(paths, id, removeTree);
   }
 }
@@ -294,7 +302,6 @@ export function recordEnd(paths: Paths, state: ContainerState, removeTree: (path
   if (state.cgroups) removeCgroups(state.cgroups, cgroupfs);
   const network = releaseRecordedNetwork(state.network, state.id, paths);
   updateState(dirs, { status: "exited", exitCode: exit?.code ?? null, finished: exit?.finished ?? new Date().toISOString(), oomKilled, network });
-  markEnded(paths, state.id);
 }
 
 /** The monitor's record of the end: "WAIT-STATUS FINISHED-TIME". */

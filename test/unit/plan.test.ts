@@ -19,6 +19,7 @@ const dirs: ContainerDirs = {
   hostname: "/s/c/id/hostname",
   hosts: "/s/c/id/hosts",
   resolvConf: "/s/c/id/resolv.conf",
+  live: "/s/live/id",
   log: "/s/c/id/container.log",
   exit: "/s/c/id/exit",
 };

@@ -7,7 +7,6 @@ import {
   containerDirs,
   createContainer,
   listContainerIds,
-  markEnded,
   newContainerId,
   ownerSelf,
   readState,
@@ -193,16 +192,17 @@ describe("recoverStale", () => {
     expect(readFileSync(join(paths.names, "web"), "utf8")).toBe(s.id);
   });
 
-  test("live/: an entry made with the container; gone once its end is recorded, or with the container", () => {
+  test("live/: an entry made with the container; gone once its end is recorded, or with the container; back when it starts again", () => {
     const kept = state();
     const keptDirs = createContainer(paths, kept);
     const removed = state({ remove: true });
     createContainer(paths, removed);
     expect(readdirSync(paths.live).sort()).toEqual([kept.id, removed.id].sort());
     updateState(keptDirs, { status: "exited", exitCode: 0 });
-    markEnded(paths, kept.id);
     removeContainer(paths, removed.id, removeTree);
     expect(readdirSync(paths.live)).toEqual([]);
+    updateState(keptDirs, { status: "created" }); // cbox start
+    expect(readdirSync(paths.live)).toEqual([kept.id]);
   });
 
   test("a start's recovery reads only live/; the full one (ps, rm) indexes every container not ended", () => {
@@ -211,7 +211,7 @@ describe("recoverStale", () => {
     createContainer(paths, indexed);
     const unindexed = state(dead); // as a cbox before live/ made it, or one killed in between
     createContainer(paths, unindexed);
-    markEnded(paths, unindexed.id);
+    rmSync(join(paths.live, unindexed.id));
     const exitedButListed = state({ status: "exited", exitCode: 0 });
     createContainer(paths, exitedButListed); // killed between its end's record and leaving live/
     recoverStale(paths, removeTree);

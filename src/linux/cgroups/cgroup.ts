@@ -147,7 +147,12 @@ export function writeSettings(dir: string, settings: { file: string; value: stri
  * selfEntry): v1's tasks files, or undefined on v2, whose cgroups have none.
  */
 export function selfEntryFiles(paths: string[], fs: CgroupFs): string[] | undefined {
-  return paths.length > 0 && fs.exists(`${paths[0]}/tasks`) ? paths.map((p) => `${p}/tasks`) : undefined;
+  return paths.length > 0 && fs.exists(`${paths[0]}/tasks`) ? tasksFiles(paths) : undefined;
+}
+
+/** v1's tasks file of each cgroup at paths. */
+export function tasksFiles(paths: string[]): string[] {
+  return paths.map((p) => `${p}/tasks`);
 }
 
 /** Moves process pid into each cgroup at paths. */

@@ -1,7 +1,7 @@
 // cgroup v1: one hierarchy per controller (or a few mounted together), the container's cgroup
 // made in each hierarchy it uses as `cbox/<id>`.
 import { cgroupfs, type CgroupFs } from "./fs.ts";
-import { CgroupFolders, makeInParent, writeSettings } from "./cgroup.ts";
+import { CgroupFolders, makeInParent, tasksFiles, writeSettings } from "./cgroup.ts";
 import { v1DeviceWrites, type DeviceRule } from "./devices.ts";
 import { LIMIT_FLAGS as FLAG, memoryAndSwap, type Limits, type Setting } from "./limits.ts";
 
@@ -53,7 +53,7 @@ export class V1Cgroup extends CgroupFolders {
     fs: CgroupFs = cgroupfs,
   ) {
     super(hierarchies.map((h) => `${h.mount}/cbox/${id}`), fs);
-    this.selfEntry = this.paths.map((p) => `${p}/tasks`);
+    this.selfEntry = tasksFiles(this.paths);
   }
 
   protected make(): void {
