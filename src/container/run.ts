@@ -310,7 +310,7 @@ function writeChildMaps(pid: number, maps: UserMaps): void {
 export function startFailure(plan: Op[], failure: OpFailure, root: string): CboxError {
   const op = plan[failure.index];
   if (!op) return new CboxError(`container setup failed at step ${failure.index}: ${describeErrno(failure.errno)}`);
-  if (op.op === "exec") {
+  if (op.op === "exec" || op.op === "findExec") {
     const cmd = op.strs![1]!;
     const name = errnoName(failure.errno);
     if (name === "ENOENT") {

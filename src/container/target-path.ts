@@ -57,3 +57,38 @@ function lookup(layers: string[], inside: string): { path: string; stat: Stats }
   }
   return undefined;
 }
+
+/**
+ * Where path leads inside root, following its symlinks as if root were "/" (an absolute link
+ * starts again at root, ".." stops at root), as the path would resolve after pivot_root. The
+ * result is absolute inside root; parts that do not exist yet are kept as written.
+ */
+export function resolveInRoot(root: string, path: string): string {
+  const resolved: string[] = [];
+  let pending = path.split("/").filter(Boolean);
+  let links = 0;
+  while (pending.length) {
+    const name = pending.shift()!;
+    if (name === ".") continue;
+    if (name === "..") {
+      resolved.pop();
+      continue;
+    }
+    const inside = `/${[...resolved, name].join("/")}`;
+    let stat: Stats | undefined;
+    try {
+      stat = lstatSync(`${root}${inside}`);
+    } catch {
+      stat = undefined;
+    }
+    if (stat?.isSymbolicLink()) {
+      if (++links > MAX_LINKS) throw new Error(`${path}: too many levels of symbolic links`);
+      const link = readlinkSync(`${root}${inside}`, "utf8");
+      if (link.startsWith("/")) resolved.length = 0;
+      pending = [...link.split("/").filter(Boolean), ...pending];
+      continue;
+    }
+    resolved.push(name);
+  }
+  return `/${resolved.join("/")}`;
+}

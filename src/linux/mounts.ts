@@ -225,6 +225,14 @@ export function pivotRoot(root: string): Op[] {
 }
 
 
+/**
+ * pivot_root with the old root stacked on the new one and detached at once: no folder is made in
+ * the root (a bundle's root may not be writable to the container's user namespace).
+ */
+export function pivotRootInPlace(root: string): Op {
+  return { op: "pivotRoot", strs: [root, "."] };
+}
+
 /** mkdir of every component of an absolute path, each allowed to exist already. */
 export function mkdirAll(path: string): Op[] {
   const parts = path.split("/").filter(Boolean);

@@ -37,6 +37,13 @@ export const OpCode = {
   dumpable: 33,
   setxattr: 34,
   write: 35,
+  prctl: 36,
+  rlimit: 37,
+  /** Closes the error pipe: the parent's release() returns here; later failures end the child with 125. */
+  ready: 38,
+  chown: 39,
+  /** Fails as exec would when the program is not there: a check made before a wait (OCI create). */
+  findExec: 40,
 } as const;
 
 export type OpName = keyof typeof OpCode;

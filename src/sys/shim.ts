@@ -36,6 +36,7 @@ export interface ExtraSymbols {
   cbox_recv_fd(sock: number): number;
   cbox_relay(fds: Int32Array, pid: number): number;
   cbox_flock(fd: number, op: number): number;
+  cbox_setns(fd: number, type: number): number;
 }
 
 export interface DeviceSymbols {
@@ -94,6 +95,7 @@ export function extraShim(): ExtraSymbols {
     cbox_recv_fd: { args: ["i32"], returns: "i32" },
     cbox_relay: { args: ["ptr", "i32"], returns: "i32" },
     cbox_flock: { args: ["i32", "i32"], returns: "i32" },
+    cbox_setns: { args: ["i32", "i32"], returns: "i32" },
   }) as unknown as ExtraSymbols;
   return extra;
 }

@@ -89,7 +89,8 @@ export function removeCgroups(paths: string[], fs: CgroupFs): void {
   }
 }
 
-function removeWhenEmpty(path: string, fs: CgroupFs): void {
+/** Removes one cgroup, waiting while its last tasks exit; what stays in it is killed. */
+export function removeWhenEmpty(path: string, fs: CgroupFs): void {
   for (let attempt = 0; ; attempt++) {
     try {
       fs.rmdir(path);

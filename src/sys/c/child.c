@@ -82,6 +82,28 @@ static int exec_op(struct op *o, char **argv, char **envp) {
   return -1;
 }
 
+/* Whether exec_op would find name (on path when it has no '/'): 0, or -1 with errno as exec's. */
+static int find_exec(const char *path, const char *name) {
+  const char *p;
+  char buf[4096];
+  int i, n, saw_eacces = 0;
+  for (p = name; *p; p++) if (*p == '/') return access(name, 1 /* X_OK */);
+  for (p = path;;) {
+    for (n = 0; p[n] && p[n] != ':' && n < 2048; n++) buf[n] = p[n];
+    if (n == 0) buf[n++] = '.';
+    buf[n++] = '/';
+    for (i = 0; name[i] && n < 4095; i++) buf[n++] = name[i];
+    buf[n] = 0;
+    if (access(buf, 1) == 0) return 0;
+    if (errno == EACCES) saw_eacces = 1;
+    while (*p && *p != ':') p++;
+    if (!*p) break;
+    p++;
+  }
+  errno = saw_eacces ? EACCES : ENOENT;
+  return -1;
+}
+
 /*
  * --init: this process stays as PID 1, a minimal init; a forked child goes on with the plan and
  * becomes the command. The init forwards every catchable signal to it, reaps every zombie, and

@@ -22,6 +22,11 @@ int cbox_umount(const char *target, int flags) {
   return umount2(target, flags) < 0 ? -errno : 0;
 }
 
+/* Joins the namespace open at fd; for a PID namespace, this thread's next children are born in it. 0 or -errno. */
+int cbox_setns(int fd, int type) {
+  return setns(fd, type) < 0 ? -errno : 0;
+}
+
 /* flock(2), waiting through signals. 0 or -errno. */
 int cbox_flock(int fd, int op) {
   int r;

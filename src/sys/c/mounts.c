@@ -16,6 +16,8 @@ static int touch(const char *path, unsigned int mode) {
 static int pivot(const char *newroot, const char *putold) {
   if (chdir(newroot) < 0) return -1;
   if (syscall(SYS_pivot_root, ".", putold) < 0) return -1;
+  /* pivot_root(".", "."): the old root is stacked on the new one, and goes once detached. */
+  if (putold[0] == '.' && !putold[1] && umount2(".", 2 /* MNT_DETACH */) < 0) return -1;
   return chdir("/");
 }
 

@@ -91,6 +91,14 @@ static int run_op(struct op *o) {
   case OP_DUMPABLE: return prctl(PR_SET_DUMPABLE, (unsigned long)v[0], 0, 0, 0);
   case OP_SETXATTR: { size_t n = 0; while (s[2][n]) n++; return lsetxattr(s[0], s[1], s[2], n, 0); }
   case OP_WRITE: return write_file(s[0], s[1]);
+  case OP_PRCTL: return prctl((int)v[0], (unsigned long)v[1], (unsigned long)v[2], (unsigned long)v[3], 0);
+  case OP_FIND_EXEC: return find_exec(s[0], s[1]);
+  case OP_CHOWN: return lchown(s[0], (unsigned int)v[0], (unsigned int)v[1]);
+  case OP_RLIMIT: {
+    unsigned long long limit[2];
+    limit[0] = (unsigned long long)v[1]; limit[1] = (unsigned long long)v[2];
+    return (int)syscall(SYS_prlimit64, 0, (int)v[0], limit, 0);
+  }
   }
   errno = EINVAL;
   return -1;
@@ -133,7 +141,9 @@ static int child_main(void *arg) {
   while (off < sp->len) {
     n = (int)decode(sp->plan + off, sp->len - off, o);
     if (!n) report(sp->error_w, index, EINVAL);
-    if (run_op(o) < 0) report(sp->error_w, index, errno);
+    /* The parent stops waiting here: what follows may wait on others (an OCI container's start). */
+    if (o->code == OP_READY) { close(sp->error_w); sp->error_w = -1; }
+    else if (run_op(o) < 0) report(sp->error_w, index, errno);
     off += n;
     index++;
   }

@@ -24,6 +24,7 @@ extern int close(int fd);
 extern int open(const char *path, int flags, ...);
 extern int dup2(int from, int to);
 extern int fchown(int fd, unsigned int uid, unsigned int gid);
+extern int lchown(const char *path, unsigned int uid, unsigned int gid);
 extern int fcntl(int fd, int cmd, ...);
 extern int setsid(void);
 extern int socketpair(int domain, int type, int proto, int fds[2]);
@@ -39,6 +40,7 @@ extern int unshare(int flags);
 extern int setns(int fd, int nstype);
 extern int symlink(const char *target, const char *path);
 extern int chdir(const char *path);
+extern int access(const char *path, int mode);
 extern int lsetxattr(const char *path, const char *name, const void *value, size_t size, int flags);
 extern int sethostname(const char *name, size_t len);
 extern unsigned int umask(unsigned int mask);
@@ -111,7 +113,7 @@ enum {
   OP_SETHOSTNAME, OP_CHDIR, OP_LOOPBACK_UP, OP_UMASK, OP_SETGROUPS, OP_SETGID, OP_SETUID,
   OP_OPEN_DUP, OP_CLOSE_FROM, OP_EXEC, OP_PDEATHSIG, OP_EXIT, OP_INIT, OP_SETSID, OP_DUP2, OP_CONSOLE,
   OP_CLONE_TREE, OP_ATTACH_TREE, OP_UNSHARE, OP_SETNS, OP_DROP_BOUNDING, OP_CAPSET, OP_NO_NEW_PRIVS,
-  OP_SECCOMP, OP_DUMPABLE, OP_SETXATTR, OP_WRITE
+  OP_SECCOMP, OP_DUMPABLE, OP_SETXATTR, OP_WRITE, OP_PRCTL, OP_RLIMIT, OP_READY, OP_CHOWN, OP_FIND_EXEC
 };
 
 /* The most ints an op carries: a seccomp filter's instructions (BPF_MAXINSNS). */
