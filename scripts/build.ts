@@ -4,7 +4,7 @@
 // Bun's runtime for it (fetched from the package registry): without them `npm run build` warns
 // and goes on; `npm run release` (scripts/release.ts) requires both.
 import { $ } from "bun";
-import { copyFileSync } from "node:fs";
+import { copyFileSync, rmSync, symlinkSync } from "node:fs";
 import { join } from "node:path";
 import { hostCpuArch } from "../src/sys/abi.ts";
 import { buildShimLibrary, type Arch } from "./shim-lib.ts";
@@ -56,6 +56,9 @@ if (import.meta.main) {
     process.exit(1);
   }
   console.log(`built dist/cbox (linux-${hostArch})`);
+  // The OCI runtime's name (src/runtime/): engines are pointed at this link.
+  rmSync(join(repo, "dist/cbox-runtime"), { force: true });
+  symlinkSync("cbox", join(repo, "dist/cbox-runtime"));
   if (!process.argv.includes("--host-only")) {
     const otherError = await buildBinary(other, join(repo, `dist/cbox-linux-${other}`));
     restoreHostShim();

@@ -94,7 +94,14 @@ async function main(argv: string[]): Promise<number> {
   return typeof result === "number" ? result : 0;
 }
 
-main(process.argv.slice(2)).then(
+/** Called as cbox-runtime (a link) or `cbox runtime`: the OCI runtime's command line. */
+function runtimeArgs(argv: string[]): string[] | undefined {
+  if (/(^|\/)cbox-runtime$/.test(process.argv0)) return argv;
+  return argv[0] === "runtime" ? argv.slice(1) : undefined;
+}
+
+const asRuntime = runtimeArgs(process.argv.slice(2));
+(asRuntime ? import("./runtime/main.ts").then((m) => m.runtimeMain(asRuntime)) : main(process.argv.slice(2))).then(
   (code) => {
     writeTimings();
     process.exit(code); // nothing is left to run; skip the event loop's wind-down
