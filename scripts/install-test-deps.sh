@@ -13,7 +13,7 @@ qemu-system-x86 qemu-utils debootstrap e2fsprogs
 qemu-user-static libc6:arm64 musl:arm64 musl-dev:arm64 qemu-system-arm
 libc6-dev linux-libc-dev libc6-dev-arm64-cross
 docker-registry umoci skopeo podman apache2-utils attr
-containerd
+containerd docker.io
 "
 # gcc, gcc-aarch64-linux-gnu: the C shim for x64 and arm64 (scripts/shim-lib.ts)
 # busybox-static, musl, musl-tools: the test rootfs (rootfs/build.sh)
@@ -32,8 +32,8 @@ containerd
 #   against; umoci, skopeo: the test images and docker archives made from the test rootfs;
 #   podman: the same images run by a peer, the pull benchmark, and an engine on cbox-runtime;
 #   attr (getfattr): opaque folders' xattrs checked
-# containerd (1.6, with ctr and the runc v2 shim): the engine path a Kubernetes node takes, on
-#   cbox-runtime
+# containerd (1.6, with ctr and the runc v2 shim), docker.io (dockerd 20.10): the engines run on
+#   cbox-runtime (the path a Kubernetes node takes, and docker's --add-runtime)
 # libc6-dev, linux-libc-dev, libc6-dev-arm64-cross: both architectures' kernel and libc headers,
 #   which test/unit/abi-headers.test.ts checks cbox's per-architecture numbers against
 

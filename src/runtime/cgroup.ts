@@ -56,24 +56,31 @@ export function removeRuntimeCgroup(paths: string[], fs: CgroupFs = cgroupfs): v
 }
 
 /**
- * The device rules as an allow-list: an OCI list starts from "deny all" and allows some; a deny
- * after an allow (taking back part of what was allowed) is refused. undefined: no limit at all.
+ * The device rules as an allow-list, starting from "deny all" and the defaults (as runc). A deny
+ * rule takes its access away from the allowed rules for the same devices, as v1's devices.deny
+ * does (so docker's deny of /dev/fuse leaves "mknod any char device" as it is); after "allow
+ * all", a deny is refused (an allow-list cannot say it). undefined: no limit.
  */
 export function deviceAllowList(rules: OciResources["devices"], defaults: DeviceRule[]): DeviceRule[] | undefined {
-  const list = rules ?? [];
-  const denyAll = list.findIndex((r) => !r.allow && (r.type ?? "a") === "a" && r.major === undefined && r.minor === undefined && /^(rwm|rmw|wrm|wmr|mrw|mwr)$/.test(r.access ?? "rwm"));
-  const allowed: DeviceRule[] = [...defaults];
-  for (const [i, r] of list.entries()) {
-    if (i === denyAll) {
-      allowed.length = 0;
-      allowed.push(...defaults);
-      continue;
+  let allowed: DeviceRule[] | undefined = [...defaults];
+  for (const [i, r] of (rules ?? []).entries()) {
+    const rule: DeviceRule = { type: (r.type ?? "a") as DeviceRule["type"], major: r.major ?? -1, minor: r.minor ?? -1, access: r.access ?? "rwm" };
+    const everything = rule.type === "a" && rule.major === -1 && rule.minor === -1 && [..."rwm"].every((c) => rule.access.includes(c));
+    if (everything) {
+      allowed = r.allow ? undefined : [...defaults];
+    } else if (r.allow) {
+      allowed?.push(rule);
+    } else if (!allowed) {
+      throw new CboxError(`config.json: linux.resources.devices[${i}]: a deny rule after "allow all" is not supported yet`);
+    } else {
+      allowed = allowed.flatMap((a) => {
+        if (a.type !== rule.type || a.major !== rule.major || a.minor !== rule.minor) return [a];
+        const access = [...a.access].filter((c) => !rule.access.includes(c)).join("");
+        return access ? [{ ...a, access }] : [];
+      });
     }
-    if (!r.allow) throw new CboxError(`config.json: linux.resources.devices[${i}]: cbox supports a "deny all" rule followed by allow rules; this deny rule is not supported yet`);
-    if ((r.type ?? "a") === "a" && r.major === undefined && r.minor === undefined) return undefined; // allow all
-    allowed.push({ type: (r.type ?? "a") as DeviceRule["type"], major: r.major ?? -1, minor: r.minor ?? -1, access: r.access ?? "rwm" });
   }
-  return denyAll < 0 && list.length === 0 ? undefined : allowed;
+  return allowed;
 }
 
 export class RuntimeCgroup {

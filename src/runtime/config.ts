@@ -245,9 +245,15 @@ function checkResources(r: OciResources | undefined): void {
   }
   if (r.cpu?.idle) throw unsupported("linux.resources.cpu.idle", "cpu.idle");
   for (const key of ["blockIO", "hugepageLimits", "network", "rdma", "unified"]) {
-    const v = r[key];
-    if (v && (!Array.isArray(v) || v.length) && Object.keys(v).length) throw unsupported(`linux.resources.${key}`, `${key} limits`);
+    if (isSet(r[key])) throw unsupported(`linux.resources.${key}`, `${key} limits`);
   }
+}
+
+/** Whether a value asks for anything: engines send zeros and empty lists for "not set" (docker's blockIO {"weight": 0}). */
+function isSet(v: unknown): boolean {
+  if (Array.isArray(v)) return v.length > 0;
+  if (v && typeof v === "object") return Object.values(v).some(isSet);
+  return !!v;
 }
 
 function object(v: unknown, what: string): Record<string, unknown> {

@@ -53,6 +53,7 @@ describe("config.json checks", () => {
     expect(refused((c) => (c.hooks = { startContainer: [{ path: "/bin/true" }] }))).toBe("config.json: hooks.startContainer: cbox does not support hooks that run inside the container's namespaces yet; remove the field to run with cbox");
     expect(refused((c) => c.linux.namespaces.push({ type: "network", path: "/run/netns/x" }, { type: "user" }))).toBe("config.json: linux.namespaces: cbox does not support joining a namespace by path together with a new user namespace yet; remove the field to run with cbox");
     expect(refused((c) => (c.linux.resources = { blockIO: { weight: 10 } }))).toBe("config.json: linux.resources.blockIO: cbox does not support blockIO limits yet; remove the field to run with cbox");
+    expect(refused((c) => (c.linux.resources = { blockIO: { weight: 0, weightDevice: [] }, hugepageLimits: [] }))).toBe("accepted"); // docker's "not set"
     expect(refused((c) => (c.domainname = "example"))).toBe("config.json: domainname: cbox does not support setting the NIS domain name yet; remove the field to run with cbox");
   });
 });
@@ -83,12 +84,16 @@ describe("cgroups of OCI containers", () => {
     expect(() => systemdPath("nonsense")).toThrow("is not slice:prefix:name");
   });
 
-  test("device rules: deny all, then allows, on top of the defaults; allow all is no limit", () => {
-    const defaults = [{ type: "c" as const, major: 1, minor: 3, access: "rwm" }];
-    expect(deviceAllowList([{ allow: false, access: "rwm" }, { allow: true, type: "c", major: 10, minor: 200, access: "rw" }], defaults)).toEqual([...defaults, { type: "c", major: 10, minor: 200, access: "rw" }]);
-    expect(deviceAllowList(undefined, defaults)).toBeUndefined();
+  test("device rules: deny all and the defaults, then allows; allow all is no limit; a deny takes its access from the same devices", () => {
+    const defaults = [{ type: "c" as const, major: -1, minor: -1, access: "m" }, { type: "c" as const, major: 1, minor: 3, access: "rwm" }];
+    const tun = { type: "c" as const, major: 10, minor: 200, access: "rw" };
+    expect(deviceAllowList([{ allow: false, access: "rwm" }, { allow: true, ...tun }], defaults)).toEqual([...defaults, tun]);
+    expect(deviceAllowList(undefined, defaults)).toEqual(defaults);
     expect(deviceAllowList([{ allow: true, access: "rwm" }], defaults)).toBeUndefined();
-    expect(() => deviceAllowList([{ allow: true, type: "c", major: 1, minor: 3 }, { allow: false, type: "c", major: 1, minor: 3 }], defaults)).toThrow("linux.resources.devices[1]");
+    // docker's list ends with a deny of /dev/fuse (10:229): "mknod any char device" stays, as on v1
+    expect(deviceAllowList([{ allow: false, access: "rwm" }, { allow: true, ...tun }, { allow: false, type: "c", major: 10, minor: 229, access: "rwm" }], defaults)).toEqual([...defaults, tun]);
+    expect(deviceAllowList([{ allow: false, type: "c", major: 1, minor: 3, access: "w" }], defaults)).toEqual([defaults[0], { type: "c", major: 1, minor: 3, access: "rm" }]);
+    expect(() => deviceAllowList([{ allow: true, access: "rwm" }, { allow: false, type: "c", major: 10, minor: 200 }], defaults)).toThrow('linux.resources.devices[1]: a deny rule after "allow all" is not supported yet');
   });
 
   test("resources as control files, v1 by controller and v2, each naming its field", () => {
