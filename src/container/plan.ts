@@ -3,7 +3,8 @@ import type { CgroupView } from "../linux/cgroups/mount-plan.ts";
 import { attachVolume, bindFile, cgroupFilesystem, cloneVolume, devFilesystem, kernelFilesystems, maskPaths, mkdir, mkdirAll, overlayRoot, pivotRoot, privatePropagation, readOnlyPaths, readOnlyRoot, tmpfsMount, type KernelPath } from "../linux/mounts.ts";
 import { CloneFlag, type NamespaceFd } from "../linux/namespaces.ts";
 import type { Op } from "../sys/ops.ts";
-import { DEFAULT_PATH, type ContainerSpec, type User } from "./spec.ts";
+import { DEFAULT_PATH } from "./default-path.ts";
+import type { ContainerSpec, User } from "./spec.ts";
 
 /** Host-side folders of one container. */
 export interface ContainerDirs {

@@ -1,7 +1,7 @@
 // `cbox run`: create, start, then wait, record and clean up (foreground) or hand over to a monitor (-d).
 import { closeSync, openSync, readFileSync, rmSync, writeSync } from "node:fs";
 import { printError, warn } from "../cli/output.ts";
-import { CboxError, describeErrno, errnoName, ExitCode, systemErrorText } from "../errors.ts";
+import { CboxError, describeErrno, systemErrorText } from "../errors.ts";
 import { warmCgroupAttach } from "../linux/cgroups/attach-warmup.ts";
 import { CgroupWriteError, type ContainerCgroup } from "../linux/cgroups/cgroup.ts";
 import { parseLayout, type CgroupLayout } from "../linux/cgroups/detect.ts";
@@ -13,13 +13,14 @@ import { processStartTime } from "../linux/proc.ts";
 import { detectPrivateMaps, detectRootlessMaps, hostIdOfRoot, setgroupsAllowed, writeMaps, type UserMaps } from "../linux/userns.ts";
 import type { Paths } from "../paths.ts";
 import type { Op } from "../sys/ops.ts";
-import { DetachedChild, exitCodeOf, spawnDetached, spawnHeld, SpawnError, type HeldChild, type OpFailure } from "../sys/process.ts";
+import { DetachedChild, exitCodeOf, spawnDetached, spawnHeld, SpawnError, type HeldChild } from "../sys/process.ts";
 import { requireSupportedKernel } from "../host/kernel.ts";
 import { mark } from "../timing.ts";
 import { CleanupStack } from "./cleanup.ts";
 import { NO_NAMESERVERS_WARNING, writeEtcFiles } from "./etc-files.ts";
 import { connectNetwork, etcNetwork, releaseRecordedNetwork, reserveNetwork } from "./network/attachment.ts";
-import { buildPlan, describeOp, type ContainerDirs, type HostFacts } from "./plan.ts";
+import { buildPlan, type ContainerDirs, type HostFacts } from "./plan.ts";
+import { startFailure } from "./start-failure.ts";
 import { anonymousVolumes, fillAnonymousVolumes } from "./anonymous-volumes.ts";
 import { treeRemover } from "./remove-tree.ts";
 import { chooseCgroup, hostCgroups } from "./resources.ts";
@@ -304,20 +305,4 @@ function writeChildMaps(pid: number, maps: UserMaps): void {
   } catch (err) {
     throw new CboxError(`cannot write the user namespace maps: ${(err as Error).message}`);
   }
-}
-
-/** The one-line error for the op that failed; exec failures get docker's 127 and 126. */
-export function startFailure(plan: Op[], failure: OpFailure, root: string): CboxError {
-  const op = plan[failure.index];
-  if (!op) return new CboxError(`container setup failed at step ${failure.index}: ${describeErrno(failure.errno)}`);
-  if (op.op === "exec" || op.op === "findExec") {
-    const cmd = op.strs![1]!;
-    const name = errnoName(failure.errno);
-    if (name === "ENOENT") {
-      const where = cmd.includes("/") ? "no such file or directory" : "executable file not found in $PATH";
-      return new CboxError(`exec ${JSON.stringify(cmd)}: ${where}`, ExitCode.notFound);
-    }
-    return new CboxError(`exec ${JSON.stringify(cmd)}: ${describeErrno(failure.errno)}`, ExitCode.cannotExecute);
-  }
-  return new CboxError(`${describeOp(op, root)}: ${describeErrno(failure.errno)}`);
 }

@@ -12,6 +12,7 @@ import { parseNetwork, type NetworkSpec } from "./network/spec.ts";
 import { parseMount, parseTmpfs, parseVolume } from "./volumes.ts";
 import type { RunConfig } from "../image/image-config.ts";
 import { readImageFile } from "./image-files.ts";
+import { DEFAULT_PATH } from "./default-path.ts";
 
 export interface User {
   uid: number;
@@ -71,7 +72,7 @@ export interface ContainerSpec {
   network: NetworkSpec;
 }
 
-export const DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+export { DEFAULT_PATH } from "./default-path.ts";
 
 export interface RunOptions {
   rootfs?: string;

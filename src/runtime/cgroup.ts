@@ -188,25 +188,3 @@ export function updateResources(layout: CgroupLayout, paths: string[], resources
     throw err;
   }
 }
-
-/** Freezes (or thaws) every process in the container: v1's freezer, v2's cgroup.freeze. Waits until done. */
-export function setFrozen(layout: CgroupLayout, paths: string[], frozen: boolean, fs: CgroupFs = cgroupfs): void {
-  const [file, value, done] = frozenFiles(layout, paths, frozen);
-  fs.write(file, value);
-  for (let i = 0; i < 1000 && !done(); i++) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1);
-  if (!done()) throw new CboxError(`the container's processes did not ${frozen ? "freeze" : "thaw"} within a second`);
-}
-
-/** Whether the container is frozen (paused). */
-export function isFrozen(layout: CgroupLayout, paths: string[], fs: CgroupFs = cgroupfs): boolean {
-  if (layout.version === 2) return /^frozen 1$/m.test(fs.read(`${paths[0]}/cgroup.events`) ?? "");
-  const freezer = existingCgroups(layout, paths).find((c) => c.controllers.includes("freezer"));
-  return !!freezer && (fs.read(`${freezer.path}/freezer.state`) ?? "").trim() === "FROZEN";
-}
-
-function frozenFiles(layout: CgroupLayout, paths: string[], frozen: boolean): [string, string, () => boolean] {
-  if (layout.version === 2 && paths[0]) return [`${paths[0]}/cgroup.freeze`, frozen ? "1" : "0", () => isFrozen(layout, paths) === frozen];
-  const freezer = existingCgroups(layout, paths).find((c) => c.controllers.includes("freezer"));
-  if (!freezer) throw new CboxError("this host has no freezer cgroup controller mounted: pause is not possible");
-  return [`${freezer.path}/freezer.state`, frozen ? "FROZEN" : "THAWED", () => isFrozen(layout, paths) === frozen];
-}

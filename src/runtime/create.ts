@@ -18,7 +18,7 @@ import { makeDeviceNodes } from "../sys/nodes.ts";
 import { spawnHeld, SpawnError, type HeldChild, type Forwarding } from "../sys/process.ts";
 import { extraShim, netShim } from "../sys/shim.ts";
 import { CleanupStack } from "../container/cleanup.ts";
-import { startFailure } from "../container/run.ts";
+import { startFailure } from "../container/start-failure.ts";
 import { resolveInRoot } from "../container/target-path.ts";
 import { cgroupRelativePath, deviceAllowList, RuntimeCgroup } from "./cgroup.ts";
 import { loadBundle, type Bundle, type OciConfig, type OciNamespace } from "./config.ts";

@@ -9,7 +9,7 @@ import { hostLastCap } from "../linux/capabilities.ts";
 import { closeNamespaces, openNamespaces } from "../linux/namespaces.ts";
 import type { Op } from "../sys/ops.ts";
 import { spawnHeld, SpawnError, type Forwarding, type HeldChild } from "../sys/process.ts";
-import { startFailure } from "../container/run.ts";
+import { startFailure } from "../container/start-failure.ts";
 import { checkConfig, type OciConfig, type OciProcess } from "./config.ts";
 import { connectConsole, seccompFilter } from "./create.ts";
 import { processSteps } from "./plan.ts";

@@ -5,9 +5,10 @@ import { isSameProcess } from "../linux/proc.ts";
 import { cgroupfs } from "../linux/cgroups/fs.ts";
 import { signalNumber } from "../linux/signals.ts";
 import { parseLayout, type CgroupLayout } from "../linux/cgroups/detect.ts";
-import { removeRuntimeCgroup, setFrozen, updateResources } from "./cgroup.ts";
+import { removeRuntimeCgroup, updateResources } from "./cgroup.ts";
+import { setFrozen } from "./freezer.ts";
 import type { OciResources } from "./config.ts";
-import { runHooks } from "./hooks.ts";
+import { runHooksWarning } from "./hooks.ts";
 import { specState, type RuntimeState, type StateDir } from "./state.ts";
 
 const SIGKILL = 9;
@@ -34,17 +35,13 @@ export function startContainer(states: StateDir, id: string, warn: (msg: string)
         if ((err as NodeJS.ErrnoException).code !== "EAGAIN") throw err;
       }
       if (!isSameProcess(state.pid, state.pidStartTime)) throw new CboxError(`container ${id} ended before it could start`);
-      sleepMs(1);
+      sleepMs(0.1); // the process writes its byte the moment our open lets its own open return
     }
   } finally {
     closeSync(fd);
   }
   unlinkSync(fifo);
-  try {
-    runHooks("poststart", state.hooks.poststart, specState(state, "running"));
-  } catch (err) {
-    warn((err as Error).message); // the spec: a failed poststart hook is logged, the container goes on
-  }
+  runHooksWarning("poststart", state.hooks.poststart, specState(state, "running"), warn);
 }
 
 /** A signal by name (TERM, SIGTERM) or number. */
@@ -82,11 +79,7 @@ export function deleteContainer(states: StateDir, id: string, force: boolean, wa
     for (let i = 0; i < 1000 && isSameProcess(state.pid, state.pidStartTime); i++) sleepMs(5);
   }
   removeRuntimeCgroup(state.cgroupPaths);
-  try {
-    runHooks("poststop", state.hooks.poststop, specState(state, "stopped"));
-  } catch (err) {
-    warn((err as Error).message); // the spec: a failed poststop hook is logged, the deletion goes on
-  }
+  runHooksWarning("poststop", state.hooks.poststop, specState(state, "stopped"), warn);
   states.remove(id);
 }
 

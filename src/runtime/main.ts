@@ -4,14 +4,12 @@ import { appendFileSync, readFileSync, writeSync } from "node:fs";
 import { CboxError, ExitCode, systemErrorText } from "../errors.ts";
 import { version, commit } from "../version.ts";
 import { parseRuncArgs, type FlagSpec, type Flags } from "./args.ts";
-import { createContainer, writePidFile } from "./create.ts";
-import { features } from "./features.ts";
-import { deleteContainer, killContainer, parseSignal, pauseContainer, startContainer, updateContainer } from "./lifecycle.ts";
-import { execInContainer } from "./exec.ts";
 import type { OciResources } from "./config.ts";
-import { listContainers, psContainer } from "./list.ts";
 import { checkId, defaultRoot, specState, StateDir } from "./state.ts";
-import { exitCodeOf } from "../sys/process.ts";
+// Each command loads only its own code: an engine calls the runtime several times per container.
+const lifecycle = () => import("./lifecycle.ts");
+const created = () => import("./create.ts");
+const exitCode = async (wait: () => number) => (await import("../sys/process.ts")).exitCodeOf(wait());
 
 const GLOBAL: FlagSpec = {
   root: "value", log: "value", "log-format": "value", debug: "bool", "systemd-cgroup": "bool",
@@ -60,14 +58,14 @@ export async function runtimeMain(argv: string[]): Promise<number> {
   const { flags: global, rest } = parseRuncArgs(argv, GLOBAL);
   const logger = makeLogger(global.log as string | undefined, (global["log-format"] as string | undefined) ?? "text");
   try {
-    return run(global, rest, logger);
+    return await run(global, rest, logger);
   } catch (err) {
     logger.error(errorText(err));
     return err instanceof CboxError ? err.exitCode : ExitCode.cboxError;
   }
 }
 
-function run(global: Flags, rest: string[], log: Logger): number {
+async function run(global: Flags, rest: string[], log: Logger): Promise<number> {
   if (global.version || global.v) {
     writeSync(1, `cbox-runtime version ${version}\ncommit: ${commit}\nspec: 1.0.2\n`);
     return 0;
@@ -93,7 +91,7 @@ function run(global: Flags, rest: string[], log: Logger): number {
     case "run": {
       if (on("no-pivot")) throw new CboxError("--no-pivot: cbox always uses pivot_root (a root on ramfs is not supported)");
       const detach = on("detach", "d");
-      const { state, child } = createContainer(states, {
+      const { state, child } = (await created()).createContainer(states, {
         id: id(),
         bundle: value("bundle", "b") ?? ".",
         pidFile: value("pid-file"),
@@ -103,35 +101,38 @@ function run(global: Flags, rest: string[], log: Logger): number {
         forward: command === "run" && !detach ? { signals: FORWARDED, stopSignals: [], stopTimeout: 0 } : undefined,
       });
       if (command === "create") return 0;
+      const { startContainer, deleteContainer } = await lifecycle();
       startContainer(states, state.id, log.warn);
       if (detach) return 0;
-      const code = exitCodeOf(child.wait());
+      const code = await exitCode(() => child.wait());
       if (!on("keep")) deleteContainer(states, state.id, true, log.warn);
       return code;
     }
     case "start":
-      startContainer(states, id(), log.warn);
+      (await lifecycle()).startContainer(states, id(), log.warn);
       return 0;
     case "state": {
       const state = states.load(id());
       writeSync(1, `${JSON.stringify(specState(state, states.status(state)), null, 2)}\n`);
       return 0;
     }
-    case "kill":
+    case "kill": {
+      const { killContainer, parseSignal } = await lifecycle();
       killContainer(states, id(), parseSignal(operands[1]), on("all", "a"));
       return 0;
+    }
     case "delete":
-      deleteContainer(states, id(), on("force", "f"), log.warn);
+      (await lifecycle()).deleteContainer(states, id(), on("force", "f"), log.warn);
       return 0;
     case "list":
-      writeSync(1, listContainers(states, value("format", "f") ?? "table", on("quiet", "q")));
+      writeSync(1, (await import("./list.ts")).listContainers(states, value("format", "f") ?? "table", on("quiet", "q")));
       return 0;
     case "ps":
-      writeSync(1, psContainer(states, id(), value("format", "f") ?? "table", operands.slice(1)));
+      writeSync(1, (await import("./list.ts")).psContainer(states, id(), value("format", "f") ?? "table", operands.slice(1)));
       return 0;
     case "exec": {
       const detach = on("detach", "d");
-      const child = execInContainer(states, {
+      const child = (await import("./exec.ts")).execInContainer(states, {
         id: id(),
         processFile: value("process", "p"),
         args: operands.slice(1),
@@ -148,18 +149,18 @@ function run(global: Flags, rest: string[], log: Logger): number {
         forward: detach ? undefined : { signals: FORWARDED, stopSignals: [], stopTimeout: 0 },
       });
       const pidFile = value("pid-file");
-      if (pidFile) writePidFile(pidFile, child.pid);
-      return detach ? 0 : exitCodeOf(child.wait());
+      if (pidFile) (await created()).writePidFile(pidFile, child.pid);
+      return detach ? 0 : await exitCode(() => child.wait());
     }
     case "pause":
     case "resume":
-      pauseContainer(states, id(), command === "pause");
+      (await lifecycle()).pauseContainer(states, id(), command === "pause");
       return 0;
     case "update":
-      updateContainer(states, id(), updateFrom(flags));
+      (await lifecycle()).updateContainer(states, id(), updateFrom(flags));
       return 0;
     case "features":
-      writeSync(1, `${JSON.stringify(features(), null, 2)}\n`);
+      writeSync(1, `${JSON.stringify((await import("./features.ts")).features(), null, 2)}\n`);
       return 0;
   }
   return ExitCode.cboxError;

@@ -5,7 +5,7 @@ import { CAPABILITY_NAMES, capabilityMask } from "../linux/capabilities.ts";
 import { cgroupFilesystem, maskPaths, mkdir, mount, MountFlag, pivotRootInPlace, readOnlyPaths, readOnlyRoot, type KernelPath } from "../linux/mounts.ts";
 import { CloneFlag } from "../linux/namespaces.ts";
 import type { Op } from "../sys/ops.ts";
-import { DEFAULT_PATH } from "../container/spec.ts";
+import { DEFAULT_PATH } from "../container/default-path.ts";
 import { RLIMITS, type OciConfig, type OciDevice, type OciMount, type OciProcess } from "./config.ts";
 
 /** What the caller found on the host and opened for the child. */

@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { CboxError } from "../errors.ts";
 import { isSameProcess } from "../linux/proc.ts";
 import { parseLayout } from "../linux/cgroups/detect.ts";
-import { isFrozen } from "./cgroup.ts";
+import { isFrozen } from "./freezer.ts";
 import type { OciHooks } from "./config.ts";
 
 export const OCI_VERSION = "1.0.2";

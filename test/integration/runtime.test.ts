@@ -324,6 +324,17 @@ describe.skipIf(!isRoot)("cbox-runtime: runc's command line", () => {
     expect(rt(["delete", "--force", "u1"]).code).toBe(0); // a paused container is thawed to die
   });
 
+  test("a failing poststart or poststop hook is a warning; the hooks after it still run", () => {
+    const log = join(fx.work, "hooks-fail.log");
+    const failing = { path: "/bin/sh", args: ["sh", "-c", "echo broken >&2; exit 9"] };
+    const after = (name: string) => ({ path: "/bin/sh", args: ["sh", "-c", `echo ${name} >> ${log}`] });
+    const b = bundle(config(["true"], (c) => (c.hooks = { poststart: [failing, after("poststart")], poststop: [failing, after("poststop")] })));
+    const res = rt(["run", "-b", b, "hf"]);
+    expect(res.code).toBe(0);
+    expect(res.stderr).toBe("cbox-runtime: warning: hooks.poststart[0] /bin/sh: exit code 9: broken\ncbox-runtime: warning: hooks.poststop[0] /bin/sh: exit code 9: broken\n");
+    expect(readFileSync(log, "utf8")).toBe("poststart\npoststop\n");
+  });
+
   test("features, --version, and `cbox runtime` as the same command line", () => {
     const f = JSON.parse(rt(["features"]).stdout);
     expect(f).toMatchObject({ ociVersionMin: "1.0.0", linux: { namespaces: expect.arrayContaining(["pid", "user", "cgroup"]) } });

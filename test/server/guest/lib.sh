@@ -84,6 +84,9 @@ remove_containers() {
 		ids=$(cbox ps -a -q)
 		[ -z "$ids" ] || cbox rm -f $ids >/dev/null
 	fi
+	if [ -n "$(ls -A /run/cbox-runtime 2>/dev/null)" ]; then
+		for ids in $(cbox runtime list -q); do cbox runtime delete --force "$ids" >/dev/null; done
+	fi
 	for user in tester plain; do
 		has_containers "/home/$user/.local/share/cbox" || continue
 		ids=$(as_user "$user" cbox ps -a -q)

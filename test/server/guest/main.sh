@@ -28,6 +28,8 @@ check "--pids-limit 10: the 10th process cannot be forked" pids_limit_refuses_fo
 check "--cpus 0.5: cpu.max is 50000 100000 and a busy loop gets throttled" cpu_quota_throttles
 check "/sys/fs/cgroup inside: read-only cgroup2 rooted at the container's cgroup (memory.max 64m, 0::/); rw with --privileged" cgroupfs_as_root
 check "run -d, exec, logs and rm -f" detached_exec_logs_rm
+check "cbox runtime run: a bundle of the Alpine image, limits in cgroup v2, cgroup namespace 0::/" runtime_runs_a_bundle_on_cgroup2
+check "cbox runtime create, start, exec, pause, resume, update, delete on cgroup v2" runtime_lifecycle_on_cgroup2
 
 check "bridge: eth0 has a 10.88.x address and routes through 10.88.0.1" bridge_address
 check "-p 8080:80: the guest reaches busybox httpd in a container; after rm the port is free again" published_port

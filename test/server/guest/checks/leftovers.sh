@@ -11,7 +11,7 @@ nothing_left_behind() {
 	done
 	[ -z "$(pgrep -x slirp4netns)" ] || found+="slirp4netns still runs; "
 	local cgroups
-	cgroups=$(find /sys/fs/cgroup -type d -path '*/cbox/*' 2>/dev/null)
+	cgroups=$(find /sys/fs/cgroup -type d \( -path '*/cbox/*' -o -name cbox-runtime \) 2>/dev/null)
 	[ -z "$cgroups" ] || found+="cgroups: $cgroups; "
 	grep -q cbox /proc/self/mountinfo && found+="mounts: $(grep cbox /proc/self/mountinfo | awk '{ print $5 }' | tr '\n' ' '); "
 	[ -z "$(ip -o link show type veth)" ] || found+="veth links: $(ip -o link show type veth | cut -d: -f2 | tr '\n' ' '); "
