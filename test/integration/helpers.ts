@@ -56,6 +56,25 @@ export function buildRootfs(dir: string, as?: RunAs): string {
   return dir;
 }
 
+/** The test rootfs as a tar of its files, in work: for podman import. */
+export function rootfsTar(work: string): string {
+  const rootfs = buildRootfs(join(work, "rootfs"));
+  const tar = join(work, "rootfs.tar");
+  if (Bun.spawnSync(["tar", "-C", rootfs, "-cf", tar, "."]).exitCode !== 0) throw new Error("tar of the test rootfs failed");
+  return tar;
+}
+
+/** The test rootfs as a docker archive of image (cbox import, then cbox save), in work: for docker load and ctr import. */
+export function rootfsImageArchive(work: string, image: string): string {
+  const store = join(work, "cbox-archive-store");
+  const archive = join(work, "image.tar");
+  for (const args of [["import", "--root", store, rootfsTar(work), image], ["save", "--root", store, "-o", archive, image]]) {
+    const res = cbox(args);
+    if (res.code !== 0) throw new Error(`cbox ${args[0]}: ${res.stderr}`);
+  }
+  return archive;
+}
+
 export function asUser(as?: RunAs): string[] {
   return as ? ["setpriv", `--reuid=${as.uid}`, `--regid=${as.gid}`, "--clear-groups", "--"] : [];
 }

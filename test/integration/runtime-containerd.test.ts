@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, rmdirSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { buildRootfs, cbox, cboxBin, cgroupMounts, isRoot, removeDir, tempDir } from "./helpers.ts";
+import { cboxBin, cgroupMounts, isRoot, removeDir, rootfsImageArchive, tempDir } from "./helpers.ts";
 
 const IMAGE = "localhost/cbox-busybox:test";
 let work = "";
@@ -32,15 +32,7 @@ beforeAll(async () => {
   );
   daemon = Bun.spawn(["containerd", "--config", join(work, "config.toml")], { stdout: "ignore", stderr: Bun.file(join(work, "containerd.log")) });
   for (let i = 0; i < 500 && !existsSync(join(work, "containerd.sock")); i++) await Bun.sleep(10);
-  const rootfs = buildRootfs(join(work, "rootfs"));
-  const tar = join(work, "rootfs.tar");
-  if (Bun.spawnSync(["tar", "-C", rootfs, "-cf", tar, "."]).exitCode !== 0) throw new Error("tar of the rootfs failed");
-  const store = join(work, "cbox");
-  for (const args of [["import", "--root", store, tar, IMAGE], ["save", "--root", store, "-o", join(work, "image.tar"), IMAGE]]) {
-    const res = cbox(args);
-    if (res.code !== 0) throw new Error(`cbox ${args[0]}: ${res.stderr}`);
-  }
-  const imported = ctr(["images", "import", "--snapshotter", "native", join(work, "image.tar")]);
+  const imported = ctr(["images", "import", "--snapshotter", "native", rootfsImageArchive(work, IMAGE)]);
   if (imported.code !== 0) throw new Error(`ctr images import: ${imported.stderr}`);
 }, 60_000);
 

@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, rmdirSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { buildRootfs, cbox, cboxBin, cgroupMounts, isRoot, removeDir, tempDir } from "./helpers.ts";
+import { cboxBin, cgroupMounts, isRoot, removeDir, rootfsImageArchive, tempDir } from "./helpers.ts";
 
 const DOCKER = "/usr/bin/docker";
 const IMAGE = "localhost/cbox-busybox:test";
@@ -23,15 +23,7 @@ beforeAll(async () => {
     { stdout: "ignore", stderr: Bun.file(join(work, "dockerd.log")) },
   );
   for (let i = 0; i < 300 && docker(["version"]).code !== 0; i++) await Bun.sleep(50);
-  const rootfs = buildRootfs(join(work, "rootfs"));
-  const tar = join(work, "rootfs.tar");
-  if (Bun.spawnSync(["tar", "-C", rootfs, "-cf", tar, "."]).exitCode !== 0) throw new Error("tar of the rootfs failed");
-  const store = join(work, "cbox");
-  for (const args of [["import", "--root", store, tar, IMAGE], ["save", "--root", store, "-o", join(work, "image.tar"), IMAGE]]) {
-    const res = cbox(args);
-    if (res.code !== 0) throw new Error(`cbox ${args[0]}: ${res.stderr}`);
-  }
-  const loaded = docker(["load", "-i", join(work, "image.tar")]);
+  const loaded = docker(["load", "-i", rootfsImageArchive(work, IMAGE)]);
   if (loaded.code !== 0) throw new Error(`docker load: ${loaded.stderr}`);
 }, 60_000);
 

@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, rmdirSync, symlinkSync } from "node:fs";
 import { join } from "node:path";
-import { buildRootfs, cboxBin, cgroupMounts, isRoot, removeDir, tempDir } from "./helpers.ts";
+import { cboxBin, cgroupMounts, isRoot, removeDir, rootfsTar, tempDir } from "./helpers.ts";
 
 const IMAGE = "localhost/cbox-busybox:test";
 const LIMITS = ["--ulimit", "nofile=1024:1024", "--ulimit", "nproc=1024:1024"];
@@ -20,10 +20,7 @@ beforeAll(() => {
   work = tempDir();
   runtime = join(work, "cbox-runtime");
   symlinkSync(cboxBin, runtime);
-  const rootfs = buildRootfs(join(work, "rootfs"));
-  const tar = join(work, "rootfs.tar");
-  if (Bun.spawnSync(["tar", "-C", rootfs, "-cf", tar, "."]).exitCode !== 0) throw new Error("tar of the rootfs failed");
-  const imported = Bun.spawnSync(["podman", ...storage(), "import", tar, IMAGE], { stdout: "pipe", stderr: "pipe" });
+  const imported = Bun.spawnSync(["podman", ...storage(), "import", rootfsTar(work), IMAGE], { stdout: "pipe", stderr: "pipe" });
   if (imported.exitCode !== 0) throw new Error(`podman import: ${imported.stderr}`);
 }, 60_000);
 

@@ -52,25 +52,23 @@ fail:
   return -1;
 }
 
-/* execvpe without malloc: the first string is the PATH to search when argv[0] has no '/'. */
-static int exec_op(struct op *o, char **argv, char **envp) {
-  const char *path = o->strs[0], *name, *p;
+/*
+ * The PATH search execvp does, without malloc: try_one is called with name itself when it holds
+ * a '/', else with each PATH entry joined to it, until one succeeds (0). A file that is missing or
+ * not in a folder goes on to the next; any other failure ends the search with its errno.
+ */
+static int search_path(const char *path, const char *name, int (*try_one)(const char *file, void *ctx), void *ctx) {
+  const char *p;
   char buf[4096];
-  int i, n, argc = (int)o->ints[0], envc = (int)o->ints[1], saw_eacces = 0, err;
-  if (argc < 1 || 1 + argc + envc != (int)o->nstrs) { errno = EINVAL; return -1; }
-  for (i = 0; i < argc; i++) argv[i] = o->strs[1 + i];
-  argv[argc] = 0;
-  for (i = 0; i < envc; i++) envp[i] = o->strs[1 + argc + i];
-  envp[envc] = 0;
-  name = argv[0];
-  for (p = name; *p; p++) if (*p == '/') { execve(name, argv, envp); return -1; }
+  int i, n, saw_eacces = 0, err;
+  for (p = name; *p; p++) if (*p == '/') return try_one(name, ctx);
   for (p = path;;) {
     for (n = 0; p[n] && p[n] != ':' && n < 2048; n++) buf[n] = p[n];
     if (n == 0) buf[n++] = '.';
     buf[n++] = '/';
     for (i = 0; name[i] && n < 4095; i++) buf[n++] = name[i];
     buf[n] = 0;
-    execve(buf, argv, envp);
+    if (try_one(buf, ctx) == 0) return 0;
     err = errno;
     if (err == EACCES) saw_eacces = 1;
     else if (err != ENOENT && err != 20 /* ENOTDIR */) return -1;
@@ -82,26 +80,35 @@ static int exec_op(struct op *o, char **argv, char **envp) {
   return -1;
 }
 
-/* Whether exec_op would find name (on path when it has no '/'): 0, or -1 with errno as exec's. */
-static int find_exec(const char *path, const char *name) {
-  const char *p;
-  char buf[4096];
-  int i, n, saw_eacces = 0;
-  for (p = name; *p; p++) if (*p == '/') return access(name, 1 /* X_OK */);
-  for (p = path;;) {
-    for (n = 0; p[n] && p[n] != ':' && n < 2048; n++) buf[n] = p[n];
-    if (n == 0) buf[n++] = '.';
-    buf[n++] = '/';
-    for (i = 0; name[i] && n < 4095; i++) buf[n++] = name[i];
-    buf[n] = 0;
-    if (access(buf, 1) == 0) return 0;
-    if (errno == EACCES) saw_eacces = 1;
-    while (*p && *p != ':') p++;
-    if (!*p) break;
-    p++;
-  }
-  errno = saw_eacces ? EACCES : ENOENT;
+struct exec_args { char **argv, **envp; };
+
+static int try_execve(const char *file, void *ctx) {
+  struct exec_args *a = ctx;
+  execve(file, a->argv, a->envp);
   return -1;
+}
+
+static int try_access(const char *file, void *ctx) {
+  (void)ctx;
+  return access(file, 1 /* X_OK */);
+}
+
+/* execvpe: the first string is the PATH to search when argv[0] has no '/'. */
+static int exec_op(struct op *o, char **argv, char **envp) {
+  struct exec_args a;
+  int i, argc = (int)o->ints[0], envc = (int)o->ints[1];
+  if (argc < 1 || 1 + argc + envc != (int)o->nstrs) { errno = EINVAL; return -1; }
+  for (i = 0; i < argc; i++) argv[i] = o->strs[1 + i];
+  argv[argc] = 0;
+  for (i = 0; i < envc; i++) envp[i] = o->strs[1 + argc + i];
+  envp[envc] = 0;
+  a.argv = argv; a.envp = envp;
+  return search_path(o->strs[0], argv[0], try_execve, &a);
+}
+
+/* Whether exec_op would find name on path: 0, or -1 with errno as exec's would be. */
+static int find_exec(const char *path, const char *name) {
+  return search_path(path, name, try_access, 0);
 }
 
 /*
