@@ -135,7 +135,7 @@ export function buildRuntimePlan(config: OciConfig, host: RuntimeHost): Op[] {
     ...readOnlyPaths("", host.kernelPaths(config.linux?.readonlyPaths ?? [])),
     ...cwdOps(proc.cwd),
     ...(config.root?.readonly ? [readOnlyRoot()] : []),
-    ...sharedRoot(config.linux?.rootfsPropagation),
+    ...finalPropagation(config.linux?.rootfsPropagation),
     { op: "umask", ints: [proc.user.umask ?? 0o022] },
     ...stdio(proc, host.consoleFd),
     ...processSteps(proc, host, [
@@ -178,15 +178,17 @@ function isBind(m: OciMount): boolean {
   return m.type === "bind" || (m.options ?? []).some((o) => o === "bind" || o === "rbind");
 }
 
-/** "/" before anything is mounted: rslave unless asked (runc's default), so nothing goes back to the host. */
+/** "/" before anything is mounted: rslave unless private is asked (runc's default), so nothing goes back to the host. */
 function rootPropagation(asked: string | undefined): number {
-  const flag = asked === "private" || asked === "rprivate" ? PROPAGATION.rprivate! : asked === "unbindable" || asked === "runbindable" ? PROPAGATION.runbindable! : PROPAGATION.rslave!;
-  return flag;
+  return asked === "private" || asked === "rprivate" ? PROPAGATION.rprivate! : PROPAGATION.rslave!;
 }
 
-/** shared: once the root is in place, its mounts are shared with whoever binds them later. */
-function sharedRoot(asked: string | undefined): Op[] {
-  return asked === "shared" || asked === "rshared" ? [mount("", "/", "", PROPAGATION[asked]!)] : [];
+/**
+ * shared or unbindable: set once the root is in place (an unbindable root could not be bound
+ * onto itself, and shared mounts made before would propagate the setup).
+ */
+function finalPropagation(asked: string | undefined): Op[] {
+  return asked && ["shared", "rshared", "unbindable", "runbindable"].includes(asked) ? [mount("", "/", "", PROPAGATION[asked]!)] : [];
 }
 
 function mountOps(m: OciMount, host: RuntimeHost): Op[] {

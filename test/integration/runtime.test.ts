@@ -218,6 +218,11 @@ describe.skipIf(!isRoot)("cbox-runtime: runc's command line", () => {
     expect(res).toMatchObject({ code: 0, stderr: "", stdout: "0\n0\n" });
   });
 
+  test("rootfsPropagation unbindable: the root is bound onto itself first, made unbindable after", () => {
+    const b = bundle(config(["sh", "-c", "awk '$5 == \"/\"' /proc/self/mountinfo | grep -o unbindable"], (c) => (c.linux.rootfsPropagation = "unbindable")));
+    expect(rt(["run", "-b", b, "prop"])).toMatchObject({ code: 0, stderr: "", stdout: "unbindable\n" });
+  });
+
   test("a filter without noNewPrivileges that refuses close_range still lets the program start", () => {
     const b = bundle(config(["echo", "started"], (c) => {
       c.process.noNewPrivileges = false;

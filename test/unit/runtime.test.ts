@@ -132,6 +132,15 @@ describe("the runtime's plan", () => {
     expect(mountOptions(["ro", "rw"]).flags).toBe(0);
   });
 
+  test("rootfsPropagation: / is rslave (rprivate if asked) while the root is set up; shared and unbindable come at the end", () => {
+    const rootOps = (asked: string) => plan(config((c) => (c.linux.rootfsPropagation = asked))).filter((o) => o.op === "mount" && o.strs![1] === "/");
+    const SLAVE = (1 << 19) | MountFlag.rec;
+    expect(rootOps("unbindable").map((o) => o.ints![0])).toEqual([SLAVE, 1 << 17]);
+    expect(rootOps("runbindable").map((o) => o.ints![0])).toEqual([SLAVE, (1 << 17) | MountFlag.rec]);
+    expect(rootOps("private").map((o) => o.ints![0])).toEqual([MountFlag.private | MountFlag.rec]);
+    expect(rootOps("shared").map((o) => o.ints![0])).toEqual([SLAVE, 1 << 20]);
+  });
+
   test("a masked folder hides the masked paths under it", () => {
     const paths = [{ path: "/a", isDir: true }, { path: "/a/b", isDir: true }, { path: "/a/b/file", isDir: false }, { path: "/ab", isDir: false }];
     expect(outsideMaskedFolders(paths)).toEqual([{ path: "/a", isDir: true }, { path: "/ab", isDir: false }]);
