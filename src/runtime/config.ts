@@ -249,6 +249,11 @@ function checkResources(r: OciResources | undefined): void {
   }
 }
 
+/** Whether resources ask for a limit (device rules aside: in a user namespace no device can be opened anyway). */
+export function hasLimits(r: OciResources | undefined): boolean {
+  return !!r && Object.entries(r).some(([key, value]) => key !== "devices" && isSet(value));
+}
+
 /** Whether a value asks for anything: engines send zeros and empty lists for "not set" (docker's blockIO {"weight": 0}). */
 function isSet(v: unknown): boolean {
   if (Array.isArray(v)) return v.length > 0;

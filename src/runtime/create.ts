@@ -21,10 +21,10 @@ import { CleanupStack } from "../container/cleanup.ts";
 import { startFailure } from "../container/start-failure.ts";
 import { resolveInRoot } from "../container/target-path.ts";
 import { cgroupRelativePath, deviceAllowList, RuntimeCgroup } from "./cgroup.ts";
-import { loadBundle, type Bundle, type OciConfig, type OciNamespace } from "./config.ts";
+import { hasLimits, loadBundle, type Bundle, type OciConfig, type OciNamespace, type OciResources } from "./config.ts";
 import { runHooks } from "./hooks.ts";
 import { buildRuntimePlan, hasNamespace, namespaceFlag, runtimeCloneFlags } from "./plan.ts";
-import { checkId, specState, type RuntimeState, type StateDir } from "./state.ts";
+import { checkId, inUserNamespace, specState, type RuntimeState, type StateDir } from "./state.ts";
 
 export interface CreateOptions {
   id: string;
@@ -56,9 +56,8 @@ export function createContainer(states: StateDir, opts: CreateOptions): { state:
     const layout = parseLayout(mountinfo);
     const resources = config.linux?.resources;
     const devices = deviceAllowList(resources?.devices, ALLOWED_DEVICES);
-    const cgroup = new RuntimeCgroup(layout, cgroupRelativePath(config.linux?.cgroupsPath, id, opts.systemdCgroup), resources, devices);
-    cgroup.create();
-    cleanup.push("remove the container's cgroup", () => cgroup.remove());
+    const cgroup = makeCgroup(new RuntimeCgroup(layout, cgroupRelativePath(config.linux?.cgroupsPath, id, opts.systemdCgroup), resources, devices), resources);
+    if (cgroup) cleanup.push("remove the container's cgroup", () => cgroup.remove());
 
     const fifo = states.fifo(id);
     const made = makeDeviceNodes([{ path: fifo, mode: S_IFIFO | 0o622, major: 0, minor: 0 }]);
@@ -74,6 +73,8 @@ export function createContainer(states: StateDir, opts: CreateOptions): { state:
       return { fd, type: namespaceFlag(ns.type) };
     });
 
+    const hostCgroupFd = (config.mounts ?? []).some((m) => m.type === "cgroup" || m.type === "cgroup2") && !hasNamespace(config, "cgroup") ? openSync("/dev/null", "r") : undefined;
+    if (hostCgroupFd !== undefined) parentFds.push(hostCgroupFd); // a number held free for the child
     const plan = buildRuntimePlan(config, {
       rootfs: bundle.rootfs,
       resolve: (path) => resolveInRoot(bundle.rootfs, path),
@@ -81,11 +82,13 @@ export function createContainer(states: StateDir, opts: CreateOptions): { state:
       isFile: (path) => !statSync(path, { throwIfNoEntry: false })?.isDirectory(),
       kernelPaths: (paths) => kernelPaths(bundle.rootfs, paths),
       cgroups: cgroupView(mountinfo, layout),
+      canMknod: !inUserNamespace(),
       lastCap: hostLastCap(),
       joined,
       fifoFd,
       consoleFd,
-      selfEntry: cgroup.selfEntry,
+      selfEntry: cgroup?.selfEntry,
+      hostCgroupFd,
       seccomp: seccompFilter(config),
       preserveFds: opts.preserveFds,
     });
@@ -93,7 +96,7 @@ export function createContainer(states: StateDir, opts: CreateOptions): { state:
     const pidPath = config.linux?.namespaces?.find((ns) => ns.type === "pid")?.path;
     const child = pidPath ? inPidNamespace(pidPath, () => spawn(plan, runtimeCloneFlags(config), opts.forward)) : spawn(plan, runtimeCloneFlags(config), opts.forward);
     cleanup.push("stop the container's process", () => child.abort());
-    if (!cgroup.selfEntry) cgroup.enter(child.pid);
+    if (cgroup && !cgroup.selfEntry) cgroup.enter(child.pid);
     const maps = userMaps(config);
     if (maps) writeMaps(child.pid, maps);
     const failure = child.release();
@@ -107,7 +110,7 @@ export function createContainer(states: StateDir, opts: CreateOptions): { state:
       rootfs: bundle.rootfs,
       created: new Date().toISOString(),
       annotations: config.annotations ?? {},
-      cgroupPaths: cgroup.paths,
+      cgroupPaths: cgroup?.paths ?? [],
       hooks: { poststart: config.hooks?.poststart, poststop: config.hooks?.poststop },
       ownPidNamespace: hasNamespace(config, "pid") && !config.linux!.namespaces!.find((n) => n.type === "pid")!.path,
     };
@@ -122,6 +125,23 @@ export function createContainer(states: StateDir, opts: CreateOptions): { state:
     throw err;
   } finally {
     for (const fd of parentFds) closeSync(fd);
+  }
+}
+
+/**
+ * The container's cgroup, made. Root of a user namespace (rootless podman runs its runtime so)
+ * may not be allowed to make one: without limits asked for, the container then runs in the
+ * caller's cgroup, as runc's rootless containers do; with limits, that is an error.
+ */
+function makeCgroup(cgroup: RuntimeCgroup, resources: OciResources | undefined): RuntimeCgroup | undefined {
+  try {
+    cgroup.create();
+    return cgroup;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    const denied = code === "EACCES" || code === "EPERM" || code === "EROFS";
+    if (!denied || !inUserNamespace() || hasLimits(resources)) throw err;
+    return undefined;
   }
 }
 

@@ -2,7 +2,7 @@
 // host facts (what exists on disk, fds) are gathered by the caller.
 import type { CgroupView } from "../linux/cgroups/mount-plan.ts";
 import { CAPABILITY_NAMES, capabilityMask } from "../linux/capabilities.ts";
-import { cgroupFilesystem, maskPaths, mkdir, mount, MountFlag, pivotRootInPlace, readOnlyPaths, readOnlyRoot, type KernelPath } from "../linux/mounts.ts";
+import { attachVolume, cgroupFilesystem, cloneVolume, maskPaths, mkdir, mount, MountFlag, pivotRootInPlace, readOnlyPaths, readOnlyRoot, type KernelPath } from "../linux/mounts.ts";
 import { CloneFlag } from "../linux/namespaces.ts";
 import type { Op } from "../sys/ops.ts";
 import { DEFAULT_PATH } from "../container/default-path.ts";
@@ -21,6 +21,8 @@ export interface RuntimeHost extends ProcessLock {
   /** Masked and read-only paths that exist, with their kind. */
   kernelPaths: (paths: string[]) => KernelPath[];
   cgroups: CgroupView;
+  /** Device nodes need CAP_MKNOD in the host's user namespace; otherwise the host's are bound. */
+  canMknod: boolean;
   /** Namespaces joined by path: open fds, in joining order. */
   joined: { fd: number; type: number }[];
   /** The exec fifo, open O_PATH: the process waits on it for `start`. undefined: no wait (not used). */
@@ -29,6 +31,11 @@ export interface RuntimeHost extends ProcessLock {
   consoleFd?: number;
   /** v1 tasks files the process writes "0" into to enter its cgroup itself. */
   selfEntry?: string[];
+  /**
+   * Without a cgroup namespace a cgroup mount shows the host's whole tree (and a user namespace
+   * may not mount one at all): the host's /sys/fs/cgroup is bound instead, through this free fd.
+   */
+  hostCgroupFd?: number;
 }
 
 /** What a container's process keeps when it becomes its program. */
@@ -127,7 +134,7 @@ export function buildRuntimePlan(config: OciConfig, host: RuntimeHost): Op[] {
     mount("", "/", "", rootPropagation(config.linux?.rootfsPropagation)),
     mount(root, root, "", MountFlag.bind | MountFlag.rec),
     ...(config.mounts ?? []).flatMap((m) => mountOps(m, host)),
-    ...(ownDev ? devices(config, host, !newUser) : []),
+    ...(ownDev ? devices(config, host, host.canMknod && !newUser) : []),
     ...(config.hostname !== undefined && hasNamespace(config, "uts") ? [{ op: "sethostname", strs: [config.hostname] } satisfies Op] : []),
     pivotRootInPlace(root),
     ...Object.entries(config.linux?.sysctl ?? {}).map(([key, value]): Op => ({ op: "write", strs: [`/proc/sys/${key.replaceAll(".", "/")}`, value] })),
@@ -198,6 +205,10 @@ function mountOps(m: OciMount, host: RuntimeHost): Op[] {
   if (m.type === "cgroup" || m.type === "cgroup2") {
     const dir = host.resolve(m.destination);
     const writable = !(flags & MountFlag.rdonly);
+    if (host.hostCgroupFd !== undefined) {
+      const tree = { source: "/sys/fs/cgroup", target, readonly: !writable, isFile: false };
+      return [cloneVolume(tree, host.hostCgroupFd), ...attachVolume(tree, host.hostCgroupFd)];
+    }
     return [...mkdirs(host.rootfs, dir), ...cgroupFilesystemAt(host.rootfs, dir, host.cgroups, writable)];
   }
   const source = bind ? host.source(m.source!) : "";

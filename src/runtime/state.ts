@@ -114,9 +114,21 @@ export function specState(state: RuntimeState, status: Status): Record<string, u
   };
 }
 
-/** runc's default state folder: /run/cbox-runtime for root, under XDG_RUNTIME_DIR for a user. */
+/**
+ * runc's default state folder: /run/cbox-runtime for root, under XDG_RUNTIME_DIR for a user, and
+ * for root of a user namespace (rootless podman runs its runtime so) when XDG_RUNTIME_DIR is set.
+ */
 export function defaultRoot(env: Record<string, string | undefined>): string {
-  if (process.getuid!() === 0) return "/run/cbox-runtime";
   const runtimeDir = env.XDG_RUNTIME_DIR;
+  if (process.getuid!() === 0 && (!inUserNamespace() || !runtimeDir)) return "/run/cbox-runtime";
   return runtimeDir ? join(runtimeDir, "cbox-runtime") : `/tmp/cbox-runtime-${process.getuid!()}`;
+}
+
+/** Whether this process runs in a user namespace other than the host's (its uid map is not the whole range). */
+export function inUserNamespace(): boolean {
+  try {
+    return !/^\s*0\s+0\s+4294967295\s*$/.test(readFileSync("/proc/self/uid_map", "utf8"));
+  } catch {
+    return false;
+  }
 }

@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, rmdirSync, symlinkSync } from "node:fs";
 import { join } from "node:path";
-import { cboxBin, cgroupMounts, isRoot, removeDir, rootfsTar, tempDir } from "./helpers.ts";
+import { asUser, cboxBin, cgroupMounts, isRoot, removeDir, rootfsTar, rootlessUserFixture, tempDir } from "./helpers.ts";
 
 const IMAGE = "localhost/cbox-busybox:test";
 const LIMITS = ["--ulimit", "nofile=1024:1024", "--ulimit", "nproc=1024:1024"];
@@ -66,5 +66,32 @@ describe.skipIf(!isRoot)("podman with --runtime cbox-runtime", () => {
     const out = res.stdout.toString().replaceAll("\r", "");
     expect(out).toContain("\n/dev/pts/0\n");
     expect(res.exitCode).toBe(3);
+  });
+});
+
+// Rootless podman runs its runtime inside the user's user namespace, as its root: cbox-runtime
+// then keeps its state under XDG_RUNTIME_DIR, makes no cgroup when it may not (no limits asked),
+// binds the host's device nodes and the host's /sys/fs/cgroup.
+const user = rootlessUserFixture("cbox-podman-user", 1_700_000);
+
+describe.skipIf(!isRoot)("rootless podman with --runtime cbox-runtime", () => {
+  const podmanAsUser = (args: string[]) => {
+    const runtime = join(user.work, "cbox-runtime"); // where the user can reach it
+    if (!existsSync(runtime)) symlinkSync(cboxBin, runtime);
+    const storage = ["--root", join(user.work, "user/podman-root"), "--runroot", join(user.work, "user/podman-run"), "--storage-driver", "vfs", "--cgroup-manager", "cgroupfs", "--events-backend", "none", "--runtime", runtime];
+    const res = Bun.spawnSync([...asUser(user.as), "env", "-i", `HOME=${user.as.home}`, "PATH=/usr/bin:/bin", "podman", ...storage, ...args], { stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+    return { code: res.exitCode ?? -1, stdout: res.stdout.toString(), stderr: res.stderr.toString() };
+  };
+
+  test("run --rm and run -d with exec, as an ordinary user", () => {
+    const tar = join(user.work, "user/rootfs.tar");
+    expect(Bun.spawnSync([...asUser(user.as), "tar", "-C", user.rootfs, "-cf", tar, "."]).exitCode).toBe(0);
+    expect(podmanAsUser(["import", tar, IMAGE])).toMatchObject({ code: 0 });
+    const once = podmanAsUser(["run", "--rm", "--network", "none", ...LIMITS, IMAGE, "sh", "-c", "id -u; ls /dev/null"]);
+    expect(once).toMatchObject({ code: 0, stdout: "0\n/dev/null\n" });
+    expect(podmanAsUser(["run", "-d", "--name", "bg", "--network", "none", ...LIMITS, IMAGE, "sleep", "60"]).code).toBe(0);
+    expect(podmanAsUser(["exec", "bg", "cat", "/proc/1/cmdline"]).stdout).toBe("sleep\x0060\x00");
+    expect(podmanAsUser(["rm", "--force", "bg"]).code).toBe(0);
+    podmanAsUser(["system", "reset", "--force"]); // the user's pause process and storage
   });
 });

@@ -117,6 +117,7 @@ describe("the runtime's plan", () => {
     isFile: () => false,
     kernelPaths: (paths) => paths.map((path) => ({ path, isDir: !path.includes("file") })),
     cgroups: { version: 2 },
+    canMknod: true,
     lastCap: 40,
     joined: [],
     fifoFd: 9,
