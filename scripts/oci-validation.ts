@@ -277,7 +277,7 @@ function report(): string {
   };
   const problems = [...results].flatMap(([prog, m]) => runtimes.filter((rt) => m.get(rt.name)!.problem).map((rt) => `- ${rt.name} · ${prog}: ${esc(m.get(rt.name)!.problem!)}`));
   return [
-    "## OCI runtime validation",
+    "### Results of the last run",
     "",
     `[runtime-tools](https://github.com/opencontainers/runtime-tools)${version} validation suite at commit \`${suiteCommit()}\`, ` +
       `run ${new Date().toISOString().slice(0, 10)} on kernel ${release()} as root, ${timeout} s per program, each in a private mount namespace.`,
