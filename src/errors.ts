@@ -37,6 +37,7 @@ const errnos: Record<number, [string, string]> = {
   7: ["E2BIG", "argument list too long"],
   8: ["ENOEXEC", "exec format error"],
   9: ["EBADF", "bad file descriptor"],
+  10: ["ECHILD", "no child processes"],
   11: ["EAGAIN", "resource temporarily unavailable"],
   12: ["ENOMEM", "cannot allocate memory"],
   13: ["EACCES", "permission denied"],
@@ -69,6 +70,7 @@ const errnos: Record<number, [string, string]> = {
   107: ["ENOTCONN", "transport endpoint is not connected"],
   113: ["EHOSTUNREACH", "no route to host"],
   122: ["EDQUOT", "disk quota exceeded"],
+  110: ["ETIMEDOUT", "connection timed out"],
 };
 
 /** By name, made on first use: every command loads this module, few print a system error. */

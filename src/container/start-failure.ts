@@ -4,10 +4,17 @@ import type { OpFailure } from "../sys/process.ts";
 import type { Op } from "../sys/ops.ts";
 import { describeOp } from "./plan.ts";
 
+const ECHILD = 10;
+const ETIMEDOUT = 110;
+
 /** The one-line error for the op that failed; exec failures get docker's 127 and 126. */
 export function startFailure(plan: Op[], failure: OpFailure, root: string): CboxError {
   const op = plan[failure.index];
   if (!op) return new CboxError(`container setup failed at step ${failure.index}: ${describeErrno(failure.errno)}`);
+  if (op.op === "hook") {
+    const why = failure.errno === ECHILD ? "it failed (a status other than 0, or killed)" : failure.errno === ETIMEDOUT ? "it did not end within its timeout" : describeErrno(failure.errno);
+    return new CboxError(`hook ${op.strs![0]}: ${why}`);
+  }
   if (op.op === "exec" || op.op === "findExec") {
     const cmd = op.strs![1]!;
     const name = errnoName(failure.errno);

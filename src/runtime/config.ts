@@ -123,8 +123,6 @@ export const NAMESPACE_TYPES = ["pid", "network", "mount", "ipc", "uts", "user",
 
 export const HOOK_KINDS = ["prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"] as const;
 
-/** Which hooks cbox runs: those that run in the runtime's namespaces. */
-export const SUPPORTED_HOOKS = ["prestart", "createRuntime", "poststart", "poststop"] as const;
 
 export const RLIMITS: Record<string, number> = {
   RLIMIT_CPU: 0, RLIMIT_FSIZE: 1, RLIMIT_DATA: 2, RLIMIT_STACK: 3, RLIMIT_CORE: 4, RLIMIT_RSS: 5,
@@ -207,7 +205,6 @@ function checkMount(m: OciMount, where: string): void {
 function checkHooks(hooks: OciHooks | undefined): void {
   for (const kind of HOOK_KINDS) {
     const list = hooks?.[kind] ?? [];
-    if (list.length && !(SUPPORTED_HOOKS as readonly string[]).includes(kind)) throw unsupported(`hooks.${kind}`, "hooks that run inside the container's namespaces");
     for (const [i, h] of list.entries()) if (typeof h.path !== "string" || !isAbsolute(h.path)) throw field(`hooks.${kind}[${i}].path`, "must be an absolute path");
   }
 }

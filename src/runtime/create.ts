@@ -73,8 +73,8 @@ export function createContainer(states: StateDir, opts: CreateOptions): { state:
       return { fd, type: namespaceFlag(ns.type) };
     });
 
-    const hostCgroupFd = (config.mounts ?? []).some((m) => m.type === "cgroup" || m.type === "cgroup2") && !hasNamespace(config, "cgroup") ? openSync("/dev/null", "r") : undefined;
-    if (hostCgroupFd !== undefined) parentFds.push(hostCgroupFd); // a number held free for the child
+    const hostCgroupFd = (config.mounts ?? []).some((m) => m.type === "cgroup" || m.type === "cgroup2") && !hasNamespace(config, "cgroup") ? reserveFd(parentFds) : undefined;
+    const hookFiles = config.hooks?.createContainer?.length || config.hooks?.startContainer?.length ? { statePath: `${states.dir(id)}/hook-state.json`, stateFd: reserveFd(parentFds), fifoFd: reserveFd(parentFds) } : undefined;
     const plan = buildRuntimePlan(config, {
       rootfs: bundle.rootfs,
       resolve: (path) => resolveInRoot(bundle.rootfs, path),
@@ -89,6 +89,7 @@ export function createContainer(states: StateDir, opts: CreateOptions): { state:
       consoleFd,
       selfEntry: cgroup?.selfEntry,
       hostCgroupFd,
+      hookFiles,
       seccomp: seccompFilter(config),
       preserveFds: opts.preserveFds,
     });
@@ -99,8 +100,6 @@ export function createContainer(states: StateDir, opts: CreateOptions): { state:
     if (cgroup && !cgroup.selfEntry) cgroup.enter(child.pid);
     const maps = userMaps(config);
     if (maps) writeMaps(child.pid, maps);
-    const failure = child.release();
-    if (failure) throw startFailure(plan, failure, bundle.rootfs);
 
     const state: RuntimeState = {
       id,
@@ -116,8 +115,12 @@ export function createContainer(states: StateDir, opts: CreateOptions): { state:
     };
     states.write(state);
     writeFileSync(`${states.dir(id)}/config.json`, JSON.stringify(config)); // for exec: the bundle may change
+    if (hookFiles) writeFileSync(hookFiles.statePath, JSON.stringify(specState(state, "created")));
+    // The namespaces exist and nothing of the container has run yet: the spec's moment for these.
     runHooks("prestart", config.hooks?.prestart, specState(state, "created"));
     runHooks("createRuntime", config.hooks?.createRuntime, specState(state, "created"));
+    const failure = child.release();
+    if (failure) throw startFailure(plan, failure, bundle.rootfs);
     if (opts.pidFile) writePidFile(opts.pidFile, child.pid);
     return { state, child };
   } catch (err) {
@@ -191,6 +194,13 @@ function inPidNamespace<T>(path: string, clone: () => T): T {
 /** The order setns needs: the mount namespace last (joining it moves the root). */
 function joinOrder(namespaces: OciNamespace[]): OciNamespace[] {
   return [...namespaces.filter((ns) => ns.type !== "mount"), ...namespaces.filter((ns) => ns.type === "mount")];
+}
+
+/** An fd number held free for the child (it puts its own file there), closed here once it is cloned. */
+function reserveFd(parentFds: number[]): number {
+  const fd = openSync("/dev/null", "r");
+  parentFds.push(fd);
+  return fd;
 }
 
 /** A relative bind source is relative to the bundle. */

@@ -1,6 +1,6 @@
 // `features`: the runtime spec's features document, what an engine may ask of this runtime.
 import { CAPABILITY_NAMES } from "../linux/capabilities.ts";
-import { NAMESPACE_TYPES, SUPPORTED_HOOKS } from "./config.ts";
+import { HOOK_KINDS, NAMESPACE_TYPES } from "./config.ts";
 import { OCI_VERSION } from "./state.ts";
 
 const MOUNT_OPTIONS = [
@@ -14,7 +14,7 @@ export function features(): Record<string, unknown> {
   return {
     ociVersionMin: "1.0.0",
     ociVersionMax: OCI_VERSION,
-    hooks: [...SUPPORTED_HOOKS],
+    hooks: [...HOOK_KINDS],
     mountOptions: MOUNT_OPTIONS,
     linux: {
       namespaces: [...NAMESPACE_TYPES],

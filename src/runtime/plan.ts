@@ -6,7 +6,7 @@ import { attachVolume, cgroupFilesystem, cloneVolume, maskPaths, mkdir, mount, M
 import { CloneFlag } from "../linux/namespaces.ts";
 import type { Op } from "../sys/ops.ts";
 import { DEFAULT_PATH } from "../container/default-path.ts";
-import { RLIMITS, type OciConfig, type OciDevice, type OciMount, type OciProcess } from "./config.ts";
+import { RLIMITS, type OciConfig, type OciDevice, type OciHook, type OciMount, type OciProcess } from "./config.ts";
 
 /** What the caller found on the host and opened for the child. */
 export interface RuntimeHost extends ProcessLock {
@@ -36,6 +36,11 @@ export interface RuntimeHost extends ProcessLock {
    * may not mount one at all): the host's /sys/fs/cgroup is bound instead, through this free fd.
    */
   hostCgroupFd?: number;
+  /**
+   * For createContainer and startContainer hooks, which the process runs: the state file it
+   * opens first (the hooks' stdin) and free fd numbers for it and for the exec fifo's write end.
+   */
+  hookFiles?: { statePath: string; stateFd: number; fifoFd: number };
 }
 
 /** What a container's process keeps when it becomes its program. */
@@ -113,6 +118,8 @@ export const DEFAULT_DEVICES: OciDevice[] = [
   { path: "/dev/tty", type: "c", major: 5, minor: 0 },
 ];
 
+const O_RDONLY = 0;
+const O_WRONLY = 1;
 const PR_SET_KEEPCAPS = 8;
 const PR_CAP_AMBIENT = 47;
 const PR_CAP_AMBIENT_RAISE = 2;
@@ -123,7 +130,9 @@ export function buildRuntimePlan(config: OciConfig, host: RuntimeHost): Op[] {
   const proc = config.process!;
   const newUser = runtimeCloneFlags(config) & CloneFlag.newuser;
   const ownDev = !(config.mounts ?? []).some((m) => m.destination === "/dev" && isBind(m));
+  const hooks = host.hookFiles;
   return [
+    ...(hooks ? [{ op: "openDup", ints: [O_RDONLY, hooks.stateFd], strs: [hooks.statePath] } satisfies Op] : []),
     // Into its cgroup first, while /sys/fs/cgroup is the host's (a joined mount namespace may lack it).
     ...(host.selfEntry ?? []).map((file): Op => ({ op: "write", strs: [file, "0"] })),
     ...host.joined.map((ns): Op => ({ op: "setns", ints: [ns.fd, ns.type] })),
@@ -136,6 +145,7 @@ export function buildRuntimePlan(config: OciConfig, host: RuntimeHost): Op[] {
     ...(config.mounts ?? []).flatMap((m) => mountOps(m, host)),
     ...(ownDev ? devices(config, host, host.canMknod && !newUser) : []),
     ...(config.hostname !== undefined && hasNamespace(config, "uts") ? [{ op: "sethostname", strs: [config.hostname] } satisfies Op] : []),
+    ...hookOps(config.hooks?.createContainer, hooks?.stateFd),
     pivotRootInPlace(root),
     ...Object.entries(config.linux?.sysctl ?? {}).map(([key, value]): Op => ({ op: "write", strs: [`/proc/sys/${key.replaceAll(".", "/")}`, value] })),
     ...maskPaths("", outsideMaskedFolders(host.kernelPaths(config.linux?.maskedPaths ?? []))),
@@ -148,9 +158,33 @@ export function buildRuntimePlan(config: OciConfig, host: RuntimeHost): Op[] {
     ...processSteps(proc, host, [
       // From here no failure reaches create: only the wait for start, and what must come last.
       { op: "ready" },
-      ...(host.fifoFd !== undefined ? [{ op: "write", strs: [`/proc/self/fd/${host.fifoFd}`, "0"] } satisfies Op] : []),
+      ...waitForStart(host.fifoFd, config.hooks?.startContainer, hooks),
     ]),
   ];
+}
+
+/**
+ * The exec fifo's open returns when start opens it; startContainer hooks then run, and only after
+ * them the byte start waits for is written (a failed hook ends the process: start sees no byte).
+ */
+function waitForStart(fifoFd: number | undefined, startHooks: OciHook[] | undefined, hooks: RuntimeHost["hookFiles"]): Op[] {
+  if (fifoFd === undefined) return [];
+  const fifo = `/proc/self/fd/${fifoFd}`;
+  if (!startHooks?.length || !hooks) return [{ op: "write", strs: [fifo, "0"] }];
+  return [
+    { op: "openDup", ints: [O_WRONLY, hooks.fifoFd], strs: [fifo] },
+    ...hookOps(startHooks, hooks.stateFd),
+    { op: "write", strs: [`/proc/self/fd/${hooks.fifoFd}`, "0"] },
+  ];
+}
+
+/** Hooks the process runs, each with the state file as its stdin. */
+function hookOps(list: OciHook[] | undefined, stateFd: number | undefined): Op[] {
+  return (list ?? []).map((h): Op => {
+    const args = h.args?.length ? h.args : [h.path];
+    const env = h.env ?? [];
+    return { op: "hook", ints: [stateFd!, args.length, env.length, h.timeout ?? 0], strs: [h.path, ...args, ...env] };
+  });
 }
 
 /**

@@ -44,6 +44,8 @@ export const OpCode = {
   chown: 39,
   /** Fails as exec would when the program is not there: a check made before a wait (OCI create). */
   findExec: 40,
+  /** Runs an OCI hook in the container's namespaces, its stdin a file open at an fd; it must exit 0. */
+  hook: 41,
 } as const;
 
 export type OpName = keyof typeof OpCode;

@@ -329,6 +329,35 @@ describe.skipIf(!isRoot)("cbox-runtime: runc's command line", () => {
     expect(rt(["delete", "--force", "u1"]).code).toBe(0); // a paused container is thawed to die
   });
 
+  test("createContainer and startContainer hooks run in the container's namespaces, the state on their stdin", () => {
+    const log = join(fx.work, "inside-hooks.log");
+    const b = bundle(config(["cat", "/dev/shm/started"], (c) => {
+      c.hooks = {
+        // before pivot_root: the runtime's paths, the container's hostname and PID namespace
+        createContainer: [{ path: "/bin/sh", args: ["sh", "-c", `read s; echo "$(hostname) $$ $s" > ${log}`] }],
+        // in the container: its own /bin/sh and /dev/shm, before the program
+        startContainer: [{ path: "/bin/sh", args: ["sh", "-c", "echo started-by-hook > /dev/shm/started"] }],
+      };
+    }));
+    const res = rt(["run", "-b", b, "inside"]);
+    expect(res).toMatchObject({ code: 0, stderr: "", stdout: "started-by-hook\n" });
+    const [host, pid, ...state] = readFileSync(log, "utf8").trim().split(" ");
+    expect(host).toBe("oci-box");
+    expect(Number(pid)).toBeLessThan(10); // a PID of the container's namespace
+    expect(JSON.parse(state.join(" "))).toMatchObject({ id: "inside", status: "created", bundle: b });
+  });
+
+  test("a failing createContainer hook fails create; a failing startContainer hook fails start", () => {
+    const failing = { path: "/bin/sh", args: ["sh", "-c", "exit 3"] };
+    const early = bundle(config(["true"], (c) => (c.hooks = { createContainer: [failing] })));
+    expect(rtCreate(["-b", early, "hk1"], join(fx.work, "hk1.out"))).toMatchObject({ code: 125, stderr: "cbox-runtime: hook /bin/sh: it failed (a status other than 0, or killed)\n" });
+    expect(rt(["list", "-q"]).stdout).toBe("");
+    const late = bundle(config(["true"], (c) => (c.hooks = { startContainer: [failing] })));
+    expect(rtCreate(["-b", late, "hk2"], join(fx.work, "hk2.out")).code).toBe(0);
+    expect(rt(["start", "hk2"])).toMatchObject({ code: 125, stderr: "cbox-runtime: container hk2 ended before it could start\n" });
+    expect(rt(["delete", "hk2"]).code).toBe(0);
+  });
+
   test("a failing poststart or poststop hook is a warning; the hooks after it still run", () => {
     const log = join(fx.work, "hooks-fail.log");
     const failing = { path: "/bin/sh", args: ["sh", "-c", "echo broken >&2; exit 9"] };
@@ -354,7 +383,7 @@ describe.skipIf(!isRoot)("cbox-runtime: bad input is one line, 125, and nothing 
   const cases: [string, () => string[], string][] = [
     ["a missing bundle", () => ["create", "-b", "/nowhere", "e1"], "bundle /nowhere: cannot read config.json (ENOENT); pass the bundle folder with --bundle"],
     ["an empty process.args", () => ["create", "-b", bundle(config([])), "e2"], "config.json: process.args: must hold the command, at least one string"],
-    ["hooks cbox does not run", () => ["create", "-b", bundle(config(["true"], (c) => (c.hooks = { createContainer: [{ path: "/bin/true" }] }))), "e3"], "config.json: hooks.createContainer: cbox does not support hooks that run inside the container's namespaces yet; remove the field to run with cbox"],
+    ["a hook with a relative path", () => ["create", "-b", bundle(config(["true"], (c) => (c.hooks = { createContainer: [{ path: "true" }] }))), "e3"], "config.json: hooks.createContainer[0].path: must be an absolute path"],
     ["no mount namespace", () => ["create", "-b", bundle(config(["true"], (c) => (c.linux.namespaces = [{ type: "pid" }]))), "e11"], 'config.json: linux.namespaces: cbox needs a mount namespace of the container\'s own (add {"type": "mount"})'],
     ["an unknown namespace", () => ["create", "-b", bundle(config(["true"], (c) => c.linux.namespaces.push({ type: "time" }))), "e4"], 'config.json: linux.namespaces[5].type: cbox does not support the "time" namespace yet; remove the field to run with cbox'],
     ["an id with a slash", () => ["create", "-b", bundle(config(["true"])), "../e5"], 'container id "../e5": use letters, digits and _ . + - (not starting with one of those marks)'],

@@ -50,7 +50,6 @@ describe("config.json checks", () => {
   });
 
   test("what cbox cannot do is refused by name, never dropped", () => {
-    expect(refused((c) => (c.hooks = { startContainer: [{ path: "/bin/true" }] }))).toBe("config.json: hooks.startContainer: cbox does not support hooks that run inside the container's namespaces yet; remove the field to run with cbox");
     expect(refused((c) => c.linux.namespaces.push({ type: "network", path: "/run/netns/x" }, { type: "user" }))).toBe("config.json: linux.namespaces: cbox does not support joining a namespace by path together with a new user namespace yet; remove the field to run with cbox");
     expect(refused((c) => (c.linux.resources = { blockIO: { weight: 10 } }))).toBe("config.json: linux.resources.blockIO: cbox does not support blockIO limits yet; remove the field to run with cbox");
     expect(refused((c) => (c.linux.resources = { blockIO: { weight: 0, weightDevice: [] }, hugepageLimits: [] }))).toBe("accepted"); // docker's "not set"
@@ -162,6 +161,22 @@ describe("the runtime's plan", () => {
     expect(at("capset")).toBeLessThan(at("ready"));
     expect(ops[at("ready") + 1]).toEqual({ op: "write", strs: ["/proc/self/fd/9", "0"] });
     expect(names(ops).slice(-3)).toEqual(["noNewPrivs", "seccomp", "exec"]);
+  });
+
+  test("hooks the process runs: createContainer before pivot_root, startContainer between the fifo's open and its byte", () => {
+    const hookHost = { ...host, hookFiles: { statePath: "/state/hook-state.json", stateFd: 7, fifoFd: 8 } };
+    const c = config((c) => (c.hooks = { createContainer: [{ path: "/usr/bin/hook", args: ["hook", "a"], env: ["X=1"], timeout: 5 }], startContainer: [{ path: "/bin/sh" }] }));
+    const ops = buildRuntimePlan(c, hookHost);
+    expect(ops[0]).toEqual({ op: "openDup", ints: [0, 7], strs: ["/state/hook-state.json"] });
+    const created = ops.findIndex((o) => o.op === "hook");
+    expect(ops[created]).toEqual({ op: "hook", ints: [7, 2, 1, 5], strs: ["/usr/bin/hook", "hook", "a", "X=1"] });
+    expect(created).toBeLessThan(names(ops).indexOf("pivotRoot"));
+    const ready = names(ops).indexOf("ready");
+    expect(ops.slice(ready + 1, ready + 4)).toEqual([
+      { op: "openDup", ints: [1, 8], strs: ["/proc/self/fd/9"] },
+      { op: "hook", ints: [7, 1, 0, 0], strs: ["/bin/sh", "/bin/sh"] },
+      { op: "write", strs: ["/proc/self/fd/8", "0"] },
+    ]);
   });
 
   test("without noNewPrivileges the filter goes before the capabilities are dropped", () => {

@@ -112,6 +112,36 @@ static int find_exec(const char *path, const char *name) {
 }
 
 /*
+ * An OCI hook run in the container's namespaces: path with argv and envp (counts in ints[1],
+ * ints[2]), its stdin the file open at ints[0] (the container's state), read from its start; it
+ * must exit 0 within ints[3] seconds (0: no limit), else it is killed and the step fails (ECHILD).
+ */
+static int run_hook(struct op *o, char **argv, char **envp) {
+  int i, pid, status, waited = 0, stdin_fd = (int)o->ints[0], argc = (int)o->ints[1], envc = (int)o->ints[2], limit_ms = (int)o->ints[3] * 1000;
+  if (argc < 1 || 1 + argc + envc != (int)o->nstrs) { errno = EINVAL; return -1; }
+  for (i = 0; i < argc; i++) argv[i] = o->strs[1 + i];
+  argv[argc] = 0;
+  for (i = 0; i < envc; i++) envp[i] = o->strs[1 + argc + i];
+  envp[envc] = 0;
+  pid = (int)syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0); /* raw, as become_init: no atfork handlers */
+  if (pid < 0) return -1;
+  if (pid == 0) {
+    if (syscall(SYS_lseek, stdin_fd, 0, 0) < 0 || dup2(stdin_fd, 0) < 0) _exit(126);
+    execve(o->strs[0], argv, envp);
+    _exit(127);
+  }
+  for (;;) {
+    i = waitpid(pid, &status, limit_ms ? 1 /* WNOHANG */ : 0);
+    if (i == pid) break;
+    if (i < 0 && errno != EINTR) return -1;
+    if (limit_ms && (waited += 10) > limit_ms) { kill(pid, 9); waitpid(pid, &status, 0); errno = ETIMEDOUT; return -1; }
+    if (limit_ms) poll(0, 0, 10);
+  }
+  if (status != 0) { errno = ECHILD; return -1; }
+  return 0;
+}
+
+/*
  * --init: this process stays as PID 1, a minimal init; a forked child goes on with the plan and
  * becomes the command. The init forwards every catchable signal to it, reaps every zombie, and
  * exits with the command's status (128+N for a death by signal N) once the command is gone.

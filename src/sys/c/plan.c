@@ -93,6 +93,7 @@ static int run_op(struct op *o) {
   case OP_WRITE: return write_file(s[0], s[1]);
   case OP_PRCTL: return prctl((int)v[0], (unsigned long)v[1], (unsigned long)v[2], (unsigned long)v[3], 0);
   case OP_FIND_EXEC: return find_exec(s[0], s[1]);
+  case OP_HOOK: return run_hook(o, mem->argv, mem->envp);
   case OP_CHOWN: return lchown(s[0], (unsigned int)v[0], (unsigned int)v[1]);
   case OP_RLIMIT: {
     unsigned long long limit[2];
