@@ -59,22 +59,7 @@ export function createContainer(states: StateDir, opts: CreateOptions): { state:
     const cgroup = makeCgroup(new RuntimeCgroup(layout, cgroupRelativePath(config.linux?.cgroupsPath, id, opts.systemdCgroup), resources, devices), resources);
     if (cgroup) cleanup.push("remove the container's cgroup", () => cgroup.remove());
 
-    const fifo = states.fifo(id);
-    const made = makeDeviceNodes([{ path: fifo, mode: S_IFIFO | 0o622, major: 0, minor: 0 }]);
-    if (made) throw new CboxError(`cannot make ${fifo}: ${describeErrno(made.errno)}`);
-    const fifoFd = openSync(fifo, O_PATH | O_CLOEXEC);
-    parentFds.push(fifoFd);
-    const consoleFd = config.process!.terminal ? connectConsole(opts.consoleSocket!) : undefined;
-    if (consoleFd !== undefined) parentFds.push(consoleFd);
-    // A PID namespace is entered at clone: cbox's thread joins it for its next child (below).
-    const joined = joinOrder((config.linux?.namespaces ?? []).filter((ns) => ns.path && ns.type !== "pid")).map((ns) => {
-      const fd = openNamespace(ns.path!, ns.type);
-      parentFds.push(fd);
-      return { fd, type: namespaceFlag(ns.type) };
-    });
-
-    const hostCgroupFd = (config.mounts ?? []).some((m) => m.type === "cgroup" || m.type === "cgroup2") && !hasNamespace(config, "cgroup") ? reserveFd(parentFds) : undefined;
-    const hookFiles = config.hooks?.createContainer?.length || config.hooks?.startContainer?.length ? { statePath: `${states.dir(id)}/hook-state.json`, stateFd: reserveFd(parentFds), fifoFd: reserveFd(parentFds) } : undefined;
+    const fds = openForChild(states, id, config, opts, parentFds);
     const plan = buildRuntimePlan(config, {
       rootfs: bundle.rootfs,
       resolve: (path) => resolveInRoot(bundle.rootfs, path),
@@ -84,12 +69,8 @@ export function createContainer(states: StateDir, opts: CreateOptions): { state:
       cgroups: cgroupView(mountinfo, layout),
       canMknod: !inUserNamespace(),
       lastCap: hostLastCap(),
-      joined,
-      fifoFd,
-      consoleFd,
+      ...fds,
       selfEntry: cgroup?.selfEntry,
-      hostCgroupFd,
-      hookFiles,
       seccomp: seccompFilter(config),
       preserveFds: opts.preserveFds,
     });
@@ -101,21 +82,10 @@ export function createContainer(states: StateDir, opts: CreateOptions): { state:
     const maps = userMaps(config);
     if (maps) writeMaps(child.pid, maps);
 
-    const state: RuntimeState = {
-      id,
-      pid: child.pid,
-      pidStartTime: processStartTime(child.pid) ?? "",
-      bundle: bundle.dir,
-      rootfs: bundle.rootfs,
-      created: new Date().toISOString(),
-      annotations: config.annotations ?? {},
-      cgroupPaths: cgroup?.paths ?? [],
-      hooks: { poststart: config.hooks?.poststart, poststop: config.hooks?.poststop },
-      ownPidNamespace: hasNamespace(config, "pid") && !config.linux!.namespaces!.find((n) => n.type === "pid")!.path,
-    };
+    const state = newState(id, child.pid, bundle, cgroup?.paths ?? []);
     states.write(state);
     writeFileSync(`${states.dir(id)}/config.json`, JSON.stringify(config)); // for exec: the bundle may change
-    if (hookFiles) writeFileSync(hookFiles.statePath, JSON.stringify(specState(state, "created")));
+    if (fds.hookFiles) writeFileSync(fds.hookFiles.statePath, JSON.stringify(specState(state, "created")));
     // The namespaces exist and nothing of the container has run yet: the spec's moment for these.
     runHooks("prestart", config.hooks?.prestart, specState(state, "created"));
     runHooks("createRuntime", config.hooks?.createRuntime, specState(state, "created"));
@@ -129,6 +99,39 @@ export function createContainer(states: StateDir, opts: CreateOptions): { state:
   } finally {
     for (const fd of parentFds) closeSync(fd);
   }
+}
+
+/** What the child needs open (or a free number for) from the start; each fd goes into parentFds, closed once it is cloned. */
+function openForChild(states: StateDir, id: string, config: OciConfig, opts: CreateOptions, parentFds: number[]) {
+  const fifo = states.fifo(id);
+  const made = makeDeviceNodes([{ path: fifo, mode: S_IFIFO | 0o622, major: 0, minor: 0 }]);
+  if (made) throw new CboxError(`cannot make ${fifo}: ${describeErrno(made.errno)}`);
+  const keep = (fd: number) => (parentFds.push(fd), fd);
+  const fifoFd = keep(openSync(fifo, O_PATH | O_CLOEXEC));
+  const consoleFd = config.process!.terminal ? keep(connectConsole(opts.consoleSocket!)) : undefined;
+  // A PID namespace is entered at clone: cbox's thread joins it for its next child (inPidNamespace).
+  const joined = joinOrder((config.linux?.namespaces ?? []).filter((ns) => ns.path && ns.type !== "pid")).map((ns) => ({ fd: keep(openNamespace(ns.path!, ns.type)), type: namespaceFlag(ns.type) }));
+  const cgroupMount = (config.mounts ?? []).some((m) => m.type === "cgroup" || m.type === "cgroup2");
+  const hostCgroupFd = cgroupMount && !hasNamespace(config, "cgroup") ? reserveFd(parentFds) : undefined;
+  const insideHooks = config.hooks?.createContainer?.length || config.hooks?.startContainer?.length;
+  const hookFiles = insideHooks ? { statePath: `${states.dir(id)}/hook-state.json`, stateFd: reserveFd(parentFds), fifoFd: reserveFd(parentFds) } : undefined;
+  return { fifoFd, consoleFd, joined, hostCgroupFd, hookFiles };
+}
+
+function newState(id: string, pid: number, bundle: Bundle, cgroupPaths: string[]): RuntimeState {
+  const config = bundle.config;
+  return {
+    id,
+    pid,
+    pidStartTime: processStartTime(pid) ?? "",
+    bundle: bundle.dir,
+    rootfs: bundle.rootfs,
+    created: new Date().toISOString(),
+    annotations: config.annotations ?? {},
+    cgroupPaths,
+    hooks: { poststart: config.hooks?.poststart, poststop: config.hooks?.poststop },
+    ownPidNamespace: hasNamespace(config, "pid") && !config.linux!.namespaces!.find((n) => n.type === "pid")!.path,
+  };
 }
 
 /**
