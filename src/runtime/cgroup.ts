@@ -130,7 +130,7 @@ export class RuntimeCgroup {
   }
 
   private makeV2(dir: string, mount: string, made: string[]): void {
-    const wanted = ["cpu", "cpuset", "memory", "pids"];
+    const wanted = ["cpu", "cpuset", "io", "memory", "pids"];
     this.mkdirs(mount, dir, made, () => {}, (parent) => {
       const available = (this.fs.read(`${parent}/cgroup.controllers`) ?? "").split(/\s+/).filter((c) => wanted.includes(c));
       const on = (this.fs.read(`${parent}/cgroup.subtree_control`) ?? "").split(/\s+/);

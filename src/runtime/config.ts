@@ -75,7 +75,24 @@ export interface OciResources {
   memory?: { limit?: number; reservation?: number; swap?: number; kernel?: number; kernelTCP?: number; swappiness?: number; disableOOMKiller?: boolean };
   cpu?: { shares?: number; quota?: number; period?: number; realtimeRuntime?: number; realtimePeriod?: number; cpus?: string; mems?: string; idle?: number };
   pids?: { limit: number };
+  blockIO?: OciBlockIO;
   [other: string]: unknown;
+}
+
+export interface OciDeviceRate {
+  major: number;
+  minor: number;
+  rate: number;
+}
+
+export interface OciBlockIO {
+  weight?: number;
+  leafWeight?: number;
+  weightDevice?: { major: number; minor: number; weight?: number; leafWeight?: number }[];
+  throttleReadBpsDevice?: OciDeviceRate[];
+  throttleWriteBpsDevice?: OciDeviceRate[];
+  throttleReadIOPSDevice?: OciDeviceRate[];
+  throttleWriteIOPSDevice?: OciDeviceRate[];
 }
 
 export interface OciHooks {
@@ -241,7 +258,7 @@ function checkResources(r: OciResources | undefined): void {
     if (d.access && !/^[rwm]+$/.test(d.access)) throw field(`linux.resources.devices[${i}].access`, `${JSON.stringify(d.access)} is not made of r, w, m`);
   }
   if (r.cpu?.idle) throw unsupported("linux.resources.cpu.idle", "cpu.idle");
-  for (const key of ["blockIO", "hugepageLimits", "network", "rdma", "unified"]) {
+  for (const key of ["hugepageLimits", "network", "rdma", "unified"]) {
     if (isSet(r[key])) throw unsupported(`linux.resources.${key}`, `${key} limits`);
   }
 }

@@ -3,7 +3,7 @@
 import { CboxError } from "../errors.ts";
 import type { Setting } from "../linux/cgroups/limits.ts";
 import { sharesToWeight } from "../linux/cgroups/v2.ts";
-import type { OciResources } from "./config.ts";
+import type { OciBlockIO, OciResources } from "./config.ts";
 
 const MEMORY = "linux.resources.memory";
 const CPU = "linux.resources.cpu";
@@ -39,6 +39,48 @@ export function v1ResourceSettings(r: OciResources | undefined, controllers: str
     set("cpuset.mems", cpu.mems || undefined, `${CPU}.mems`);
   }
   if (has("pids") && r?.pids) set("pids.max", r.pids.limit > 0 ? r.pids.limit : "max", "linux.resources.pids.limit");
+  if (has("blkio") && r?.blockIO) out.push(...v1BlockIO(r.blockIO, hasFile));
+  return out;
+}
+
+const BLKIO = "linux.resources.blockIO";
+const THROTTLES = [
+  ["throttleReadBpsDevice", "read_bps_device", "rbps"],
+  ["throttleWriteBpsDevice", "write_bps_device", "wbps"],
+  ["throttleReadIOPSDevice", "read_iops_device", "riops"],
+  ["throttleWriteIOPSDevice", "write_iops_device", "wiops"],
+] as const;
+
+/** v1's blkio: weights (CFQ's blkio.weight or BFQ's blkio.bfq.weight, whichever this kernel has) and throttles. */
+function v1BlockIO(b: OciBlockIO, hasFile: (file: string) => boolean): Setting[] {
+  const out: Setting[] = [];
+  const weightFile = ["blkio.weight", "blkio.bfq.weight"].find(hasFile);
+  const needWeight = (field: string) => {
+    if (!weightFile) throw new CboxError(`config.json: ${BLKIO}.${field}: this kernel's blkio controller has no weights (no CFQ or BFQ scheduler); remove the field`);
+    return weightFile;
+  };
+  if (b.weight) out.push({ file: needWeight("weight"), value: String(b.weight), flag: `${BLKIO}.weight` });
+  if (b.leafWeight) {
+    if (!hasFile("blkio.leaf_weight")) throw new CboxError(`config.json: ${BLKIO}.leafWeight: this kernel's blkio controller has no leaf weights; remove the field`);
+    out.push({ file: "blkio.leaf_weight", value: String(b.leafWeight), flag: `${BLKIO}.leafWeight` });
+  }
+  for (const d of b.weightDevice ?? []) {
+    if (d.weight) out.push({ file: `${needWeight("weightDevice")}_device`, value: `${d.major}:${d.minor} ${d.weight}`, flag: `${BLKIO}.weightDevice` });
+  }
+  for (const [field, file] of THROTTLES) {
+    for (const d of b[field] ?? []) out.push({ file: `blkio.throttle.${file}`, value: `${d.major}:${d.minor} ${d.rate}`, flag: `${BLKIO}.${field}` });
+  }
+  return out;
+}
+
+/** v2's io controller: io.weight (blkio's 10..1000 onto 1..10000, as runc) and io.max. */
+function v2BlockIO(b: OciBlockIO): Setting[] {
+  const out: Setting[] = [];
+  if (b.weight) out.push({ file: "io.weight", value: `default ${1 + Math.floor(((b.weight - 10) * 9999) / 990)}`, flag: `${BLKIO}.weight` });
+  if (b.leafWeight || b.weightDevice?.some((d) => d.weight || d.leafWeight)) throw new CboxError(`config.json: ${BLKIO}: cgroup v2 has no leaf or per-device weights; remove leafWeight and weightDevice`);
+  for (const [field, , key] of THROTTLES) {
+    for (const d of b[field] ?? []) out.push({ file: "io.max", value: `${d.major}:${d.minor} ${key}=${d.rate}`, flag: `${BLKIO}.${field}` });
+  }
   return out;
 }
 
@@ -68,5 +110,6 @@ export function v2ResourceSettings(r: OciResources | undefined, hasFile: (file: 
     set("cpuset.mems", cpu.mems || undefined, `${CPU}.mems`);
   }
   if (r?.pids) set("pids.max", r.pids.limit > 0 ? r.pids.limit : "max", "linux.resources.pids.limit");
+  if (r?.blockIO) out.push(...v2BlockIO(r.blockIO));
   return out;
 }

@@ -150,6 +150,21 @@ describe.skipIf(!isRoot)("cbox-runtime: runc's command line", () => {
     expect(rt(["delete", "c4"]).code).toBe(0);
   });
 
+  test("blockIO throttles in the blkio (v1) or io (v2) controller", () => {
+    // the disk the root file system is on: a whole disk, as blk-throttle wants
+    const disk = readdirSync("/sys/block").find((name) => !/^(loop|ram|zram|nbd)/.test(name) && existsSync(`/sys/block/${name}/dev`))!;
+    const [major, minor] = readFileSync(`/sys/block/${disk}/dev`, "utf8").trim().split(":").map(Number);
+    const b = bundle(config(["true"], (c) => {
+      c.linux.cgroupsPath = "/cbox-runtime/throttled";
+      c.linux.resources.blockIO = { throttleReadBpsDevice: [{ major, minor, rate: 1048576 }] };
+    }));
+    expect(rtCreate(["-b", b, "io1"], join(fx.work, "io1.out"))).toMatchObject({ code: 0, stderr: "" });
+    const v1 = cgroupMounts().find((m) => existsSync(join(m, "cbox-runtime/throttled/blkio.throttle.read_bps_device")));
+    const file = v1 ? join(v1, "cbox-runtime/throttled/blkio.throttle.read_bps_device") : join(cgroupMounts().find((m) => existsSync(join(m, "cbox-runtime/throttled/io.max")))!, "cbox-runtime/throttled/io.max");
+    expect(readFileSync(file, "utf8")).toContain(v1 ? `${major}:${minor} 1048576` : `${major}:${minor} rbps=1048576`);
+    expect(rt(["delete", "io1"]).code).toBe(0);
+  });
+
   test("mounts, masked and read-only paths, a read-only root, user, umask, cwd, rlimits, sysctl, oom_score_adj", () => {
     const shared = join(fx.work, "shared");
     mkdirSync(shared, { recursive: true });

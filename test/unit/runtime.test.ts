@@ -51,8 +51,8 @@ describe("config.json checks", () => {
 
   test("what cbox cannot do is refused by name, never dropped", () => {
     expect(refused((c) => c.linux.namespaces.push({ type: "network", path: "/run/netns/x" }, { type: "user" }))).toBe("config.json: linux.namespaces: cbox does not support joining a namespace by path together with a new user namespace yet; remove the field to run with cbox");
-    expect(refused((c) => (c.linux.resources = { blockIO: { weight: 10 } }))).toBe("config.json: linux.resources.blockIO: cbox does not support blockIO limits yet; remove the field to run with cbox");
-    expect(refused((c) => (c.linux.resources = { blockIO: { weight: 0, weightDevice: [] }, hugepageLimits: [] }))).toBe("accepted"); // docker's "not set"
+    expect(refused((c) => (c.linux.resources = { hugepageLimits: [{ pageSize: "2MB", limit: 1 }] }))).toBe("config.json: linux.resources.hugepageLimits: cbox does not support hugepageLimits limits yet; remove the field to run with cbox");
+    expect(refused((c) => (c.linux.resources = { network: { classID: 0, priorities: [] }, hugepageLimits: [] }))).toBe("accepted"); // engines' "not set"
     expect(refused((c) => (c.domainname = "example"))).toBe("config.json: domainname: cbox does not support setting the NIS domain name yet; remove the field to run with cbox");
   });
 });
@@ -93,6 +93,17 @@ describe("cgroups of OCI containers", () => {
     expect(deviceAllowList([{ allow: false, access: "rwm" }, { allow: true, ...tun }, { allow: false, type: "c", major: 10, minor: 229, access: "rwm" }], defaults)).toEqual([...defaults, tun]);
     expect(deviceAllowList([{ allow: false, type: "c", major: 1, minor: 3, access: "w" }], defaults)).toEqual([defaults[0], { type: "c", major: 1, minor: 3, access: "rm" }]);
     expect(() => deviceAllowList([{ allow: true, access: "rwm" }, { allow: false, type: "c", major: 10, minor: 200 }], defaults)).toThrow('linux.resources.devices[1]: a deny rule after "allow all" is not supported yet');
+  });
+
+  test("blockIO: v1's weight file as this kernel has it, throttles per device; v2's io.weight and io.max", () => {
+    const b = { weight: 500, weightDevice: [{ major: 8, minor: 0, weight: 300 }], throttleReadBpsDevice: [{ major: 8, minor: 0, rate: 1048576 }], throttleWriteIOPSDevice: [{ major: 8, minor: 16, rate: 100 }] };
+    const files = (s: { file: string; value: string }[]) => s.map((x) => `${x.file}=${x.value}`);
+    const bfq = (f: string) => f.startsWith("blkio.bfq.") || f.startsWith("blkio.throttle.");
+    expect(files(v1ResourceSettings({ blockIO: b }, ["blkio"], bfq))).toEqual(["blkio.bfq.weight=500", "blkio.bfq.weight_device=8:0 300", "blkio.throttle.read_bps_device=8:0 1048576", "blkio.throttle.write_iops_device=8:16 100"]);
+    expect(() => v1ResourceSettings({ blockIO: { weight: 500 } }, ["blkio"], (f) => f.startsWith("blkio.throttle."))).toThrow("config.json: linux.resources.blockIO.weight: this kernel's blkio controller has no weights (no CFQ or BFQ scheduler); remove the field");
+    expect(files(v1ResourceSettings({ blockIO: { throttleReadBpsDevice: b.throttleReadBpsDevice } }, ["blkio"], () => false))).toEqual(["blkio.throttle.read_bps_device=8:0 1048576"]);
+    expect(files(v2ResourceSettings({ blockIO: { weight: 1000, throttleReadBpsDevice: b.throttleReadBpsDevice } }, () => true))).toEqual(["io.weight=default 10000", "io.max=8:0 rbps=1048576"]);
+    expect(() => v2ResourceSettings({ blockIO: { weightDevice: b.weightDevice } }, () => true)).toThrow("cgroup v2 has no leaf or per-device weights");
   });
 
   test("resources as control files, v1 by controller and v2, each naming its field", () => {

@@ -30,6 +30,7 @@ check "/sys/fs/cgroup inside: read-only cgroup2 rooted at the container's cgroup
 check "run -d, exec, logs and rm -f" detached_exec_logs_rm
 check "cbox runtime run: a bundle of the Alpine image, limits in cgroup v2, cgroup namespace 0::/" runtime_runs_a_bundle_on_cgroup2
 check "cbox runtime create, start, exec, pause, resume, update, delete on cgroup v2" runtime_lifecycle_on_cgroup2
+check "cbox runtime: blockIO's read throttle for vda is the container's io.max" runtime_block_io_on_cgroup2
 
 check "bridge: eth0 has a 10.88.x address and routes through 10.88.0.1" bridge_address
 check "-p 8080:80: the guest reaches busybox httpd in a container; after rm the port is free again" published_port

@@ -1,9 +1,10 @@
 # cbox as an OCI runtime (cbox runtime ...) on the server's cgroup v2 under systemd: a bundle
 # from the pulled Alpine image, limits written into cgroup v2, create/start/exec/pause/delete.
 
-# make_bundle DIR ARGS_JSON: a copy of the Alpine image's root and a config.json that runs ARGS_JSON.
+# make_bundle DIR ARGS_JSON [RESOURCES_JSON]: a copy of the Alpine image's root and a config.json
+# that runs ARGS_JSON (with memory and pids limits, unless other resources are given).
 make_bundle() {
-	local dir=$1 args=$2 id
+	local dir=$1 args=$2 resources=${3:-'{ "memory": { "limit": 33554432 }, "pids": { "limit": 20 }, "devices": [{ "allow": false, "access": "rwm" }] }'} id
 	id=$(cbox image inspect alpine | jq -r '.[0].Id') || fail "cbox image inspect alpine exited with $?"
 	rm -rf "$dir" && mkdir -p "$dir/rootfs" || fail "cannot make $dir"
 	cp -a "/var/lib/cbox/images/${id#sha256:}/rootfs/." "$dir/rootfs/" || fail "cannot copy the image's root from /var/lib/cbox/images/${id#sha256:}/rootfs"
@@ -22,7 +23,7 @@ make_bundle() {
   ],
   "linux": {
     "namespaces": [{ "type": "pid" }, { "type": "mount" }, { "type": "ipc" }, { "type": "uts" }, { "type": "network" }, { "type": "cgroup" }],
-    "resources": { "memory": { "limit": 33554432 }, "pids": { "limit": 20 }, "devices": [{ "allow": false, "access": "rwm" }] },
+    "resources": $resources,
     "maskedPaths": ["/proc/kcore"], "readonlyPaths": ["/proc/sys"]
   }
 }
@@ -57,4 +58,13 @@ runtime_lifecycle_on_cgroup2() {
 	cbox runtime delete --force life || fail "cbox runtime delete --force exited with $?"
 	[ ! -e "/proc/$pid" ] || retry 5 sh -c '! [ -e "/proc/$1" ]' sh "$pid" || fail "the container's process $pid still runs after delete"
 	[ ! -d /sys/fs/cgroup/cbox-runtime ] || fail "/sys/fs/cgroup/cbox-runtime is still there after its last container"
+}
+
+runtime_block_io_on_cgroup2() {
+	local dev out
+	dev=$(cat /sys/block/vda/dev) || fail "no /sys/block/vda/dev"
+	make_bundle /tmp/oci-io '["cat", "/sys/fs/cgroup/io.max"]' \
+		"{ \"blockIO\": { \"throttleReadBpsDevice\": [{ \"major\": ${dev%:*}, \"minor\": ${dev#*:}, \"rate\": 1048576 }] } }"
+	out=$(cbox runtime run --bundle /tmp/oci-io oci-io 2>&1) || fail "cbox runtime run exited with $?: $out"
+	expect_eq "io.max in the container's cgroup" "$out" "$dev rbps=1048576 wbps=max riops=max wiops=max"
 }
