@@ -236,9 +236,9 @@ function checkLinux(l: NonNullable<OciConfig["linux"]>): void {
   }
   const newUser = seen.has("user") && !l.namespaces!.find((n) => n.type === "user")!.path;
   const joined = (l.namespaces ?? []).filter((n) => n.path);
-  if (joined.some((n) => n.type === "user")) throw unsupported("linux.namespaces", "joining a user namespace by path");
   if (newUser && joined.length) throw unsupported("linux.namespaces", "joining a namespace by path together with a new user namespace");
-  if ((l.uidMappings?.length || l.gidMappings?.length) && !newUser) throw field("linux.uidMappings", "mappings need a new user namespace in linux.namespaces");
+  // With a user namespace joined by path, mappings describe that namespace (engines send them); its own apply.
+  if ((l.uidMappings?.length || l.gidMappings?.length) && !seen.has("user")) throw field("linux.uidMappings", "mappings need a user namespace in linux.namespaces");
   if (newUser && !(l.uidMappings?.length && l.gidMappings?.length)) throw field("linux.uidMappings", "a new user namespace needs uidMappings and gidMappings");
   for (const [i, d] of (l.devices ?? []).entries()) {
     if (!isAbsolute(d.path ?? "")) throw field(`linux.devices[${i}].path`, "must be an absolute path");

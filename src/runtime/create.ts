@@ -23,7 +23,7 @@ import { resolveInRoot } from "../container/target-path.ts";
 import { cgroupRelativePath, deviceAllowList, RuntimeCgroup } from "./cgroup.ts";
 import { hasLimits, loadBundle, type Bundle, type OciConfig, type OciNamespace, type OciResources } from "./config.ts";
 import { runHooks } from "./hooks.ts";
-import { buildRuntimePlan, hasNamespace, namespaceFlag, runtimeCloneFlags } from "./plan.ts";
+import { buildRuntimePlan, hasNamespace, joinsUserNamespace, namespaceFlag, runtimeCloneFlags } from "./plan.ts";
 import { checkId, inUserNamespace, specState, type RuntimeState, type StateDir } from "./state.ts";
 
 export interface CreateOptions {
@@ -91,8 +91,9 @@ export function createContainer(states: StateDir, opts: CreateOptions): { state:
     runHooks("createRuntime", config.hooks?.createRuntime, specState(state, "created"));
     const failure = child.release();
     if (failure) throw startFailure(plan, failure, bundle.rootfs);
-    if (opts.pidFile) writePidFile(opts.pidFile, child.pid);
-    return { state, child };
+    const container = forkedInto(child, state, states);
+    if (opts.pidFile) writePidFile(opts.pidFile, container.pid);
+    return { state: container, child };
   } catch (err) {
     for (const failure of cleanup.unwind()) writeSync(2, `cbox-runtime: cleanup: ${failure}\n`);
     throw err;
@@ -161,6 +162,11 @@ function checkCreatable(config: OciConfig, opts: CreateOptions): void {
     throw new CboxError("config.json: hostname: setting it needs a uts namespace of the container's own");
   }
   if (config.process.terminal && !opts.consoleSocket) throw new CboxError("config.json: process.terminal is true: pass --console-socket for the terminal's master");
+  if (joinsUserNamespace(config)) {
+    // The process goes on in a child of its own (forkReport), which nothing of cbox's waits for.
+    if (opts.forward) throw new CboxError("run: a container in a user namespace joined by path is not cbox's child, so run cannot wait for it; use create and start, or run --detach");
+    if (config.hooks?.prestart?.length || config.hooks?.createRuntime?.length) throw new CboxError("config.json: hooks.prestart: with a user namespace joined by path the container's namespaces are made after these hooks would run; cbox does not support that yet");
+  }
   if (!config.process.terminal && opts.consoleSocket) throw new CboxError("--console-socket: process.terminal is false in config.json; a console socket needs a terminal");
 }
 
@@ -194,9 +200,10 @@ function inPidNamespace<T>(path: string, clone: () => T): T {
   }
 }
 
-/** The order setns needs: the mount namespace last (joining it moves the root). */
+/** The order setns needs: the user namespace first (it gives the rights the others ask for), the mount namespace last (joining it moves the root). */
 function joinOrder(namespaces: OciNamespace[]): OciNamespace[] {
-  return [...namespaces.filter((ns) => ns.type !== "mount"), ...namespaces.filter((ns) => ns.type === "mount")];
+  const rank = (ns: OciNamespace) => (ns.type === "user" ? 0 : ns.type === "mount" ? 2 : 1);
+  return [...namespaces].sort((a, b) => rank(a) - rank(b));
 }
 
 /** An fd number held free for the child (it puts its own file there), closed here once it is cloned. */
@@ -204,6 +211,19 @@ function reserveFd(parentFds: number[]): number {
   const fd = openSync("/dev/null", "r");
   parentFds.push(fd);
   return fd;
+}
+
+/**
+ * In a joined user namespace the process forked into its new PID namespace (forkReport): the
+ * container is that child, left to whoever reaps orphans (an engine's shim, a subreaper); the
+ * process cbox cloned has ended and is reaped here.
+ */
+function forkedInto(child: HeldChild, state: RuntimeState, states: StateDir): RuntimeState {
+  if (child.forkedPid === undefined) return state;
+  child.wait();
+  const moved = { ...state, pid: child.forkedPid, pidStartTime: processStartTime(child.forkedPid) ?? "" };
+  states.write(moved);
+  return moved;
 }
 
 /** A relative bind source is relative to the bundle. */

@@ -101,6 +101,7 @@ async function run(global: Flags, rest: string[], log: Logger): Promise<number> 
         forward: command === "run" && !detach ? { signals: FORWARDED, stopSignals: [], stopTimeout: 0 } : undefined,
       });
       if (command === "create") return 0;
+
       const { startContainer, deleteContainer } = await lifecycle();
       startContainer(states, state.id, log.warn);
       if (detach) return 0;

@@ -57,11 +57,24 @@ const NAMESPACE_FLAGS: Record<string, number> = {
   uts: CloneFlag.newuts, user: CloneFlag.newuser, cgroup: CloneFlag.newcgroup,
 };
 
-/** The clone flags: every namespace asked for without a path, except cgroup (unshared once in its cgroup). */
+/**
+ * The clone flags: every namespace asked for without a path, except cgroup (unshared once in its
+ * cgroup). None when a user namespace is joined by path: the new ones must belong to it, so the
+ * process makes them after joining it (newNamespaceFlags).
+ */
 export function runtimeCloneFlags(config: OciConfig): number {
+  return joinsUserNamespace(config) ? 0 : newNamespaceFlags(config);
+}
+
+/** The namespaces asked for without a path, cgroup aside. */
+function newNamespaceFlags(config: OciConfig): number {
   return (config.linux?.namespaces ?? [])
     .filter((ns) => !ns.path && ns.type !== "cgroup")
     .reduce((flags, ns) => flags | NAMESPACE_FLAGS[ns.type]!, 0);
+}
+
+export function joinsUserNamespace(config: OciConfig): boolean {
+  return (config.linux?.namespaces ?? []).some((ns) => ns.type === "user" && !!ns.path);
 }
 
 export function namespaceFlag(type: string): number {
@@ -129,6 +142,8 @@ export function buildRuntimePlan(config: OciConfig, host: RuntimeHost): Op[] {
   const root = host.rootfs;
   const proc = config.process!;
   const newUser = runtimeCloneFlags(config) & CloneFlag.newuser;
+  const joinsUser = joinsUserNamespace(config);
+  const newCgroup = (config.linux?.namespaces ?? []).some((ns) => ns.type === "cgroup" && !ns.path);
   const ownDev = !(config.mounts ?? []).some((m) => m.destination === "/dev" && isBind(m));
   const hooks = host.hookFiles;
   return [
@@ -136,14 +151,18 @@ export function buildRuntimePlan(config: OciConfig, host: RuntimeHost): Op[] {
     // Into its cgroup first, while /sys/fs/cgroup is the host's (a joined mount namespace may lack it).
     ...(host.selfEntry ?? []).map((file): Op => ({ op: "write", strs: [file, "0"] })),
     ...host.joined.map((ns): Op => ({ op: "setns", ints: [ns.fd, ns.type] })),
-    ...(hasNamespace(config, "cgroup") ? [{ op: "unshare", ints: [CloneFlag.newcgroup] } satisfies Op] : []),
-    // A new user namespace's process keeps unmapped host ids until it takes root's inside.
-    ...(newUser ? [{ op: "setgid", ints: [0] } satisfies Op, { op: "setuid", ints: [0] } satisfies Op] : []),
+    // In a joined user namespace the new namespaces are made now, owned by it; a new PID
+    // namespace takes in only children, so the plan goes on in one (its pid reported).
+    ...(joinsUser ? [{ op: "unshare", ints: [newNamespaceFlags(config)] } satisfies Op] : []),
+    ...(newCgroup ? [{ op: "unshare", ints: [CloneFlag.newcgroup] } satisfies Op] : []),
+    // A user namespace's process keeps unmapped host ids until it takes root's inside.
+    ...(newUser || joinsUser ? [{ op: "setgid", ints: [0] } satisfies Op, { op: "setuid", ints: [0] } satisfies Op] : []),
+    ...(joinsUser ? [{ op: "forkReport" } satisfies Op] : []),
     { op: "umask", ints: [0] },
     mount("", "/", "", rootPropagation(config.linux?.rootfsPropagation)),
     mount(root, root, "", MountFlag.bind | MountFlag.rec),
     ...(config.mounts ?? []).flatMap((m) => mountOps(m, host)),
-    ...(ownDev ? devices(config, host, host.canMknod && !newUser) : []),
+    ...(ownDev ? devices(config, host, host.canMknod && !newUser && !joinsUser) : []),
     ...(config.hostname !== undefined && hasNamespace(config, "uts") ? [{ op: "sethostname", strs: [config.hostname] } satisfies Op] : []),
     ...hookOps(config.hooks?.createContainer, hooks?.stateFd),
     pivotRootInPlace(root),

@@ -46,6 +46,8 @@ export const OpCode = {
   findExec: 40,
   /** Runs an OCI hook in the container's namespaces, its stdin a file open at an fd; it must exit 0. */
   hook: 41,
+  /** Forks: the child goes on with the plan, this process reports its pid to the parent and ends. */
+  forkReport: 42,
 } as const;
 
 export type OpName = keyof typeof OpCode;

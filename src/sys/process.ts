@@ -15,10 +15,15 @@ export class SpawnError extends Error {
   }
 }
 
+/** The index a forkReport op's message carries instead of a failed op's. */
+const FORKED = -2;
+
 /** A child waiting to run its plan: what both kinds of start share. */
 abstract class Held {
   protected releaseFd: number;
   protected errorFd: number;
+  /** The process the plan went on in after a forkReport op (this one then ended). */
+  forkedPid: number | undefined;
 
   constructor(
     readonly pid: number,
@@ -38,15 +43,22 @@ abstract class Held {
     }
     this.closeRelease();
     const msg = Buffer.alloc(8);
-    let got = 0;
-    while (got < 8) {
-      const n = readSync(this.errorFd, msg, got, 8 - got, null);
-      if (n === 0) break;
-      got += n;
+    for (;;) {
+      let got = 0;
+      while (got < 8) {
+        const n = readSync(this.errorFd, msg, got, 8 - got, null);
+        if (n === 0) break;
+        got += n;
+      }
+      const index = msg.readInt32LE(0);
+      if (got === 8 && index === FORKED) {
+        this.forkedPid = msg.readInt32LE(4);
+        continue;
+      }
+      closeSync(this.errorFd);
+      this.errorFd = -1;
+      return got === 8 ? { index, errno: msg.readInt32LE(4) } : null;
     }
-    closeSync(this.errorFd);
-    this.errorFd = -1;
-    return got === 8 ? { index: msg.readInt32LE(0), errno: msg.readInt32LE(4) } : null;
   }
 
   protected closeFds(): void {

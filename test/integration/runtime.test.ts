@@ -211,6 +211,40 @@ describe.skipIf(!isRoot)("cbox-runtime: runc's command line", () => {
     expect(res.stdout.split(/\s+/).filter(Boolean)).toEqual(["0", "0", "200000", "65536", "0", "200000", "65536"]);
   });
 
+  test("a user namespace joined by path (a Kubernetes pod's): new namespaces owned by it, the container PID 1 of its own", async () => {
+    chmodSync(fx.work, 0o755); // root of the namespace (host uid 200000) must reach the rootfs
+    const maps = (c: any) => {
+      c.linux.uidMappings = [{ containerID: 0, hostID: 200000, size: 65536 }];
+      c.linux.gidMappings = [{ containerID: 0, hostID: 200000, size: 65536 }];
+    };
+    const sandbox = bundle(config(["sleep", "60"], (c) => (c.linux.namespaces.push({ type: "user" }), maps(c))));
+    const sandboxPid = join(fx.work, "sandbox.pid");
+    expect(rtCreate(["-b", sandbox, "--pid-file", sandboxPid, "sandbox"], join(fx.work, "sandbox.out")).code).toBe(0);
+    expect(rt(["start", "sandbox"]).code).toBe(0);
+    const spid = Number(readFileSync(sandboxPid, "utf8"));
+    const out = join(fx.work, "member.out");
+    const member = bundle(config(["sh", "-c", "cat /proc/self/uid_map; readlink /proc/self/ns/net; echo $$; sleep 60"], (c) => {
+      const byPath: Record<string, string> = { user: `/proc/${spid}/ns/user`, network: `/proc/${spid}/ns/net` };
+      c.linux.namespaces = [...c.linux.namespaces.map((ns: any) => (byPath[ns.type] ? { type: ns.type, path: byPath[ns.type] } : ns)), { type: "user", path: byPath.user }];
+      maps(c);
+    }));
+    expect(rt(["run", "-b", member, "member-fg"])).toMatchObject({ code: 125, stderr: "cbox-runtime: run: a container in a user namespace joined by path is not cbox's child, so run cannot wait for it; use create and start, or run --detach\n" });
+    const memberPid = join(fx.work, "member.pid");
+    expect(rtCreate(["-b", member, "--pid-file", memberPid, "member"], out)).toMatchObject({ code: 0, stderr: "" });
+    expect(rt(["start", "member"]).code).toBe(0);
+    await waitFor(() => readFileSync(out, "utf8").split("\n").length >= 4);
+    const [uidMap, net, pid] = readFileSync(out, "utf8").split("\n");
+    expect(uidMap!.trim().split(/\s+/)).toEqual(["0", "200000", "65536"]);
+    expect(net).toBe(readlinkOf(`/proc/${spid}/ns/net`));
+    expect(pid).toBe("1");
+    const mpid = Number(readFileSync(memberPid, "utf8"));
+    expect(JSON.parse(rt(["state", "member"]).stdout)).toMatchObject({ status: "running", pid: mpid });
+    expect(readlinkOf(`/proc/${mpid}/ns/user`)).toBe(readlinkOf(`/proc/${spid}/ns/user`));
+    expect(readlinkOf(`/proc/${mpid}/ns/mnt`)).not.toBe(readlinkOf(`/proc/${spid}/ns/mnt`));
+    expect(rt(["delete", "--force", "member"]).code).toBe(0);
+    expect(rt(["delete", "--force", "sandbox"]).code).toBe(0);
+  });
+
   test("seccomp in the runtime spec's format: a denied call fails with the errno asked for", () => {
     const b = bundle(config(["sh", "-c", "mkdir /tmp/d 2>&1; echo done"], (c) => {
       c.linux.seccomp = { defaultAction: "SCMP_ACT_ALLOW", syscalls: [{ names: ["mkdir", "mkdirat"], action: "SCMP_ACT_ERRNO", errnoRet: 1 }] };

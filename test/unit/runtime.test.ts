@@ -190,6 +190,21 @@ describe("the runtime's plan", () => {
     ]);
   });
 
+  test("a user namespace joined by path: nothing new at clone; after the joins, the new namespaces, root's ids, then the fork into the new PID namespace", () => {
+    const c = config((c) => c.linux.namespaces.push({ type: "user", path: "/proc/9/ns/user" }, { type: "network", path: "/proc/9/ns/net" }, { type: "cgroup" }));
+    expect(runtimeCloneFlags(c)).toBe(0);
+    const ops = buildRuntimePlan(c, { ...host, selfEntry: [], joined: [{ fd: 20, type: CloneFlag.newuser }, { fd: 21, type: CloneFlag.newnet }] });
+    expect(ops.slice(0, 7)).toEqual([
+      { op: "setns", ints: [20, CloneFlag.newuser] },
+      { op: "setns", ints: [21, CloneFlag.newnet] },
+      { op: "unshare", ints: [CloneFlag.newpid | CloneFlag.newns] },
+      { op: "unshare", ints: [CloneFlag.newcgroup] },
+      { op: "setgid", ints: [0] },
+      { op: "setuid", ints: [0] },
+      { op: "forkReport" },
+    ]);
+  });
+
   test("without noNewPrivileges the filter goes before the capabilities are dropped", () => {
     const ops = names(plan(config()));
     expect(ops.indexOf("seccomp")).toBeLessThan(ops.indexOf("dropBounding"));

@@ -118,6 +118,19 @@ static void report(int fd, int index, int err) {
   _exit(125);
 }
 
+/*
+ * The plan goes on in a child (the first process of a PID namespace unshared before); this
+ * process tells the parent that child's pid on the error pipe (index -2) and ends.
+ */
+static void fork_and_report(int error_w, int index) {
+  int msg[2], pid = (int)syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0); /* raw: no atfork handlers */
+  if (pid < 0) report(error_w, index, errno);
+  if (pid == 0) return;
+  msg[0] = -2; msg[1] = pid;
+  write(error_w, msg, sizeof msg);
+  _exit(0);
+}
+
 /* Start clean: Bun's signal dispositions and mask must not leak into the container or the monitor. */
 static void reset_signals(void) {
   unsigned long long mask[16];
@@ -144,6 +157,7 @@ static int child_main(void *arg) {
     if (!n) report(sp->error_w, index, EINVAL);
     /* The parent stops waiting here: what follows may wait on others (an OCI container's start). */
     if (o->code == OP_READY) { close(sp->error_w); sp->error_w = -1; }
+    else if (o->code == OP_FORK_REPORT) fork_and_report(sp->error_w, index);
     else if (run_op(o) < 0) report(sp->error_w, index, errno);
     off += n;
     index++;
