@@ -233,10 +233,10 @@ export function pivotRootInPlace(root: string): Op {
   return { op: "pivotRoot", strs: [root, "."] };
 }
 
-/** mkdir of every component of an absolute path, each allowed to exist already. */
-export function mkdirAll(path: string): Op[] {
+/** mkdir of every component of an absolute path (under root, a host folder, when given), each allowed to exist already. */
+export function mkdirAll(path: string, root = ""): Op[] {
   const parts = path.split("/").filter(Boolean);
-  return parts.map((_, i) => mkdir("/" + parts.slice(0, i + 1).join("/")));
+  return parts.map((_, i) => mkdir(`${root}/${parts.slice(0, i + 1).join("/")}`));
 }
 
 export interface VolumeMount {

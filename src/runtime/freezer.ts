@@ -2,12 +2,13 @@
 import { CboxError } from "../errors.ts";
 import type { CgroupLayout } from "../linux/cgroups/detect.ts";
 import { cgroupfs, type CgroupFs } from "../linux/cgroups/fs.ts";
+import { sleepMs } from "../sys/sleep.ts";
 
 /** Freezes (or thaws) every process in the container: v1's freezer, v2's cgroup.freeze. Waits until done. */
 export function setFrozen(layout: CgroupLayout, paths: string[], frozen: boolean, fs: CgroupFs = cgroupfs): void {
   const [file, value, done] = frozenFiles(layout, paths, frozen);
   fs.write(file, value);
-  for (let i = 0; i < 1000 && !done(); i++) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1);
+  for (let i = 0; i < 1000 && !done(); i++) sleepMs(1);
   if (!done()) throw new CboxError(`the container's processes did not ${frozen ? "freeze" : "thaw"} within a second`);
 }
 

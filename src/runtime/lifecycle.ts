@@ -1,22 +1,17 @@
 // start, kill, delete: a created container is released, signalled, and removed with what it had.
-import { closeSync, constants, openSync, readFileSync, readSync, unlinkSync } from "node:fs";
+import { closeSync, constants, openSync, readSync, unlinkSync } from "node:fs";
 import { CboxError } from "../errors.ts";
 import { isSameProcess } from "../linux/proc.ts";
-import { cgroupfs } from "../linux/cgroups/fs.ts";
 import { signalNumber } from "../linux/signals.ts";
-import { parseLayout, type CgroupLayout } from "../linux/cgroups/detect.ts";
 import { removeRuntimeCgroup, updateResources } from "./cgroup.ts";
 import { setFrozen } from "./freezer.ts";
 import type { OciResources } from "./config.ts";
 import { runHooksWarning } from "./hooks.ts";
-import { specState, type RuntimeState, type StateDir } from "./state.ts";
+import { sleepMs } from "../sys/sleep.ts";
+import { containerPids, specState, type StateDir } from "./state.ts";
 
 const SIGKILL = 9;
 const O_CLOEXEC = 0o2000000;
-
-function sleepMs(ms: number): void {
-  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
-}
 
 /** Lets a created container's process go on to its program (it waits on the exec fifo). */
 export function startContainer(states: StateDir, id: string, warn: (msg: string) => void): void {
@@ -57,7 +52,7 @@ export function killContainer(states: StateDir, id: string, signal: number, all:
   const status = states.status(state);
   if (status === "stopped" && !all) throw new CboxError(`container ${id} is not running`);
   if (all) {
-    for (const pid of cgroupPids(state)) sendSignal(pid, signal);
+    for (const pid of containerPids(state)) sendSignal(pid, signal);
     return;
   }
   sendSignal(state.pid, signal);
@@ -74,18 +69,13 @@ export function deleteContainer(states: StateDir, id: string, force: boolean, wa
   if (status === "running" && !force) throw new CboxError(`container ${id} is running: stop it first, or delete --force`);
   if (status !== "stopped") {
     sendSignal(state.pid, SIGKILL);
-    if (status === "paused") setFrozen(hostLayout(), state.cgroupPaths, false); // a frozen process cannot die
-    if (state.ownPidNamespace || force) for (const pid of cgroupPids(state)) sendSignal(pid, SIGKILL);
+    if (status === "paused") setFrozen(states.hostLayout(), state.cgroupPaths, false); // a frozen process cannot die
+    if (state.ownPidNamespace || force) for (const pid of containerPids(state)) sendSignal(pid, SIGKILL);
     for (let i = 0; i < 1000 && isSameProcess(state.pid, state.pidStartTime); i++) sleepMs(5);
   }
   removeRuntimeCgroup(state.cgroupPaths);
   runHooksWarning("poststop", state.hooks.poststop, specState(state, "stopped"), warn);
   states.remove(id);
-}
-
-function cgroupPids(state: RuntimeState): number[] {
-  const text = state.cgroupPaths.length ? cgroupfs.read(`${state.cgroupPaths[0]}/cgroup.procs`) : undefined;
-  return (text ?? "").split("\n").filter(Boolean).map(Number);
 }
 
 function sendSignal(pid: number, signal: number): void {
@@ -96,23 +86,18 @@ function sendSignal(pid: number, signal: number): void {
   }
 }
 
-
 /** pause (freeze) or resume (thaw) a running container's processes. */
 export function pauseContainer(states: StateDir, id: string, pause: boolean): void {
   const state = states.load(id);
   const status = states.status(state);
   if (pause && status !== "running") throw new CboxError(`container ${id} is ${status}: only a running container can be paused`);
   if (!pause && status !== "paused") throw new CboxError(`container ${id} is ${status}: only a paused container can be resumed`);
-  setFrozen(hostLayout(), state.cgroupPaths, pause);
+  setFrozen(states.hostLayout(), state.cgroupPaths, pause);
 }
 
 /** New limits for a container that runs (or waits to start). */
 export function updateContainer(states: StateDir, id: string, resources: OciResources): void {
   const state = states.load(id);
   if (states.status(state) === "stopped") throw new CboxError(`container ${id} is not running`);
-  updateResources(hostLayout(), state.cgroupPaths, resources);
-}
-
-function hostLayout(): CgroupLayout {
-  return parseLayout(readFileSync("/proc/self/mountinfo", "utf8"));
+  updateResources(states.hostLayout(), state.cgroupPaths, resources);
 }

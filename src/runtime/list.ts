@@ -1,8 +1,7 @@
 // list and ps: the runtime's containers, and the processes of one.
 import { CboxError } from "../errors.ts";
 import { table } from "../cli/output.ts";
-import { cgroupfs } from "../linux/cgroups/fs.ts";
-import { specState, type StateDir } from "./state.ts";
+import { containerPids, specState, type StateDir } from "./state.ts";
 
 export function listContainers(states: StateDir, format: string, quiet: boolean): string {
   const all = states.ids().flatMap((id) => {
@@ -19,8 +18,7 @@ export function listContainers(states: StateDir, format: string, quiet: boolean)
 export function psContainer(states: StateDir, id: string, format: string, psArgs: string[]): string {
   const state = states.load(id);
   if (states.status(state) === "stopped") throw new CboxError(`container ${id} is not running`);
-  const text = state.cgroupPaths.length ? cgroupfs.read(`${state.cgroupPaths[0]}/cgroup.procs`) : undefined;
-  const pids = (text ?? "").split("\n").filter(Boolean).map(Number);
+  const pids = containerPids(state);
   if (format === "json") return `${JSON.stringify(pids)}\n`;
   if (format !== "table") throw new CboxError(`--format ${format}: use table or json`);
   const res = Bun.spawnSync(["ps", ...(psArgs.length ? psArgs : ["-f"]), "-p", pids.join(",") || "0"], { stdout: "pipe", stderr: "pipe" });

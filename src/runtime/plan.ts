@@ -2,7 +2,7 @@
 // host facts (what exists on disk, fds) are gathered by the caller.
 import type { CgroupView } from "../linux/cgroups/mount-plan.ts";
 import { CAPABILITY_NAMES, capabilityMask } from "../linux/capabilities.ts";
-import { attachVolume, cgroupFilesystem, cloneVolume, maskPaths, mkdir, mount, MountFlag, pivotRootInPlace, readOnlyPaths, readOnlyRoot, type KernelPath } from "../linux/mounts.ts";
+import { attachVolume, cgroupFilesystem, cloneVolume, maskPaths, mkdirAll, mount, MountFlag, pivotRootInPlace, readOnlyPaths, readOnlyRoot, type KernelPath } from "../linux/mounts.ts";
 import { CloneFlag } from "../linux/namespaces.ts";
 import type { Op } from "../sys/ops.ts";
 import { DEFAULT_PATH } from "../container/default-path.ts";
@@ -262,10 +262,10 @@ function mountOps(m: OciMount, host: RuntimeHost): Op[] {
       const tree = { source: "/sys/fs/cgroup", target, readonly: !writable, isFile: false };
       return [cloneVolume(tree, host.hostCgroupFd), ...attachVolume(tree, host.hostCgroupFd)];
     }
-    return [...mkdirs(host.rootfs, dir), ...cgroupFilesystemAt(host.rootfs, dir, host.cgroups, writable)];
+    return [...mkdirAll(dir, host.rootfs), ...cgroupFilesystemAt(host.rootfs, dir, host.cgroups, writable)];
   }
   const source = bind ? host.source(m.source!) : "";
-  const made = bind && host.isFile(source) ? [...mkdirs(host.rootfs, parentOf(host.resolve(m.destination))), { op: "touch", ints: [0o644], strs: [target] } satisfies Op] : mkdirs(host.rootfs, host.resolve(m.destination));
+  const made = bind && host.isFile(source) ? [...mkdirAll(parentOf(host.resolve(m.destination)), host.rootfs), { op: "touch", ints: [0o644], strs: [target] } satisfies Op] : mkdirAll(host.resolve(m.destination), host.rootfs);
   const ops: Op[] = [...made];
   if (bind) {
     ops.push(mount(source, target, "", flags & (MountFlag.bind | MountFlag.rec) || MountFlag.bind));
@@ -292,12 +292,6 @@ function parentOf(path: string): string {
   return path.slice(0, path.lastIndexOf("/")) || "/";
 }
 
-/** mkdir of each component of path (inside root), each allowed to exist. */
-function mkdirs(root: string, path: string): Op[] {
-  const parts = path.split("/").filter(Boolean);
-  return parts.map((_, i) => mkdir(`${root}/${parts.slice(0, i + 1).join("/")}`));
-}
-
 /** The default nodes, then the config's; made with mknod, or bound from the host's in a user namespace. */
 function devices(config: OciConfig, host: RuntimeHost, canMknod: boolean): Op[] {
   const root = host.rootfs;
@@ -305,7 +299,7 @@ function devices(config: OciConfig, host: RuntimeHost, canMknod: boolean): Op[] 
   const ops: Op[] = [];
   for (const d of wanted) {
     const path = `${root}${host.resolve(d.path)}`;
-    ops.push(...mkdirs(root, parentOf(host.resolve(d.path))));
+    ops.push(...mkdirAll(parentOf(host.resolve(d.path)), root));
     if (canMknod) {
       const kind = d.type === "b" ? S_IFBLK : d.type === "p" ? S_IFIFO : S_IFCHR;
       ops.push({ op: "mknod", ints: [kind | (d.fileMode ?? 0o666), d.major ?? 0, d.minor ?? 0], strs: [path] });
@@ -328,8 +322,7 @@ function devices(config: OciConfig, host: RuntimeHost, canMknod: boolean): Op[] 
 
 /** runc makes a missing working directory; so does cbox. */
 function cwdOps(cwd: string): Op[] {
-  const parts = cwd.split("/").filter(Boolean);
-  return [...parts.map((_, i) => mkdir(`/${parts.slice(0, i + 1).join("/")}`)), { op: "chdir", strs: [cwd] }];
+  return [...mkdirAll(cwd), { op: "chdir", strs: [cwd] }];
 }
 
 /** A terminal: a new session with a pty whose master goes over the console socket. Otherwise the runtime's stdio, as it is. */

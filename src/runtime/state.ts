@@ -4,7 +4,8 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, w
 import { join } from "node:path";
 import { CboxError } from "../errors.ts";
 import { isSameProcess } from "../linux/proc.ts";
-import { parseLayout } from "../linux/cgroups/detect.ts";
+import { parseLayout, type CgroupLayout } from "../linux/cgroups/detect.ts";
+import { cgroupfs } from "../linux/cgroups/fs.ts";
 import { isFrozen } from "./freezer.ts";
 import type { OciHooks } from "./config.ts";
 
@@ -26,7 +27,7 @@ export interface RuntimeState {
   ownPidNamespace: boolean;
 }
 
-export type Status = "creating" | "created" | "running" | "paused" | "stopped";
+export type Status = "created" | "running" | "paused" | "stopped";
 
 const ID = /^[A-Za-z0-9][A-Za-z0-9_.+-]{0,1023}$/;
 
@@ -37,7 +38,15 @@ export function checkId(id: string | undefined): string {
 }
 
 export class StateDir {
+  private layout: CgroupLayout | undefined;
+
   constructor(readonly root: string) {}
+
+  /** The host's cgroup layout, read once per command (status asks it for every container). */
+  hostLayout(): CgroupLayout {
+    this.layout ??= parseLayout(readFileSync("/proc/self/mountinfo", "utf8"));
+    return this.layout;
+  }
 
   dir(id: string): string {
     return join(this.root, id);
@@ -83,7 +92,7 @@ export class StateDir {
   status(state: RuntimeState): Status {
     if (!isSameProcess(state.pid, state.pidStartTime)) return "stopped";
     if (existsSync(this.fifo(state.id))) return "created";
-    return state.cgroupPaths.length && isFrozen(parseLayout(readFileSync("/proc/self/mountinfo", "utf8")), state.cgroupPaths) ? "paused" : "running";
+    return state.cgroupPaths.length && isFrozen(this.hostLayout(), state.cgroupPaths) ? "paused" : "running";
   }
 
   ids(): string[] {
@@ -97,6 +106,12 @@ export class StateDir {
   remove(id: string): void {
     rmSync(this.dir(id), { recursive: true, force: true });
   }
+}
+
+/** The pids in the container's cgroup (its own, not those of cgroups below it). */
+export function containerPids(state: RuntimeState): number[] {
+  const text = state.cgroupPaths.length ? cgroupfs.read(`${state.cgroupPaths[0]}/cgroup.procs`) : undefined;
+  return (text ?? "").split("\n").filter(Boolean).map(Number);
 }
 
 /** The runtime spec's state document, with runc's extra fields (engines read rootfs and created). */

@@ -1,6 +1,7 @@
 // What run needs of a container's cgroup, whatever the version: one interface, two drivers.
 import { dirname } from "node:path";
 import type { CgroupFs } from "./fs.ts";
+import { sleepMs } from "../../sys/sleep.ts";
 
 export interface ContainerCgroup {
   /** Its folders (one per hierarchy on v1), kept in the container's state so that a later cbox can remove them. */
@@ -68,10 +69,6 @@ export class CgroupWriteError extends Error {
 }
 
 const SIGKILL = 9;
-
-function sleepMs(ms: number): void {
-  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
-}
 
 /**
  * Removes container cgroups, deepest first, then their `cbox` parent when it is empty. A cgroup
