@@ -11,7 +11,25 @@ export interface EtcNetwork {
   nameservers?: string[];
   /** --network host: the host's /etc/hosts and /etc/resolv.conf as they are. */
   hostFiles?: boolean;
+  /** The host as the container reaches it: what --add-host NAME:host-gateway names. */
+  gateway?: string;
 }
+
+/** --add-host and the --dns flags: what the user adds to the files. */
+export interface EtcExtras {
+  /** NAME and IP (or "host-gateway"), a hosts line each. */
+  hosts?: { name: string; ip: string }[];
+  dns?: DnsOptions;
+}
+
+/** --dns, --dns-search, --dns-option: each, when given, replaces what the host's file says. */
+export interface DnsOptions {
+  servers?: string[];
+  search?: string[];
+  options?: string[];
+}
+
+export const HOST_GATEWAY = "host-gateway";
 
 /** The host's resolver files as text; systemd is undefined when /run/systemd/resolve/resolv.conf does not exist. */
 export interface HostResolv {
@@ -107,7 +125,19 @@ export function containerResolvConf(host: HostResolv, nameserverOverride?: strin
 }
 
 /** The files for a container; network undefined (or with nothing set) is --network none. */
-export function etcFiles(hostname: string, network: EtcNetwork | undefined, name: string | undefined, host: { hosts?: string; resolv: HostResolv }): EtcFiles {
+export function etcFiles(hostname: string, network: EtcNetwork | undefined, name: string | undefined, host: { hosts?: string; resolv: HostResolv }, extras: EtcExtras = {}): EtcFiles {
+  const files = networkEtcFiles(hostname, network, name, host);
+  const added = (extras.hosts ?? []).map((h) => `${h.ip === HOST_GATEWAY ? network?.gateway : h.ip}\t${h.name}\n`).join("");
+  const dns = extras.dns ?? {};
+  return {
+    ...files,
+    hosts: added && !files.hosts.endsWith("\n") ? `${files.hosts}\n${added}` : files.hosts + added,
+    resolvConf: withDnsOptions(files.resolvConf, dns),
+    noNameservers: files.noNameservers && !dns.servers?.length,
+  };
+}
+
+function networkEtcFiles(hostname: string, network: EtcNetwork | undefined, name: string | undefined, host: { hosts?: string; resolv: HostResolv }): EtcFiles {
   const base = { hostname: hostname + "\n" };
   if (network?.hostFiles) {
     return { ...base, hosts: host.hosts ?? hostsFile(hostname), resolvConf: host.resolv.etc, noNameservers: false };
@@ -117,6 +147,17 @@ export function etcFiles(hostname: string, network: EtcNetwork | undefined, name
   }
   const resolv = containerResolvConf(host.resolv, network.nameservers);
   return { ...base, hosts: hostsFile(hostname, network.ip, name), resolvConf: resolv.text, noNameservers: resolv.noNameservers };
+}
+
+/** The resolver file with the --dns flags' lines in place of the ones they replace. */
+export function withDnsOptions(text: string, dns: DnsOptions): string {
+  let out = dns.servers?.length ? rewriteNameservers(text, () => false, dns.servers) : text;
+  const replace = (keyword: RegExp, line: string) => {
+    out = `${out.split("\n").filter((l) => !keyword.test(l)).join("\n").trimEnd()}\n${line}\n`.trimStart();
+  };
+  if (dns.search?.length) replace(/^\s*(search|domain)\s/, `search ${dns.search.join(" ")}`);
+  if (dns.options?.length) replace(/^\s*options\s/, `options ${dns.options.join(" ")}`);
+  return out;
 }
 
 function readOr(path: string, missing: string | undefined): string | undefined {
@@ -136,8 +177,8 @@ export function readHostEtc(): { hosts?: string; resolv: HostResolv } {
 }
 
 /** Writes hostname, hosts and resolv.conf in the container's folder; noNameservers: warn with NO_NAMESERVERS_WARNING. */
-export function writeEtcFiles(dirs: ContainerDirs, hostname: string, network?: EtcNetwork, name?: string): { noNameservers: boolean } {
-  const files = etcFiles(hostname, network, name, readHostEtc());
+export function writeEtcFiles(dirs: ContainerDirs, hostname: string, network?: EtcNetwork, name?: string, extras?: EtcExtras): { noNameservers: boolean } {
+  const files = etcFiles(hostname, network, name, readHostEtc(), extras);
   writeFileSync(dirs.hostname, files.hostname, { mode: 0o644 });
   writeFileSync(dirs.hosts, files.hosts, { mode: 0o644 });
   writeFileSync(dirs.resolvConf, files.resolvConf, { mode: 0o644 });

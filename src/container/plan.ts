@@ -1,9 +1,10 @@
 // From a validated spec to the ordered setup ops the shim's child runs. Pure: no I/O.
 import type { CgroupView } from "../linux/cgroups/mount-plan.ts";
-import { attachVolume, bindFile, cgroupFilesystem, cloneVolume, devFilesystem, kernelFilesystems, maskPaths, mkdir, mkdirAll, overlayRoot, pivotRoot, privatePropagation, readOnlyPaths, readOnlyRoot, tmpfsMount, type KernelPath } from "../linux/mounts.ts";
+import { attachVolume, bindFile, cgroupFilesystem, cloneVolume, devFilesystem, hostDeviceNodes, kernelFilesystems, maskPaths, mkdir, mkdirAll, overlayRoot, pivotRoot, privatePropagation, readOnlyPaths, readOnlyRoot, tmpfsMount, type KernelPath } from "../linux/mounts.ts";
 import { CloneFlag, type NamespaceFd } from "../linux/namespaces.ts";
 import type { Op } from "../sys/ops.ts";
 import { DEFAULT_PATH } from "./default-path.ts";
+import { sysctlFile } from "./sysctls.ts";
 import type { ContainerSpec, User } from "./spec.ts";
 
 /** Host-side folders of one container. */
@@ -129,8 +130,10 @@ export function buildPlan(spec: ContainerSpec, dirs: ContainerDirs, host: HostFa
     ...(prepared.lowerBase ? [{ op: "chdir", strs: [prepared.lowerBase] } satisfies Op] : []),
     ...overlayRoot(root, { lower: prepared.lowerdirs, upper: dirs.upper, work: dirs.work, volatile: spec.remove }, host.userNamespace),
     ...kernelFilesystems(root, { sysWritable: !confined, sysFromHost: hostNetwork && host.userNamespace }),
+    ...kernelSettings(root, spec),
     ...cgroupFilesystem(root, host.cgroups, { writable: !confined, sysFromHost: hostNetwork && host.userNamespace }),
-    ...devFilesystem(root, { canMknod: host.canMknod, ttyGroupMapped: host.ttyGroupMapped }),
+    ...devFilesystem(root, { canMknod: host.canMknod, ttyGroupMapped: host.ttyGroupMapped, shmSize: spec.shmSize }),
+    ...hostDeviceNodes(root, spec.devices ?? [], host.canMknod),
     ...(confined ? [...maskPaths(root, prepared.masked), ...readOnlyPaths(root, prepared.readOnly)] : []),
     mkdir(`${root}/etc`),
     ...bindFile(dirs.hostname, `${root}/etc/hostname`),
@@ -146,6 +149,7 @@ export function buildPlan(spec: ContainerSpec, dirs: ContainerDirs, host: HostFa
     ...workdirOps(spec.workdir),
     ...(spec.security.readOnly ? [readOnlyRoot()] : []),
     ...stdioOps(prepared.stdio, spec.user.uid),
+    ...processLimits(spec),
     ...becomeUser(spec.user, host.setgroupsAllowed, prepared.lockdown),
     { op: "closeFrom", ints: [3] },
     ...(spec.init ? [{ op: "init" } satisfies Op] : []),
@@ -180,6 +184,21 @@ export function buildExecPlan(exec: ExecSpec, stdio: StdioPlan, selfEntry: strin
     ...becomeUser(exec.user, exec.setgroupsAllowed, exec.lockdown),
     { op: "closeFrom", ints: [3] },
     execOp(exec.command, exec.env),
+  ];
+}
+
+/** --sysctl and --domainname: written into the container's own /proc/sys before it is made read-only. */
+function kernelSettings(root: string, spec: ContainerSpec): Op[] {
+  const settings = Object.entries(spec.sysctls ?? {});
+  if (spec.domainname !== undefined) settings.push(["kernel.domainname", spec.domainname]);
+  return settings.map(([name, value]): Op => ({ op: "write", strs: [`${root}${sysctlFile(name)}`, value] }));
+}
+
+/** --ulimit and --oom-score-adj, set while the process is still root (inside). */
+function processLimits(spec: ContainerSpec): Op[] {
+  return [
+    ...(spec.ulimits ?? []).map((u): Op => ({ op: "rlimit", ints: [u.resource, BigInt(u.soft), BigInt(u.hard)] })),
+    ...(spec.oomScoreAdj !== undefined ? [{ op: "write", strs: ["/proc/self/oom_score_adj", String(spec.oomScoreAdj)] } satisfies Op] : []),
   ];
 }
 

@@ -123,6 +123,24 @@ export function inspectObject(s: ContainerState, spec: ContainerSpec | undefined
     NetworkSettings: networkSettings(s, spec),
     StopTimeout: s.stopTimeout ?? null,
     AutoRemove: s.remove,
+    Config: { Domainname: spec?.domainname ?? "", Labels: spec?.labels ?? {} },
+    HostConfig: hostConfig(spec),
+  };
+}
+
+/** docker inspect's HostConfig, the fields of run's flags that cbox keeps in the spec. */
+function hostConfig(spec: ContainerSpec | undefined): Record<string, unknown> {
+  const etc = spec?.etc ?? {};
+  return {
+    Devices: (spec?.devices ?? []).map((d) => ({ PathOnHost: d.host, PathInContainer: d.path, CgroupPermissions: d.access })),
+    Ulimits: (spec?.ulimits ?? []).map((u) => ({ Name: u.name, Soft: Number(u.soft), Hard: Number(u.hard) })),
+    ExtraHosts: (etc.hosts ?? []).map((h) => `${h.name}:${h.ip}`),
+    Dns: etc.dns?.servers ?? [],
+    DnsSearch: etc.dns?.search ?? [],
+    DnsOptions: etc.dns?.options ?? [],
+    ShmSize: spec?.shmSize ?? 64 * 1024 * 1024,
+    Sysctls: spec?.sysctls ?? {},
+    OomScoreAdj: spec?.oomScoreAdj ?? 0,
   };
 }
 

@@ -58,7 +58,7 @@ export function parseLimits(opts: ResourceOptions, onlineCpus: () => number[]): 
 }
 
 /** "64m", "1g", "1.5G", "512MiB", "1048576": binary units, as docker reads them. */
-function parseBytes(flag: string, value: string): number {
+export function parseBytes(flag: string, value: string): number {
   const m = /^(\d+(?:\.\d+)?) ?([kmgtp]?)(?:i?b)?$/i.exec(value);
   const bytes = m ? Math.floor(Number(m[1]) * UNITS[m[2]!.toLowerCase()]!) : NaN;
   if (!Number.isSafeInteger(bytes) || bytes <= 0) throw new CboxError(`${flag} ${value}: expected a size such as 64m, 1g or a number of bytes`);

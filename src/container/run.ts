@@ -28,6 +28,7 @@ import { buildSpec, type ContainerSpec, type RunOptions } from "./spec.ts";
 import { Preparation } from "./prepare.ts";
 import { checkRootfsOwner, checkUserMapped } from "./rootless-fit.ts";
 import { escapeThroughSymlinks } from "./target-path.ts";
+import { deviceRules } from "./devices.ts";
 import { liveState } from "./status.ts";
 import { containerDirs, createContainer, newContainerId, ownerOf, ownerSelf, readState, recoverStale, removeContainer, updateState, type ContainerState } from "./store.ts";
 
@@ -51,9 +52,32 @@ export function runContainer(opts: RunOptions, paths: Paths): number {
   spec.volumes.push(...anonymousVolumes(paths, opts.config?.Volumes ?? [], [...spec.volumes, ...spec.tmpfs].map((m) => m.target)));
   mark("container spec");
   if (opts.detach && spec.tty) throw new CboxError("-d with -t is not supported yet: run -d without -t (use -i to keep stdin open)");
-  const code = startContainer(spec, paths, { detach: !!opts.detach, rootlessMaps, removeTree, mounts });
+  if (opts.cidfile) writeCidfile(opts.cidfile, spec.id);
+  let code: number;
+  try {
+    code = startContainer(spec, paths, { detach: !!opts.detach, rootlessMaps, removeTree, mounts });
+  } catch (err) {
+    if (opts.cidfile) rmSync(opts.cidfile, { force: true });
+    throw err;
+  }
   if (opts.detach) writeSync(1, `${spec.id}\n`);
   return code;
+}
+
+/** --cidfile: the id, in a file that must not exist yet (another container may be using it). */
+function writeCidfile(path: string, id: string): void {
+  let fd: number;
+  try {
+    fd = openSync(path, "wx", 0o644);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "EEXIST") throw new CboxError(`--cidfile ${path}: the file exists; make sure its container is gone, then delete it`);
+    throw new CboxError(`--cidfile: cannot create it: ${systemErrorText(err)}`);
+  }
+  try {
+    writeSync(fd, id);
+  } finally {
+    closeSync(fd);
+  }
 }
 
 export interface StartMode {
@@ -92,9 +116,10 @@ export function startContainer(spec: ContainerSpec, paths: Paths, mode: StartMod
   checkMountTargets(spec, [containerDirs(paths, spec.id).upper, ...(spec.layers ?? [spec.rootfs])]);
   if (mode.rootlessMaps) {
     checkUserMapped("--user", spec.user, mode.rootlessMaps);
+    for (const gid of spec.user.groups) checkUserMapped("--group-add", { uid: spec.user.uid, gid }, mode.rootlessMaps);
     checkRootfsOwner(spec.rootfs, mode.rootlessMaps);
   }
-  const devices = spec.security.privileged ? undefined : ALLOWED_DEVICES;
+  const devices = spec.security.privileged ? undefined : [...ALLOWED_DEVICES, ...deviceRules(spec.devices ?? [])];
   const { mountinfo, cgroups } = mode.mounts ?? readMountsAndWarm();
   const { cgroup, warning } = chooseCgroup(spec.id, spec.limits, hostCgroups(rootless, cgroups), devices);
   if (warning) warn(warning);
@@ -123,7 +148,7 @@ export function startContainer(spec: ContainerSpec, paths: Paths, mode: StartMod
     const network = reserveNetwork(spec.network, rootless, { id: spec.id, paths, isAlive: containerRuns, record: (net) => updateState(dirs, { network: net }) });
     // A new container's folder removal releases its recorded network itself; a restarted one keeps its folder.
     if (network.mode === "bridge" && mode.existing) cleanup.push("release the network", () => updateState(dirs, { network: releaseRecordedNetwork(network, spec.id, paths) }));
-    if (writeEtcFiles(dirs, spec.hostname, etcNetwork(network), spec.name).noNameservers) warn(NO_NAMESERVERS_WARNING);
+    if (writeEtcFiles(dirs, spec.hostname, etcNetwork(network), spec.name, spec.etc).noNameservers) warn(NO_NAMESERVERS_WARNING);
     mark("network and /etc files");
     // Its paths are in state.json: removing the container's folder removes the cgroup too.
     if (cgroup) createCgroup(cgroup);

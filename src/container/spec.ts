@@ -5,7 +5,13 @@ import { signalNumber } from "../linux/signals.ts";
 import { CboxError } from "../errors.ts";
 import type { Limits } from "../linux/cgroups/limits.ts";
 import { overlayPathProblem, type TmpfsMount } from "../linux/mounts.ts";
-import { onlineCpus, parseLimits, type ResourceOptions } from "./resources.ts";
+import { onlineCpus, parseBytes, parseLimits, type ResourceOptions } from "./resources.ts";
+import { hasEffectiveCapability } from "../linux/capabilities.ts";
+import { parseDevices, type DeviceNode } from "./devices.ts";
+import { parseUlimits, ulimitHost, type Ulimit } from "./ulimits.ts";
+import { parseSysctls } from "./sysctls.ts";
+import { parseEtcFlags, type EtcFlags } from "./etc-flags.ts";
+import type { EtcExtras } from "./etc-files.ts";
 import { parseSecurity, type SecurityOptions, type SecuritySpec } from "./security.ts";
 import { checkSeccompProfile } from "./lockdown.ts";
 import { parseNetwork, type NetworkSpec } from "./network/spec.ts";
@@ -70,6 +76,20 @@ export interface ContainerSpec {
   limits: Limits;
   security: SecuritySpec;
   network: NetworkSpec;
+  // Specs written by older cboxes have none of the fields below.
+  /** --device nodes, made in /dev and allowed in the devices cgroup. */
+  devices?: DeviceNode[];
+  ulimits?: Ulimit[];
+  /** --sysctl settings, each one the container's namespaces hold. */
+  sysctls?: Record<string, string>;
+  /** --add-host and the --dns flags. */
+  etc?: EtcExtras;
+  /** /dev/shm's size in bytes (--shm-size; default 64 MiB). */
+  shmSize?: number;
+  /** The image's labels, then --label's. */
+  labels?: Record<string, string>;
+  oomScoreAdj?: number;
+  domainname?: string;
 }
 
 export { DEFAULT_PATH } from "./default-path.ts";
@@ -108,6 +128,17 @@ export interface RunOptions {
   /** --network none|host|bridge and -p values. */
   network?: string;
   publish?: string[];
+  devices?: string[];
+  groupAdd?: string[];
+  ulimits?: string[];
+  sysctls?: string[];
+  etc?: EtcFlags;
+  shmSize?: string;
+  labels?: string[];
+  oomScoreAdj?: string;
+  domainname?: string;
+  /** --cidfile: where the container's id is written. */
+  cidfile?: string;
 }
 
 /** docker stop's default grace period. */
@@ -128,7 +159,7 @@ export function buildSpec(opts: RunOptions, id: string, hostEnv: Record<string, 
   const imageWorkdir = opts.config?.WorkingDir;
   const workdir = opts.workdir ?? (imageWorkdir ? resolve("/", imageWorkdir) : "/");
   if (!isAbsolute(workdir)) throw new CboxError(`--workdir must be an absolute path: ${workdir}`);
-  const user = resolveUser(opts.user ?? opts.config?.User ?? "0", layers);
+  const user = resolveUser(opts.user ?? opts.config?.User ?? "0", layers, opts.groupAdd);
   const env = containerEnv(opts, hostEnv, { hostname, home: user.home, image: opts.config?.Env ?? [] });
   const mounts = (opts.mounts ?? []).map(parseMount);
   const volumes = [...(opts.volumes ?? []).map(parseVolume), ...mounts.flatMap((m) => (m.kind === "bind" ? [m.volume] : []))];
@@ -137,6 +168,9 @@ export function buildSpec(opts: RunOptions, id: string, hostEnv: Record<string, 
   const exposed = opts.publishAll ? (opts.config?.ExposedPorts ?? []) : [];
   const network = parseNetwork(opts.network, [...(opts.publish ?? []), ...exposed]);
   if (network.warning) warn(network.warning);
+  const userns = parseUserns(opts.userns);
+  const inUserNamespace = process.getuid!() !== 0 || userns === "private";
+  const hostNetwork = network.spec.mode === "host";
   return {
     id,
     name: opts.name ?? "",
@@ -156,11 +190,50 @@ export function buildSpec(opts: RunOptions, id: string, hostEnv: Record<string, 
     init: !!opts.init,
     volumes,
     tmpfs,
-    userns: parseUserns(opts.userns),
+    userns,
     limits: parseLimits(opts.resources ?? {}, onlineCpus),
     security: parseSecurity(opts.security ?? {}, checkSeccompProfile),
     network: network.spec,
+    devices: parseDevices(opts.devices ?? []),
+    ulimits: opts.ulimits?.length ? parseUlimits(opts.ulimits, ulimitHost(inUserNamespace)) : [],
+    sysctls: parseSysctls(opts.sysctls ?? [], { network: hostNetwork, ipc: false }),
+    etc: parseEtcFlags(opts.etc ?? {}, network.spec.mode !== "none"),
+    shmSize: opts.shmSize === undefined ? undefined : parseBytes("--shm-size", opts.shmSize),
+    labels: { ...opts.config?.Labels, ...parseLabels(opts.labels ?? []) },
+    oomScoreAdj: opts.oomScoreAdj === undefined ? undefined : parseOomScoreAdj(opts.oomScoreAdj, inUserNamespace),
+    domainname: opts.domainname === undefined ? undefined : checkDomainname(opts.domainname),
   };
+}
+
+/** --label KEY=VALUE (a bare KEY: an empty value, as docker). */
+function parseLabels(values: string[]): Record<string, string> {
+  const labels: Record<string, string> = {};
+  for (const value of values) {
+    const eq = value.indexOf("=");
+    const key = eq < 0 ? value : value.slice(0, eq);
+    if (!key || /\s/.test(key)) throw new CboxError(`--label ${JSON.stringify(value)}: expected KEY=VALUE`);
+    labels[key] = eq < 0 ? "" : value.slice(eq + 1);
+  }
+  return labels;
+}
+
+/**
+ * -1000..1000. Going below cbox's own score needs CAP_SYS_RESOURCE in the host's user namespace,
+ * which a container in a user namespace of its own never has: refused here, not as EACCES later.
+ */
+function parseOomScoreAdj(value: string, inUserNamespace: boolean): number {
+  const n = /^-?\d{1,4}$/.test(value) ? Number(value) : NaN;
+  if (!(n >= -1000 && n <= 1000)) throw new CboxError(`--oom-score-adj ${value}: expected a whole number from -1000 to 1000`);
+  const own = Number(readFileSync("/proc/self/oom_score_adj", "utf8"));
+  if (n < own && (inUserNamespace || !hasEffectiveCapability("CAP_SYS_RESOURCE"))) {
+    throw new CboxError(`--oom-score-adj ${value}: below cbox's own (${own}), which needs CAP_SYS_RESOURCE on the host${inUserNamespace ? " (a container with a user namespace has none there)" : ""}; ask for ${own} or more`);
+  }
+  return n;
+}
+
+function checkDomainname(name: string): string {
+  if (!/^[a-zA-Z0-9]([a-zA-Z0-9.-]{0,63})$/.test(name)) throw new CboxError(`--domainname ${JSON.stringify(name)}: not a valid domain name (letters, digits, '.', '-'; at most 64)`);
+  return name;
 }
 
 /** --stop-signal, else the image's StopSignal (refused when it names no signal), else SIGTERM. */
@@ -277,8 +350,8 @@ function parseGroup(text: string): { name: string; gid: number; members: string[
 
 const ID_MAX = 0xfffffffe;
 
-/** `-u` as docker reads it: name or uid, optionally `:group` or `:gid`, looked up in the image. */
-export function resolveUser(value: string, layers: string[]): User {
+/** `-u` as docker reads it: name or uid, optionally `:group` or `:gid`, looked up in the image; groupAdd: --group-add's names or gids. */
+export function resolveUser(value: string, layers: string[], groupAdd: string[] = []): User {
   const [userPart = "", groupPart, extra] = value.split(":");
   if (extra !== undefined || userPart === "" || groupPart === "") {
     throw new CboxError(`--user ${JSON.stringify(value)}: expected UID[:GID] or NAME[:GROUP]`);
@@ -306,5 +379,12 @@ export function resolveUser(value: string, layers: string[]): User {
   }
   // As docker: the primary group first, then the user's groups from the image's /etc/group.
   const member = entry ? groups.filter((g) => g.members.includes(entry.name) && g.gid !== gid).map((g) => g.gid) : [];
-  return { uid, gid, groups: [gid, ...new Set(member)], home: entry?.home || "/" };
+  const added = groupAdd.map((g) => {
+    const byName = groups.find((group) => group.name === g)?.gid;
+    const id = numeric(g) ?? byName;
+    if (id === undefined) throw new CboxError(`--group-add ${g}: no such group in the image's /etc/group (give its name or a number)`);
+    if (id > ID_MAX) throw new CboxError(`--group-add ${g}: id ${id} is out of range`);
+    return id;
+  });
+  return { uid, gid, groups: [...new Set([gid, ...member, ...added])], home: entry?.home || "/" };
 }

@@ -63,7 +63,16 @@ export function capabilityMask(names: string[]): bigint {
 
 /** The capabilities in this process's bounding set: what any process it starts can have at most. */
 export function heldCapabilities(): string[] {
-  const m = /^CapBnd:\s*([0-9a-f]+)$/m.exec(readFileSync("/proc/self/status", "utf8"));
+  return ownCapabilities("CapBnd");
+}
+
+/** Whether this process may use a capability now (its effective set), as in "CAP_SYS_RESOURCE". */
+export function hasEffectiveCapability(name: string): boolean {
+  return ownCapabilities("CapEff").includes(name);
+}
+
+function ownCapabilities(set: "CapBnd" | "CapEff"): string[] {
+  const m = new RegExp(`^${set}:\\s*([0-9a-f]+)$`, "m").exec(readFileSync("/proc/self/status", "utf8"));
   const mask = m ? BigInt(`0x${m[1]}`) : 0n;
   return CAPABILITY_NAMES.filter((_, bit) => (mask >> BigInt(bit)) & 1n);
 }

@@ -22,6 +22,7 @@ const MNT_DETACH = 2;
 const MOUNT_DATA_MAX = 4096;
 const MOUNT_ATTR_RDONLY = 1;
 const S_IFCHR = 0o020000;
+const S_IFBLK = 0o060000;
 
 const { rdonly, nosuid, nodev, noexec, bind, strictatime } = MountFlag;
 
@@ -173,6 +174,8 @@ export interface DevOptions {
   canMknod: boolean;
   /** gid 5 (tty) exists inside, so devpts can give new ptys that group. */
   ttyGroupMapped: boolean;
+  /** /dev/shm's size in bytes; 64 MiB when absent. */
+  shmSize?: number;
 }
 
 export function devFilesystem(root: string, opts: DevOptions): Op[] {
@@ -192,7 +195,7 @@ export function devFilesystem(root: string, opts: DevOptions): Op[] {
     mount("devpts", `${dev}/pts`, "devpts", nosuid | noexec, ptsOptions.join(",")),
     symlink("pts/ptmx", `${dev}/ptmx`),
     mkdir(`${dev}/shm`, 0o1777),
-    mount("shm", `${dev}/shm`, "tmpfs", nosuid | nodev | noexec, "mode=1777,size=65536k"),
+    mount("shm", `${dev}/shm`, "tmpfs", nosuid | nodev | noexec, `mode=1777,size=${opts.shmSize ?? 65536 * 1024}`),
     mkdir(`${dev}/mqueue`),
     mount("mqueue", `${dev}/mqueue`, "mqueue", nosuid | nodev | noexec),
     symlink("/proc/self/fd", `${dev}/fd`),
@@ -201,6 +204,32 @@ export function devFilesystem(root: string, opts: DevOptions): Op[] {
     symlink("/proc/self/fd/2", `${dev}/stderr`),
   );
   return ops;
+}
+
+/** A host device node given to the container: where it goes under the root, and what it is. */
+export interface HostDeviceNode {
+  host: string;
+  path: string;
+  type: "c" | "b";
+  major: number;
+  minor: number;
+  mode: number;
+  uid: number;
+  gid: number;
+}
+
+/** Host devices in the container's /dev: made as the host's are, or the host's node bound there. */
+export function hostDeviceNodes(root: string, nodes: HostDeviceNode[], canMknod: boolean): Op[] {
+  return nodes.flatMap((d) => {
+    const path = `${root}${d.path}`;
+    const parents = mkdirAll(d.path.slice(0, d.path.lastIndexOf("/")), root).slice(1); // root/dev is there
+    if (!canMknod) return [...parents, { op: "touch", ints: [0o600], strs: [path] } satisfies Op, mount(d.host, path, "", bind)];
+    return [
+      ...parents,
+      { op: "mknod", ints: [(d.type === "b" ? S_IFBLK : S_IFCHR) | d.mode, d.major, d.minor], strs: [path] } satisfies Op,
+      { op: "chown", ints: [d.uid, d.gid], strs: [path] } satisfies Op,
+    ];
+  });
 }
 
 function symlink(target: string, path: string): Op {

@@ -6,7 +6,9 @@ import { attachVolume, cgroupFilesystem, cloneVolume, maskPaths, mkdirAll, mount
 import { CloneFlag } from "../linux/namespaces.ts";
 import type { Op } from "../sys/ops.ts";
 import { DEFAULT_PATH } from "../container/default-path.ts";
-import { RLIMITS, type OciConfig, type OciDevice, type OciHook, type OciMount, type OciProcess } from "./config.ts";
+import { RLIMITS } from "../linux/rlimits.ts";
+import { sysctlFile } from "../container/sysctls.ts";
+import { type OciConfig, type OciDevice, type OciHook, type OciMount, type OciProcess } from "./config.ts";
 
 /** What the caller found on the host and opened for the child. */
 export interface RuntimeHost extends ProcessLock {
@@ -166,7 +168,7 @@ export function buildRuntimePlan(config: OciConfig, host: RuntimeHost): Op[] {
     ...(config.hostname !== undefined && hasNamespace(config, "uts") ? [{ op: "sethostname", strs: [config.hostname] } satisfies Op] : []),
     ...hookOps(config.hooks?.createContainer, hooks?.stateFd),
     pivotRootInPlace(root),
-    ...Object.entries(config.linux?.sysctl ?? {}).map(([key, value]): Op => ({ op: "write", strs: [`/proc/sys/${key.replaceAll(".", "/")}`, value] })),
+    ...Object.entries(config.linux?.sysctl ?? {}).map(([key, value]): Op => ({ op: "write", strs: [sysctlFile(key), value] })),
     ...maskPaths("", outsideMaskedFolders(host.kernelPaths(config.linux?.maskedPaths ?? []))),
     ...readOnlyPaths("", host.kernelPaths(config.linux?.readonlyPaths ?? [])),
     ...cwdOps(proc.cwd),

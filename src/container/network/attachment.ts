@@ -8,6 +8,7 @@ import { connectBridge, releaseBridge, reserveBridge, type ReserveContext } from
 import { choosePorts } from "./host-ports.ts";
 import { helperMissing, rootlessHelper, startHelper, stopHelper, type HelperProcess } from "./rootless.ts";
 import type { NetworkMode, NetworkSpec, PortSpec } from "./spec.ts";
+import type { EtcNetwork } from "../etc-files.ts";
 
 /** What a container's network is, as recorded in its state.json. */
 export interface NetworkAttachment {
@@ -82,8 +83,8 @@ export function releaseRecordedNetwork(net: NetworkAttachment | undefined, id: s
 }
 
 /** What /etc/hosts and /etc/resolv.conf get. */
-export function etcNetwork(net: NetworkAttachment): { ip?: string; nameservers?: string[]; hostFiles?: boolean } {
-  if (net.mode === "host") return { hostFiles: true };
-  if (net.helper) return { ip: net.ip, nameservers: ["10.0.2.3"] };
-  return { ip: net.ip };
+export function etcNetwork(net: NetworkAttachment): EtcNetwork {
+  if (net.mode === "host") return { hostFiles: true, gateway: "127.0.0.1" };
+  if (net.helper) return { ip: net.ip, nameservers: ["10.0.2.3"], gateway: net.gateway };
+  return { ip: net.ip, gateway: net.gateway };
 }
