@@ -1,7 +1,7 @@
 // cbox's entry point: finds the command, parses its flags, and is the one place errors are printed.
 import { defineCommand, showUsage, type CommandDef } from "citty";
 import { printError } from "./cli/output.ts";
-import { parseFlags, type FlagDefs } from "./cli/flags.ts";
+import { parseFlags, usageFlags, type FlagDefs } from "./cli/flags.ts";
 import { CboxError, ExitCode, systemErrorText } from "./errors.ts";
 import { mark, writeTimings } from "./timing.ts";
 import { version, versionLine } from "./version.ts";
@@ -86,7 +86,7 @@ async function main(argv: string[]): Promise<number> {
   const defs: FlagDefs = { ...mod.args, help: { type: "boolean", description: "Show this help" } };
   const { flags, operands } = parseFlags(rest, defs, stopsAtOperand.has(name));
   if (flags.help) {
-    await showUsage(mod.default, usageTree().root);
+    await showUsage({ ...mod.default, args: usageFlags(mod.args) }, usageTree().root);
     return 0;
   }
   mark("parse flags");

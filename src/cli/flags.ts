@@ -82,3 +82,15 @@ function parseBool(value: string, flag: string): boolean {
   if (value === "false") return false;
   throw new CboxError(`invalid boolean value for ${flag}: ${JSON.stringify(value)}`);
 }
+
+/** For the usage: citty prints every alias with one dash, so a long one (net) would read -net, which is no flag; it goes into the description as --net. */
+export function usageFlags(defs: FlagDefs): FlagDefs {
+  return Object.fromEntries(
+    Object.entries(defs).map(([name, def]) => {
+      const aliases = "alias" in def && def.alias ? [def.alias].flat() : [];
+      const long = aliases.filter((a) => a.length > 1);
+      if (long.length === 0) return [name, def];
+      return [name, { ...def, alias: aliases.filter((a) => a.length === 1), description: `${def.description ?? ""} (also ${long.map((a) => `--${a}`).join(", ")})` }];
+    }),
+  );
+}

@@ -40,13 +40,6 @@ export interface PullOptions {
 
 const asRoot = () => process.getuid!() === 0;
 
-/** The image a reference names, pulled first when it is not stored. */
-export async function ensureImage(paths: Paths, text: string, opts: PullOptions): Promise<ImageRecord> {
-  const id = taggedId(paths, parseRef(text));
-  if (id) return readImage(paths, id)!;
-  return pullImage(paths, text, opts);
-}
-
 /** `cbox pull`: alpine[:TAG] from the Alpine mirror, anything else from its registry. */
 export async function pullImage(paths: Paths, text: string, opts: PullOptions): Promise<ImageRecord> {
   jitForBulkWork();

@@ -27,14 +27,25 @@ export async function imageForRun(
   entrypoint: string | undefined,
   /** Called only when the image must be pulled (making them touches process.stderr: ~17 ms). */
   pullOptions: () => PullOptions,
+  policy: PullPolicy = "missing",
 ): Promise<ImageForRun> {
   const [ref, ...args] = operands;
   if (!ref) throw new CboxError("no image given: cbox run [FLAGS] IMAGE [CMD...], or --rootfs DIR CMD...");
-  const image = storedImage(paths, ref) ?? (await (await import("./pull.ts")).ensureImage(paths, ref, pullOptions()));
+  const stored = policy === "always" ? undefined : storedImage(paths, ref);
+  if (!stored && policy === "never") throw new CboxError(`${ref} is not in cbox's store, and --pull never forbids pulling it: cbox pull ${ref} first`);
+  const image = stored ?? (await (await import("./pull.ts")).pullImage(paths, ref, pullOptions()));
   const config = image.config ?? { Cmd: image.cmd };
   if (image.layers?.length === 0) throw new CboxError(`${ref} has no layers: there is nothing to run`);
   const layers = image.layers ? image.layers.map((d) => join(layersDir(paths), layerLink(d))).reverse() : [imageRootfs(paths, image.id)];
   return { rootfs: layers[0]!, layers, image: { ref, id: image.id }, command: commandFor(config, args, entrypoint), config };
+}
+
+/** --pull: when run pulls its image (docker's policies). */
+export type PullPolicy = "missing" | "always" | "never";
+
+export function parsePullPolicy(value: string | undefined): PullPolicy {
+  if (value === undefined || value === "missing" || value === "always" || value === "never") return value ?? "missing";
+  throw new CboxError(`--pull ${JSON.stringify(value)}: expected missing (the default), always or never`);
 }
 
 function storedImage(paths: Paths, text: string): ImageRecord | undefined {

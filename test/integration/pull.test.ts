@@ -52,6 +52,27 @@ describe.skipIf(!isRoot)("cbox run alpine / cbox pull", () => {
     expect(tarballRequests().length).toBe(before);
   });
 
+  test("--pull: never refuses a missing image; always pulls a stored one again; missing is the default", async () => {
+    const root = freshRoot();
+    const run = (...flags: string[]) => cboxAsync(["run", "--rm", "-q", "--root", root, "--mirror", mirror.url, ...flags, "alpine:3.19", "cat", "/etc/alpine-release"]);
+    expect(await run("--pull", "never")).toEqual({ code: 125, stdout: "", stderr: "cbox: alpine:3.19 is not in cbox's store, and --pull never forbids pulling it: cbox pull alpine:3.19 first\n" });
+    expectNothingStored(root);
+    const before = tarballRequests().length;
+    expect((await run("--pull", "missing")).stdout).toBe("3.19.4\n");
+    expect(tarballRequests().length).toBe(before + 1);
+    const asked = mirror.requests.length;
+    expect((await run("--pull", "never")).stdout).toBe("3.19.4\n");
+    expect((await run()).stdout).toBe("3.19.4\n");
+    expect(mirror.requests.length).toBe(asked);
+    // always asks the mirror again; the release it names is stored already, so it is not downloaded twice (as docker's layers).
+    expect((await run("--pull", "always")).stdout).toBe("3.19.4\n");
+    expect(mirror.requests.length).toBeGreaterThan(asked);
+    expect(tarballRequests().length).toBe(before + 1);
+    expect(await run("--pull", "sometimes")).toEqual({ code: 125, stdout: "", stderr: `cbox: --pull "sometimes": expected missing (the default), always or never\n` });
+    const rootfs = await cboxAsync(["run", "--rm", "--root", root, "--pull", "always", "--rootfs", work, "true"]);
+    expect(rootfs).toEqual({ code: 125, stdout: "", stderr: "cbox: --pull is for images: --rootfs runs a folder, which is never pulled\n" });
+  });
+
   test("the default command of an alpine image is /bin/sh", async () => {
     const root = freshRoot();
     const r = await cboxAsync(["run", "--rm", "-i", "-q", "--root", root, "--mirror", mirror.url, "alpine:3.19"], { stdin: "cat /etc/alpine-release\n" });

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { type FlagDefs, parseFlags } from "../../src/cli/flags.ts";
+import { type FlagDefs, parseFlags, usageFlags } from "../../src/cli/flags.ts";
 import { thrown } from "./helpers.ts";
 
 const defs: FlagDefs = {
@@ -110,5 +110,20 @@ describe("parseFlags", () => {
 
   test("a string flag takes the next argument even when it looks like a flag", () => {
     expect(parseFlags(["--name", "--rm"], defs, true).flags).toEqual({ name: "--rm" });
+  });
+});
+
+describe("usageFlags", () => {
+  test("a long alias is shown as --net in the description, never as -net; short ones stay", () => {
+    const shown = usageFlags({
+      network: { type: "string", alias: "net", description: "Network" },
+      detach: { type: "boolean", alias: "d", description: "Detach" },
+    });
+    expect(shown.network).toEqual({ type: "string", alias: [], description: "Network (also --net)" });
+    expect(shown.detach).toEqual({ type: "boolean", alias: "d", description: "Detach" });
+  });
+
+  test("run's --net is parsed as --network", () => {
+    expect(parseFlags(["--net", "none", "x"], { network: { type: "string", alias: "net" } }, true).flags).toEqual({ network: "none" });
   });
 });

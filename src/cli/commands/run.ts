@@ -1,4 +1,5 @@
 import { defineCommand } from "citty";
+import { CboxError } from "../../errors.ts";
 import { runContainer } from "../../container/run.ts";
 import type { RunOptions } from "../../container/spec.ts";
 import { storagePaths } from "../../paths.ts";
@@ -8,6 +9,7 @@ import type { FlagDefs } from "../flags.ts";
 export const args = {
   ...rootFlag,
   ...pullFlags,
+  pull: { type: "string", description: "When to pull the image: missing (the default), always or never" },
   rootfs: { type: "string", description: "Use this directory as the (read-only) lower layer instead of an image" },
   entrypoint: { type: "string", description: "Run this instead of the image's entrypoint (and drop its command; \"\" for none)" },
   rm: { type: "boolean", description: "Remove the container when it exits" },
@@ -63,14 +65,16 @@ export default defineCommand({
   async run({ args: a }: { args: CommandArgs<typeof args> }) {
     const paths = storagePaths(a.root);
     let source: Pick<RunOptions, "rootfs" | "layers" | "image" | "command" | "config"> = { rootfs: a.rootfs, command: a.entrypoint ? [a.entrypoint, ...a._] : a._ };
+    if (a.rootfs && a.pull !== undefined) throw new CboxError("--pull is for images: --rootfs runs a folder, which is never pulled");
     if (!a.rootfs) {
       // Loaded only here: the image code stays off the start path of --rootfs runs.
-      const { imageForRun } = await import("../../image/use.ts");
+      const { imageForRun, parsePullPolicy } = await import("../../image/use.ts");
+      const policy = parsePullPolicy(a.pull);
       source = await imageForRun(paths, a._, a.entrypoint, () => ({
         ...pullOptionsOf(a),
         progress: a.quiet ? "quiet" : process.stderr.isTTY ? "bar" : "lines",
         out: process.stderr,
-      }));
+      }), policy);
     }
     return runContainer(
       {
