@@ -12,7 +12,10 @@ import { kernelDevices, v2Controllers, V2Cgroup } from "../linux/cgroups/v2.ts";
 export interface ResourceOptions {
   memory?: string;
   memorySwap?: string;
+  memoryReservation?: string;
   cpus?: string;
+  cpuPeriod?: string;
+  cpuQuota?: string;
   cpuShares?: string;
   cpusetCpus?: string;
   pidsLimit?: string;
@@ -36,13 +39,21 @@ export function parseLimits(opts: ResourceOptions, onlineCpus: () => number[]): 
       throw new CboxError(`--memory-swap ${opts.memorySwap}: memory plus swap cannot be less than --memory ${opts.memory}`);
     }
   }
+  if (opts.memoryReservation !== undefined) {
+    limits.memoryReservation = parseBytes("--memory-reservation", opts.memoryReservation);
+    if (limits.memory !== undefined && limits.memoryReservation > limits.memory) {
+      throw new CboxError(`--memory-reservation ${opts.memoryReservation}: above --memory ${opts.memory}; a reservation is a floor under the limit`);
+    }
+  }
   if (opts.cpus !== undefined) {
+    if (opts.cpuPeriod !== undefined || opts.cpuQuota !== undefined) throw new CboxError("--cpus and --cpu-period/--cpu-quota say the same thing twice: give one or the other");
     const cpus = /^(\d+(\.\d*)?|\.\d+)$/.test(opts.cpus) ? Number(opts.cpus) : NaN;
     const n = onlineCpus().length;
     if (!(cpus >= 0.01 && cpus <= n)) throw new CboxError(`--cpus ${opts.cpus}: expected a number from 0.01 to ${n} (this host has ${n} CPUs)`);
     limits.cpuQuota = Math.round(cpus * CPU_PERIOD_US);
     limits.cpuPeriod = CPU_PERIOD_US;
   }
+  if (opts.cpuPeriod !== undefined || opts.cpuQuota !== undefined) Object.assign(limits, cpuBandwidth(opts.cpuPeriod, opts.cpuQuota));
   if (opts.cpuShares !== undefined) {
     const shares = /^\d+$/.test(opts.cpuShares) ? Number(opts.cpuShares) : NaN;
     if (!(shares === 0 || (shares >= 2 && shares <= 262144))) throw new CboxError(`--cpu-shares ${opts.cpuShares}: expected a whole number from 2 to 262144 (1024 is the default weight)`);
@@ -55,6 +66,15 @@ export function parseLimits(opts: ResourceOptions, onlineCpus: () => number[]): 
     if (pids > 0) limits.pidsLimit = pids;
   }
   return limits;
+}
+
+/** --cpu-period (1 ms to 1 s, default 100 ms) and --cpu-quota (at least 1 ms; -1: none), in microseconds. */
+function cpuBandwidth(period: string | undefined, quota: string | undefined): Pick<Limits, "cpuPeriod" | "cpuQuota"> {
+  const cpuPeriod = period === undefined ? CPU_PERIOD_US : /^\d{1,7}$/.test(period) ? Number(period) : NaN;
+  if (!(cpuPeriod >= 1000 && cpuPeriod <= 1_000_000)) throw new CboxError(`--cpu-period ${period}: expected microseconds from 1000 to 1000000`);
+  const cpuQuota = quota === undefined || quota === "-1" ? -1 : /^\d{1,12}$/.test(quota) ? Number(quota) : NaN;
+  if (!(cpuQuota === -1 || cpuQuota >= 1000)) throw new CboxError(`--cpu-quota ${quota}: expected microseconds, at least 1000 (-1: no quota)`);
+  return { cpuPeriod, cpuQuota };
 }
 
 /** "64m", "1g", "1.5G", "512MiB", "1048576": binary units, as docker reads them. */

@@ -39,7 +39,7 @@ export function layoutName(layout: CgroupLayout): "v2" | "v1" | "hybrid" | "none
 }
 
 /** The controllers cbox's limit flags need, each with the flags that need it. */
-const FLAGS_OF = limitsSet({ memory: 1, memorySwap: 1, cpuQuota: 1, cpuPeriod: 1, cpuShares: 1, cpusetCpus: "0", pidsLimit: 1 }).reduce<Record<string, string[]>>((acc, { controller, flag }) => {
+const FLAGS_OF = limitsSet({ memory: 1, memorySwap: 1, memoryReservation: 1, cpuQuota: 1, cpuPeriod: 1, cpuShares: 1, cpusetCpus: "0", pidsLimit: 1 }).reduce<Record<string, string[]>>((acc, { controller, flag }) => {
   acc[controller] = [...new Set([...(acc[controller] ?? []), flag])];
   return acc;
 }, {});

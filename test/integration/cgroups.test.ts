@@ -111,6 +111,25 @@ for (const { name, files, why } of versions) {
       await endContainer(proc);
     });
 
+    test("--memory-reservation, --cpu-period and --cpu-quota are written into the container's cgroup", async () => {
+      const proc = cboxSpawn(["run", "--rm", "--root", fx.store, "--name", "softlimits", "--memory-reservation", "32m", "--cpu-period", "50000", "--cpu-quota", "25000", "--rootfs", fx.rootfs, "sh", "-c", "echo ready; sleep 5"]);
+      try {
+        await new OutputReader(proc.stdout).until("ready");
+        const id = await idOf("softlimits");
+        const memory = files.dir(id, "memory");
+        const cpu = files.dir(id, "cpu");
+        if (files === v1) {
+          expect(readFileSync(join(memory, "memory.soft_limit_in_bytes"), "utf8").trim()).toBe(String(32 << 20));
+          expect([readFileSync(join(cpu, "cpu.cfs_period_us"), "utf8").trim(), readFileSync(join(cpu, "cpu.cfs_quota_us"), "utf8").trim()]).toEqual(["50000", "25000"]);
+        } else {
+          expect(readFileSync(join(memory, "memory.low"), "utf8").trim()).toBe(String(32 << 20));
+          expect(readFileSync(join(cpu, "cpu.max"), "utf8").trim()).toBe("25000 50000");
+        }
+      } finally {
+        await endContainer(proc);
+      }
+    });
+
     test("a fork loop under --pids-limit 20 never has more than 20 tasks; the host is unharmed", async () => {
       const marker = `forkloop-${process.pid}`;
       // The loop runs until a fork fails; PID 1 then counts the tasks with a builtin glob (no fork
@@ -204,6 +223,10 @@ for (const { name, files, why } of versions) {
         [["--cpuset-cpus", missingCpu], `cbox: --cpuset-cpus ${missingCpu}: this host has no CPU ${missingCpu}`],
         [["--pids-limit", "many"], "cbox: --pids-limit many: expected a whole number"],
         [["--memory-swap", "1g"], "cbox: --memory-swap needs --memory\n"],
+        [["--memory", "64m", "--memory-reservation", "128m"], "cbox: --memory-reservation 128m: above --memory 64m"],
+        [["--cpu-period", "10"], "cbox: --cpu-period 10: expected microseconds from 1000 to 1000000\n"],
+        [["--cpu-quota", "many"], "cbox: --cpu-quota many: expected microseconds"],
+        [["--cpus", "1", "--cpu-quota", "50000"], "cbox: --cpus and --cpu-period/--cpu-quota say the same thing twice"],
       ];
       for (const [flags, message] of cases) {
         const r = run([...flags, "--name", "refused", sh("true")]);

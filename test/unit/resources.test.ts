@@ -90,7 +90,7 @@ describe("chooseCgroup", () => {
   });
 
   test("a limit whose controller is missing is refused, naming the flag", () => {
-    expect(thrown(() => chooseCgroup(ID, { cpuQuota: 1000, cpuPeriod: 100_000 }, host({}))).message).toBe("--cpus: the cpu cgroup controller is not mounted on this host");
+    expect(thrown(() => chooseCgroup(ID, { cpuQuota: 1000, cpuPeriod: 100_000 }, host({}))).message).toBe("--cpus or --cpu-quota: the cpu cgroup controller is not mounted on this host");
     expect(thrown(() => chooseCgroup(ID, { cpusetCpus: "0" }, host({ layout: v2 }))).message).toStartWith("--cpuset-cpus: the cpuset cgroup controller is not enabled in cgroup2");
   });
 
@@ -113,5 +113,28 @@ describe("chooseCgroup", () => {
     const none = { version: 0 as const, hierarchies: [] };
     expect(chooseCgroup(ID, {}, host({ layout: none }))).toEqual({});
     expect(thrown(() => chooseCgroup(ID, { memory: 64 << 20 }, host({ layout: none }))).message).toBe("--memory: this host has no cgroups mounted, so limits are not possible");
+  });
+});
+
+describe("parseLimits: --memory-reservation, --cpu-period, --cpu-quota", () => {
+  test("a reservation is a size, never above --memory", () => {
+    expect(parseLimits({ memoryReservation: "32m" }, cpus).memoryReservation).toBe(32 << 20);
+    expect(parseLimits({ memory: "64m", memoryReservation: "64m" }, cpus).memoryReservation).toBe(64 << 20);
+    expect(thrown(() => parseLimits({ memory: "64m", memoryReservation: "65m" }, cpus)).message).toBe("--memory-reservation 65m: above --memory 64m; a reservation is a floor under the limit");
+  });
+  test("period and quota in microseconds; the period defaults to 100 ms, the quota to none", () => {
+    expect(parseLimits({ cpuQuota: "50000" }, cpus)).toEqual({ cpuPeriod: 100000, cpuQuota: 50000 });
+    expect(parseLimits({ cpuPeriod: "10000", cpuQuota: "20000" }, cpus)).toEqual({ cpuPeriod: 10000, cpuQuota: 20000 });
+    expect(parseLimits({ cpuPeriod: "50000" }, cpus)).toEqual({ cpuPeriod: 50000, cpuQuota: -1 });
+    expect(thrown(() => parseLimits({ cpuPeriod: "999" }, cpus)).message).toBe("--cpu-period 999: expected microseconds from 1000 to 1000000");
+    expect(thrown(() => parseLimits({ cpuQuota: "10" }, cpus)).message).toBe("--cpu-quota 10: expected microseconds, at least 1000 (-1: no quota)");
+    expect(thrown(() => parseLimits({ cpus: "1", cpuQuota: "50000" }, cpus)).message).toBe("--cpus and --cpu-period/--cpu-quota say the same thing twice: give one or the other");
+  });
+  test("the control files: v1's soft limit and cfs files, v2's memory.low and cpu.max with max", async () => {
+    const { v1Settings } = await import("../../src/linux/cgroups/v1.ts");
+    const { v2Settings } = await import("../../src/linux/cgroups/v2.ts");
+    const limits = { memoryReservation: 1 << 20, cpuPeriod: 50000, cpuQuota: -1 };
+    expect(v1Settings(["memory", "cpu", "cpuacct"], limits, () => true).map((s) => `${s.file}=${s.value}`)).toEqual(["memory.soft_limit_in_bytes=1048576", "cpu.cfs_period_us=50000", "cpu.cfs_quota_us=-1"]);
+    expect(v2Settings(limits, () => true).map((s) => `${s.file}=${s.value}`)).toEqual(["memory.low=1048576", "cpu.max=max 50000"]);
   });
 });

@@ -5,7 +5,9 @@ export interface Limits {
   memory?: number;
   /** Memory plus swap, bytes; -1: swap is not limited. */
   memorySwap?: number;
-  /** CFS bandwidth: microseconds of CPU time per period (--cpus). */
+  /** Bytes the kernel tries to leave the container when memory is short (a soft limit). */
+  memoryReservation?: number;
+  /** CFS bandwidth: microseconds of CPU time per period (--cpus, --cpu-quota); -1: no quota. */
   cpuQuota?: number;
   cpuPeriod?: number;
   /** Relative weight, 2..262144 (v1's cpu.shares, docker's --cpu-shares). */
@@ -19,8 +21,9 @@ export interface Limits {
 export const LIMIT_FLAGS: Record<keyof Limits, string> = {
   memory: "--memory",
   memorySwap: "--memory-swap",
-  cpuQuota: "--cpus",
-  cpuPeriod: "--cpus",
+  memoryReservation: "--memory-reservation",
+  cpuQuota: "--cpus or --cpu-quota",
+  cpuPeriod: "--cpus or --cpu-period",
   cpuShares: "--cpu-shares",
   cpusetCpus: "--cpuset-cpus",
   pidsLimit: "--pids-limit",
@@ -45,6 +48,7 @@ export function hasLimits(limits: Limits): boolean {
 const CONTROLLER_OF: Record<keyof Limits, Controller> = {
   memory: "memory",
   memorySwap: "memory",
+  memoryReservation: "memory",
   cpuQuota: "cpu",
   cpuPeriod: "cpu",
   cpuShares: "cpu",

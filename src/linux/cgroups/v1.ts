@@ -31,6 +31,9 @@ export function v1Settings(controllers: string[], limits: Limits, hasFile: (file
       out.push({ file: "memory.memsw.limit_in_bytes", value: String(memoryAndSwap(limits)), flag: FLAG.memorySwap });
     }
   }
+  if (has("memory") && limits.memoryReservation !== undefined) {
+    out.push({ file: "memory.soft_limit_in_bytes", value: String(limits.memoryReservation), flag: FLAG.memoryReservation });
+  }
   if (has("cpu")) {
     if (limits.cpuShares !== undefined) out.push({ file: "cpu.shares", value: String(limits.cpuShares), flag: FLAG.cpuShares });
     if (limits.cpuQuota !== undefined) {

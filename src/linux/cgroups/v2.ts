@@ -30,8 +30,9 @@ export function v2Settings(limits: Limits, hasFile: (file: string) => boolean): 
       out.push({ file: "memory.swap.max", value: total < 0 ? "max" : String(total - limits.memory), flag: FLAG.memorySwap });
     }
   }
+  if (limits.memoryReservation !== undefined) out.push({ file: "memory.low", value: String(limits.memoryReservation), flag: FLAG.memoryReservation });
   if (limits.cpuShares !== undefined) out.push({ file: "cpu.weight", value: String(sharesToWeight(limits.cpuShares)), flag: FLAG.cpuShares });
-  if (limits.cpuQuota !== undefined) out.push({ file: "cpu.max", value: `${limits.cpuQuota} ${limits.cpuPeriod}`, flag: FLAG.cpuQuota });
+  if (limits.cpuQuota !== undefined) out.push({ file: "cpu.max", value: `${limits.cpuQuota < 0 ? "max" : limits.cpuQuota} ${limits.cpuPeriod}`, flag: FLAG.cpuQuota });
   if (limits.pidsLimit !== undefined) out.push({ file: "pids.max", value: String(limits.pidsLimit), flag: FLAG.pidsLimit });
   return out;
 }
