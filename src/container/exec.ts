@@ -8,12 +8,12 @@ import { enterCgroups, selfEntryFiles } from "../linux/cgroups/cgroup.ts";
 import { cgroupfs } from "../linux/cgroups/fs.ts";
 import type { Paths } from "../paths.ts";
 import { requireSupportedKernel } from "../host/kernel.ts";
-import { childrenOf } from "../linux/proc.ts";
 import { detectRootlessMaps, processMaps } from "../linux/userns.ts";
 import { exitCodeOf } from "../sys/process.ts";
 import { lockdownFor } from "./lockdown.ts";
 import { buildExecPlan, type ExecSpec } from "./plan.ts";
 import { resolveContainer } from "./remove.ts";
+import { namespaceHolder } from "./shared-namespaces.ts";
 import { checkUserMapped } from "./rootless-fit.ts";
 import { spawnContainer } from "./run.ts";
 import { startFailure } from "./start-failure.ts";
@@ -65,15 +65,6 @@ export function execInContainer(paths: Paths, ref: string, opts: ExecOptions): n
     closeNamespaces(namespaces);
     stdio.close();
   }
-}
-
-/**
- * A process whose namespaces cbox may open: PID 1, or for --init the command it runs. The init
- * is a copy of cbox kept non-dumpable (nothing inside may read it), and /proc/PID/ns of a
- * non-dumpable process is closed to an ordinary user.
- */
-function namespaceHolder(spec: ContainerSpec, pid: number): number {
-  return (spec.init && childrenOf(pid)[0]) || pid;
 }
 
 function execSpec(spec: ContainerSpec, pid: number, namespaces: NamespaceFd[], opts: ExecOptions): ExecSpec {

@@ -106,7 +106,18 @@ export interface Prepared {
   /** /proc and /sys paths to hide, and to make read-only, as this kernel has them. */
   masked: KernelPath[];
   readOnly: KernelPath[];
+  /** Namespaces the child joins (another container's net and ipc): each file opened onto fd, then entered. */
+  joins?: { path: string; type: number; fd: number }[];
+  /** A shared IPC namespace's /dev/shm: the host's to bind, or another container's to copy from its mount namespace. */
+  shm?: SharedShm;
 }
+
+/**
+ * Another container's /dev/shm lives in its mount namespace, and a mount can be copied only from
+ * the namespace one is in: the child enters that one (its own open at ownFd), copies the mount
+ * to treeFd, and comes back.
+ */
+export type SharedShm = { bind: string } | { mountNamespace: string; ownFd: number; theirFd: number; treeFd: number };
 
 /** selfEntry: the files the process writes "0" into to enter its cgroup itself (ContainerCgroup.selfEntry). */
 export function buildPlan(spec: ContainerSpec, dirs: ContainerDirs, host: HostFacts, prepared: Prepared, selfEntry: string[] = []): Op[] {
@@ -114,6 +125,7 @@ export function buildPlan(spec: ContainerSpec, dirs: ContainerDirs, host: HostFa
   const fds = prepared.volumeFds;
   const confined = !spec.security.privileged;
   const hostNetwork = spec.network.mode === "host";
+  const ownNetwork = !hostNetwork && spec.network.mode !== "container";
   return [
     // --init: PID 1 keeps its copy of cbox's memory for life, so nothing inside may read it
     // through /proc. Without it the child shares cbox's memory (CLONE_VM, where the flag lives)
@@ -122,6 +134,8 @@ export function buildPlan(spec: ContainerSpec, dirs: ContainerDirs, host: HostFa
     // If cbox dies, the container dies with it; the next cbox command removes what is left.
     { op: "pdeathsig", ints: [SIGKILL] },
     ...enterCgroupsItself(selfEntry),
+    ...(prepared.joins ?? []).flatMap((j): Op[] => [{ op: "openDup", ints: [O_RDONLY, j.fd], strs: [j.path] }, { op: "setns", ints: [j.fd, j.type] }]),
+    ...copyOtherShm(prepared.shm),
     // Only now, in its cgroup, so that the container sees that cgroup as its root.
     { op: "unshare", ints: [CloneFlag.newcgroup] },
     ...(host.userNamespace ? becomeNamespaceRoot(host) : []),
@@ -132,15 +146,15 @@ export function buildPlan(spec: ContainerSpec, dirs: ContainerDirs, host: HostFa
     ...kernelFilesystems(root, { sysWritable: !confined, sysFromHost: hostNetwork && host.userNamespace }),
     ...kernelSettings(root, spec),
     ...cgroupFilesystem(root, host.cgroups, { writable: !confined, sysFromHost: hostNetwork && host.userNamespace }),
-    ...devFilesystem(root, { canMknod: host.canMknod, ttyGroupMapped: host.ttyGroupMapped, shmSize: spec.shmSize }),
+    ...devFilesystem(root, { canMknod: host.canMknod, ttyGroupMapped: host.ttyGroupMapped, shmSize: spec.shmSize, shm: shmMount(prepared.shm) }),
     ...hostDeviceNodes(root, spec.devices ?? [], host.canMknod),
     ...(confined ? [...maskPaths(root, prepared.masked), ...readOnlyPaths(root, prepared.readOnly)] : []),
     mkdir(`${root}/etc`),
     ...bindFile(dirs.hostname, `${root}/etc/hostname`),
     ...bindFile(dirs.hosts, `${root}/etc/hosts`),
     ...bindFile(dirs.resolvConf, `${root}/etc/resolv.conf`),
-    { op: "sethostname", strs: [spec.hostname] },
-    ...(hostNetwork ? [] : [{ op: "loopbackUp" } satisfies Op]),
+    ...(spec.namespaces?.uts ? [] : [{ op: "sethostname", strs: [spec.hostname] } satisfies Op]),
+    ...(ownNetwork ? [{ op: "loopbackUp" } satisfies Op] : []),
     ...spec.volumes.map((v, i) => cloneVolume(v, fds[i]!)),
     ...pivotRoot(root),
     ...spec.volumes.flatMap((v, i) => attachVolume(v, fds[i]!)),
@@ -185,6 +199,21 @@ export function buildExecPlan(exec: ExecSpec, stdio: StdioPlan, selfEntry: strin
     { op: "closeFrom", ints: [3] },
     execOp(exec.command, exec.env),
   ];
+}
+
+function copyOtherShm(shm: SharedShm | undefined): Op[] {
+  if (!shm || "bind" in shm) return [];
+  return [
+    { op: "openDup", ints: [O_RDONLY, shm.ownFd], strs: ["/proc/self/ns/mnt"] },
+    { op: "openDup", ints: [O_RDONLY, shm.theirFd], strs: [shm.mountNamespace] },
+    { op: "setns", ints: [shm.theirFd, CloneFlag.newns] },
+    { op: "cloneTree", ints: [0, shm.treeFd], strs: ["/dev/shm"] },
+    { op: "setns", ints: [shm.ownFd, CloneFlag.newns] },
+  ];
+}
+
+function shmMount(shm: SharedShm | undefined): { bind: string } | { treeFd: number } | undefined {
+  return !shm ? undefined : "bind" in shm ? shm : { treeFd: shm.treeFd };
 }
 
 /** --sysctl and --domainname: written into the container's own /proc/sys before it is made read-only. */

@@ -18,7 +18,8 @@ export class Preparation {
   /** Mounted on the host until the child has its overlay. */
   private mounted: string[] = [];
 
-  constructor(spec: ContainerSpec, maps: UserMaps | undefined, containerDir: string, env: Record<string, string | undefined>, detached: boolean) {
+  /** shared: the namespaces the child joins itself, and a /dev/shm to bind (shared-namespaces.ts). */
+  constructor(spec: ContainerSpec, maps: UserMaps | undefined, containerDir: string, env: Record<string, string | undefined>, detached: boolean, shared: { joins: { path: string; type: number }[]; shm?: { bind: string } | { mountNamespace: string } } = { joins: [] }) {
     this.stdio = new ContainerStdio({ interactive: spec.interactive, tty: spec.tty, detached });
     try {
       const lowers = imageLowers(spec, maps, containerDir, env);
@@ -26,7 +27,24 @@ export class Preparation {
       // Numbers the child may put the volumes' mount trees on: held here so nothing else takes them.
       const volumeFds = spec.volumes.map(() => openSync("/dev/null", "r"));
       this.fds.push(...volumeFds);
-      this.prepared = { stdio: this.stdio.plan, lowerdirs: lowers.lowerdirs, lowerBase: lowers.base, volumeFds, lockdown: lockdownFor(spec.security), masked: kernelPaths(MASKED_PATHS), readOnly: kernelPaths(READ_ONLY_PATHS) };
+      const free = () => {
+        const fd = openSync("/dev/null", "r");
+        this.fds.push(fd);
+        return fd;
+      };
+      const joins = shared.joins.map((j) => ({ ...j, fd: free() }));
+      const shm = shared.shm && "mountNamespace" in shared.shm ? { mountNamespace: shared.shm.mountNamespace, ownFd: free(), theirFd: free(), treeFd: free() } : shared.shm;
+      this.prepared = {
+        stdio: this.stdio.plan,
+        lowerdirs: lowers.lowerdirs,
+        lowerBase: lowers.base,
+        volumeFds,
+        lockdown: lockdownFor(spec.security),
+        masked: kernelPaths(MASKED_PATHS),
+        readOnly: kernelPaths(READ_ONLY_PATHS),
+        joins,
+        shm,
+      };
     } catch (err) {
       this.close();
       throw err;

@@ -5,6 +5,7 @@ import type { Paths } from "../paths.ts";
 import { liveState, statusText, type LiveState } from "./status.ts";
 import { containerDirs, listContainerIds, readState, scanStore, type StoreScan } from "./store-read.ts";
 import type { ContainerSpec } from "./spec.ts";
+import type { NamespaceSource } from "./shared-namespaces.ts";
 import type { ContainerState } from "./store.ts";
 
 /** A container and what it is doing now. */
@@ -128,6 +129,10 @@ export function inspectObject(s: ContainerState, spec: ContainerSpec | undefined
   };
 }
 
+function namespaceMode(source: NamespaceSource | undefined): string {
+  return !source ? "" : source.kind === "host" ? "host" : `container:${source.ref}`;
+}
+
 /** docker inspect's HostConfig, the fields of run's flags that cbox keeps in the spec. */
 function hostConfig(spec: ContainerSpec | undefined): Record<string, unknown> {
   const etc = spec?.etc ?? {};
@@ -141,6 +146,9 @@ function hostConfig(spec: ContainerSpec | undefined): Record<string, unknown> {
     ShmSize: spec?.shmSize ?? 64 * 1024 * 1024,
     Sysctls: spec?.sysctls ?? {},
     OomScoreAdj: spec?.oomScoreAdj ?? 0,
+    PidMode: namespaceMode(spec?.namespaces?.pid),
+    IpcMode: spec?.namespaces?.ipcShareable ? "shareable" : namespaceMode(spec?.namespaces?.ipc) || "private",
+    UTSMode: spec?.namespaces?.uts ? "host" : "",
   };
 }
 
@@ -149,7 +157,7 @@ function networkSettings(s: ContainerState, spec: ContainerSpec | undefined): Re
   const net = s.network;
   const live = net && !net.released && liveState(s) === "running";
   return {
-    Mode: net?.mode ?? spec?.network?.mode ?? "none",
+    Mode: spec?.network?.mode === "container" ? `container:${spec.network.container}` : (net?.mode ?? spec?.network?.mode ?? "none"),
     IPAddress: live ? (net.ip ?? "") : "",
     IPPrefixLen: live ? (net.prefix ?? 0) : 0,
     Gateway: live ? (net.gateway ?? "") : "",

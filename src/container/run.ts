@@ -1,5 +1,5 @@
 // `cbox run`: create, start, then wait, record and clean up (foreground) or hand over to a monitor (-d).
-import { closeSync, openSync, readFileSync, rmSync, writeSync } from "node:fs";
+import { closeSync, copyFileSync, openSync, readFileSync, rmSync, writeSync } from "node:fs";
 import { printError, warn } from "../cli/output.ts";
 import { CboxError, describeErrno, systemErrorText } from "../errors.ts";
 import { warmCgroupAttach } from "../linux/cgroups/attach-warmup.ts";
@@ -8,7 +8,7 @@ import { parseLayout, type CgroupLayout } from "../linux/cgroups/detect.ts";
 import { ALLOWED_DEVICES } from "../linux/cgroups/devices.ts";
 import { cgroupView } from "../linux/cgroups/mount-plan.ts";
 import { formatBinaryBytes, type Limits } from "../linux/cgroups/limits.ts";
-import { containerCloneFlags } from "../linux/namespaces.ts";
+import { containerCloneFlags, withChildrenInPidNamespace } from "../linux/namespaces.ts";
 import { processStartTime } from "../linux/proc.ts";
 import { detectPrivateMaps, detectRootlessMaps, hostIdOfRoot, setgroupsAllowed, writeMaps, type UserMaps } from "../linux/userns.ts";
 import type { Paths } from "../paths.ts";
@@ -29,6 +29,7 @@ import { Preparation } from "./prepare.ts";
 import { checkRootfsOwner, checkUserMapped } from "./rootless-fit.ts";
 import { escapeThroughSymlinks } from "./target-path.ts";
 import { deviceRules } from "./devices.ts";
+import { checkSharingAllowed, childJoins, resolveSharedRefs, joinedContainers, sharedAtClone, sharedShm, type JoinedContainer } from "./shared-namespaces.ts";
 import { liveState } from "./status.ts";
 import { containerDirs, createContainer, newContainerId, ownerOf, ownerSelf, readState, recoverStale, removeContainer, updateState, type ContainerState } from "./store.ts";
 
@@ -49,6 +50,7 @@ export function runContainer(opts: RunOptions, paths: Paths): number {
   mark("recover stale containers");
 
   const spec = buildSpec(opts, newContainerId(), process.env, warn);
+  resolveSharedRefs(spec, paths);
   spec.volumes.push(...anonymousVolumes(paths, opts.config?.Volumes ?? [], [...spec.volumes, ...spec.tmpfs].map((m) => m.target)));
   mark("container spec");
   if (opts.detach && spec.tty) throw new CboxError("-d with -t is not supported yet: run -d without -t (use -i to keep stdin open)");
@@ -125,6 +127,8 @@ export function startContainer(spec: ContainerSpec, paths: Paths, mode: StartMod
   if (warning) warn(warning);
   const maps = mode.rootlessMaps ?? (spec.userns === "private" ? privateMaps() : undefined);
   const host = hostFacts(maps, mountinfo, cgroups);
+  checkSharingAllowed(spec, host.userNamespace);
+  const joined = joinedContainers(spec, paths);
   mark("host checks");
   const cleanup = new CleanupStack();
   let prep: Preparation | undefined;
@@ -149,16 +153,19 @@ export function startContainer(spec: ContainerSpec, paths: Paths, mode: StartMod
     // A new container's folder removal releases its recorded network itself; a restarted one keeps its folder.
     if (network.mode === "bridge" && mode.existing) cleanup.push("release the network", () => updateState(dirs, { network: releaseRecordedNetwork(network, spec.id, paths) }));
     if (writeEtcFiles(dirs, spec.hostname, etcNetwork(network), spec.name, spec.etc).noNameservers) warn(NO_NAMESERVERS_WARNING);
+    if (joined.net) for (const file of ["hosts", "resolvConf"] as const) copyFileSync(joined.net.dirs[file], dirs[file]);
     mark("network and /etc files");
     // Its paths are in state.json: removing the container's folder removes the cgroup too.
     if (cgroup) createCgroup(cgroup);
     mark("create cgroup");
 
-    prep = new Preparation(spec, maps, dirs.dir, process.env, mode.detach);
+    prep = new Preparation(spec, maps, dirs.dir, process.env, mode.detach, { joins: childJoins(joined), shm: sharedShm(spec, joined) });
     const plan = buildPlan(spec, dirs, host, prep.prepared, cgroup?.selfEntry);
     mark("plan");
-    const flags = containerCloneFlags(host.userNamespace, spec.init, network.mode === "host");
-    const child = mode.detach ? spawnDetachedContainer(plan, flags, spec, dirs, paths) : spawnContainer(plan, flags, spec.stopTimeout);
+    const flags = containerCloneFlags(host.userNamespace, spec.init, sharedAtClone(spec));
+    const child = spawnInPidNamespace(joined.pid, mode.detach, (pidNamespaceFd) =>
+      mode.detach ? spawnDetachedContainer(plan, flags, spec, dirs, paths, pidNamespaceFd) : spawnContainer(plan, flags, spec.stopTimeout),
+    );
     cleanup.push("stop the container", () => child.abort());
     prep.spawned();
     mark("clone");
@@ -173,6 +180,9 @@ export function startContainer(spec: ContainerSpec, paths: Paths, mode: StartMod
     mark("child set up and exec");
     prep.started();
     if (failure) throw startFailure(plan, failure, dirs.rootfs);
+    for (const [flag, other] of Object.entries(joined)) {
+      if (other && !other.alive()) throw new CboxError(`--${flag === "net" ? "network" : flag} container:${other.spec.name || other.spec.id.slice(0, 12)}: that container stopped while this one started`);
+    }
     const running: Partial<ContainerState> = { status: "running", pid: child.pid, pidStartTime: processStartTime(child.pid), started: new Date().toISOString() };
 
     if (child instanceof DetachedChild) {
@@ -265,16 +275,33 @@ export function spawnContainer(plan: Op[], flags: number, stopTimeout: number): 
 }
 
 /** -d: a monitor clones it, logs its output and records its end by running `cbox _exited`. */
-function spawnDetachedContainer(plan: Op[], flags: number, spec: ContainerSpec, dirs: ContainerDirs, paths: Paths): DetachedChild {
+function spawnDetachedContainer(plan: Op[], flags: number, spec: ContainerSpec, dirs: ContainerDirs, paths: Paths, pidNamespaceFd?: number): DetachedChild {
   rmSync(dirs.exit, { force: true }); // the record of an earlier run (cbox start)
   const logFd = openSync(dirs.log, "a", 0o600);
   try {
     const exitCommand = [...selfCommand(), "_exited", "--root", paths.root, spec.id];
-    return spawnDetached(plan, flags, { logFd, interactive: spec.interactive, exitFile: dirs.exit, exitCommand });
+    return spawnDetached(plan, flags, { logFd, interactive: spec.interactive, exitFile: dirs.exit, exitCommand, pidNamespaceFd });
   } catch (err) {
     throw namespaceError(err);
   } finally {
     closeSync(logFd);
+  }
+}
+
+/**
+ * --pid container:NAME: the child is born in that container's PID namespace. A foreground one
+ * is cloned by cbox, whose thread joins it for that clone; a detached one by its monitor, which
+ * joins it itself (the monitor stays outside: fork puts a child in the namespace its parent joined).
+ */
+function spawnInPidNamespace<T>(other: JoinedContainer | undefined, detach: boolean, spawn: (pidNamespaceFd?: number) => T): T {
+  if (!other) return spawn();
+  const fd = openSync(`/proc/${other.holder}/ns/pid`, "r");
+  try {
+    if (detach) return spawn(fd);
+    const fail = (errno: number) => new CboxError(`--pid container:${other.spec.name || other.spec.id.slice(0, 12)}: cannot join its PID namespace: ${describeErrno(errno)}`);
+    return withChildrenInPidNamespace(fd, () => spawn(), fail);
+  } finally {
+    closeSync(fd);
   }
 }
 

@@ -12,6 +12,8 @@ import { parseUlimits, ulimitHost, type Ulimit } from "./ulimits.ts";
 import { parseSysctls } from "./sysctls.ts";
 import { parseEtcFlags, type EtcFlags } from "./etc-flags.ts";
 import type { EtcExtras } from "./etc-files.ts";
+import { parseSharedNamespaces, type NamespaceFlags, type SharedNamespaces } from "./shared-namespaces.ts";
+import { hostname as osHostname } from "node:os";
 import { parseSecurity, type SecurityOptions, type SecuritySpec } from "./security.ts";
 import { checkSeccompProfile } from "./lockdown.ts";
 import { parseNetwork, type NetworkSpec } from "./network/spec.ts";
@@ -90,6 +92,8 @@ export interface ContainerSpec {
   labels?: Record<string, string>;
   oomScoreAdj?: number;
   domainname?: string;
+  /** --pid, --ipc, --uts: namespaces shared with the host or another container. */
+  namespaces?: SharedNamespaces;
 }
 
 export { DEFAULT_PATH } from "./default-path.ts";
@@ -139,6 +143,7 @@ export interface RunOptions {
   domainname?: string;
   /** --cidfile: where the container's id is written. */
   cidfile?: string;
+  namespaces?: NamespaceFlags;
 }
 
 /** docker stop's default grace period. */
@@ -154,8 +159,12 @@ export function buildSpec(opts: RunOptions, id: string, hostEnv: Record<string, 
     throw new CboxError(opts.image ? `no command given and ${opts.image.ref} has none: cbox run IMAGE CMD [ARG...]` : "no command given: cbox run --rootfs DIR CMD [ARG...]");
   }
   if (opts.name !== undefined) checkName(opts.name);
-  const hostname = opts.hostname ?? id.slice(0, 12);
-  checkHostname(hostname);
+  const namespaces = parseSharedNamespaces(opts.namespaces ?? {});
+  const exposed = opts.publishAll ? (opts.config?.ExposedPorts ?? []) : [];
+  const network = parseNetwork(opts.network, [...(opts.publish ?? []), ...exposed]);
+  checkSharingConflicts(opts, namespaces, network.spec);
+  const hostname = opts.hostname ?? (namespaces.uts ? osHostname() : id.slice(0, 12));
+  if (!namespaces.uts) checkHostname(hostname);
   const imageWorkdir = opts.config?.WorkingDir;
   const workdir = opts.workdir ?? (imageWorkdir ? resolve("/", imageWorkdir) : "/");
   if (!isAbsolute(workdir)) throw new CboxError(`--workdir must be an absolute path: ${workdir}`);
@@ -165,12 +174,10 @@ export function buildSpec(opts: RunOptions, id: string, hostEnv: Record<string, 
   const volumes = [...(opts.volumes ?? []).map(parseVolume), ...mounts.flatMap((m) => (m.kind === "bind" ? [m.volume] : []))];
   const tmpfs = [...(opts.tmpfs ?? []).map(parseTmpfs), ...mounts.flatMap((m) => (m.kind === "tmpfs" ? [m.tmpfs] : []))];
   checkDistinctTargets([...volumes, ...tmpfs].map((m) => m.target));
-  const exposed = opts.publishAll ? (opts.config?.ExposedPorts ?? []) : [];
-  const network = parseNetwork(opts.network, [...(opts.publish ?? []), ...exposed]);
   if (network.warning) warn(network.warning);
   const userns = parseUserns(opts.userns);
   const inUserNamespace = process.getuid!() !== 0 || userns === "private";
-  const hostNetwork = network.spec.mode === "host";
+  const sharedNetwork = network.spec.mode === "host" || network.spec.mode === "container" ? `--network ${opts.network}` : undefined;
   return {
     id,
     name: opts.name ?? "",
@@ -196,13 +203,26 @@ export function buildSpec(opts: RunOptions, id: string, hostEnv: Record<string, 
     network: network.spec,
     devices: parseDevices(opts.devices ?? []),
     ulimits: opts.ulimits?.length ? parseUlimits(opts.ulimits, ulimitHost(inUserNamespace)) : [],
-    sysctls: parseSysctls(opts.sysctls ?? [], { network: hostNetwork, ipc: false }),
+    sysctls: parseSysctls(opts.sysctls ?? [], { network: sharedNetwork, ipc: namespaces.ipc && `--ipc ${opts.namespaces!.ipc}` }),
     etc: parseEtcFlags(opts.etc ?? {}, network.spec.mode !== "none"),
+    namespaces,
     shmSize: opts.shmSize === undefined ? undefined : parseBytes("--shm-size", opts.shmSize),
     labels: { ...opts.config?.Labels, ...parseLabels(opts.labels ?? []) },
     oomScoreAdj: opts.oomScoreAdj === undefined ? undefined : parseOomScoreAdj(opts.oomScoreAdj, inUserNamespace),
     domainname: opts.domainname === undefined ? undefined : checkDomainname(opts.domainname),
   };
+}
+
+/** docker's conflicting options: what a shared namespace already decides cannot be set too. */
+function checkSharingConflicts(opts: RunOptions, namespaces: SharedNamespaces, network: NetworkSpec): void {
+  if (namespaces.uts && opts.hostname !== undefined) throw new CboxError("--hostname: the container shares the host's UTS namespace (--uts host), so its host name is the host's");
+  if (namespaces.uts && opts.domainname !== undefined) throw new CboxError("--domainname: the container shares the host's UTS namespace (--uts host), so its domain name is the host's");
+  if (network.mode !== "container") return;
+  const where = `--network container:${network.container}`;
+  if (opts.hostname !== undefined) throw new CboxError(`--hostname: not with ${where}, whose host name and /etc files the container uses`);
+  const etc = opts.etc ?? {};
+  const etcFlag = etc.addHosts?.length ? "--add-host" : etc.dns?.length ? "--dns" : etc.dnsSearch?.length ? "--dns-search" : etc.dnsOptions?.length ? "--dns-option" : undefined;
+  if (etcFlag) throw new CboxError(`${etcFlag}: not with ${where}: the container uses that container's /etc/hosts and /etc/resolv.conf`);
 }
 
 /** --label KEY=VALUE (a bare KEY: an empty value, as docker). */

@@ -6,8 +6,8 @@ import { CboxError } from "../errors.ts";
 /** The IPC namespace's settings, besides fs.mqueue.*. */
 const IPC_SYSCTLS = ["kernel.msgmax", "kernel.msgmnb", "kernel.msgmni", "kernel.sem", "kernel.shmall", "kernel.shmmax", "kernel.shmmni", "kernel.shm_rmid_forced"];
 
-/** sharesHost: the namespaces the container shares with the host (a setting there would be the host's). */
-export function parseSysctls(values: string[], sharesHost: { network: boolean; ipc: boolean }, exists = existsSync): Record<string, string> {
+/** shared: the flag that makes the container share its network or IPC namespace (a setting there would be another's). */
+export function parseSysctls(values: string[], shared: { network?: string; ipc?: string }, exists = existsSync): Record<string, string> {
   const sysctls: Record<string, string> = {};
   for (const value of values) {
     const eq = value.indexOf("=");
@@ -19,8 +19,8 @@ export function parseSysctls(values: string[], sharesHost: { network: boolean; i
     const ipc = IPC_SYSCTLS.includes(name) || name.startsWith("fs.mqueue.");
     const net = name.startsWith("net.");
     if (!ipc && !net) throw new CboxError(`--sysctl ${name}: not one a container has its own copy of (net.*, fs.mqueue.*, ${IPC_SYSCTLS.join(", ")})`);
-    if (net && sharesHost.network) throw new CboxError(`--sysctl ${name}: the container shares the host's network (--network host), so this would change the host's`);
-    if (ipc && sharesHost.ipc) throw new CboxError(`--sysctl ${name}: the container shares the host's IPC namespace, so this would change the host's`);
+    const sharedBy = net ? shared.network : shared.ipc;
+    if (sharedBy) throw new CboxError(`--sysctl ${name}: the container shares its ${net ? "network" : "IPC"} namespace (${sharedBy}), so this would change another's setting`);
     // The host's namespaces have the same files, but for interfaces only the container has.
     if (!/^net\.ipv[46]\.(conf|neigh)\./.test(name) && !exists(sysctlFile(name))) throw new CboxError(`--sysctl ${name}: this kernel has no such setting`);
     sysctls[name] = setting;

@@ -176,6 +176,8 @@ export interface DevOptions {
   ttyGroupMapped: boolean;
   /** /dev/shm's size in bytes; 64 MiB when absent. */
   shmSize?: number;
+  /** A /dev/shm instead of a new tmpfs: a path to bind (the host's), or a mount tree open at an fd (another container's). */
+  shm?: { bind: string } | { treeFd: number };
 }
 
 export function devFilesystem(root: string, opts: DevOptions): Op[] {
@@ -195,7 +197,11 @@ export function devFilesystem(root: string, opts: DevOptions): Op[] {
     mount("devpts", `${dev}/pts`, "devpts", nosuid | noexec, ptsOptions.join(",")),
     symlink("pts/ptmx", `${dev}/ptmx`),
     mkdir(`${dev}/shm`, 0o1777),
-    mount("shm", `${dev}/shm`, "tmpfs", nosuid | nodev | noexec, `mode=1777,size=${opts.shmSize ?? 65536 * 1024}`),
+    opts.shm && "treeFd" in opts.shm
+      ? { op: "attachTree", ints: [opts.shm.treeFd], strs: [`${dev}/shm`] }
+      : opts.shm
+        ? mount(opts.shm.bind, `${dev}/shm`, "", bind)
+        : mount("shm", `${dev}/shm`, "tmpfs", nosuid | nodev | noexec, `mode=1777,size=${opts.shmSize ?? 65536 * 1024}`),
     mkdir(`${dev}/mqueue`),
     mount("mqueue", `${dev}/mqueue`, "mqueue", nosuid | nodev | noexec),
     symlink("/proc/self/fd", `${dev}/fd`),

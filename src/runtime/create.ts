@@ -8,6 +8,7 @@ import { parseLayout } from "../linux/cgroups/detect.ts";
 import { cgroupView } from "../linux/cgroups/mount-plan.ts";
 import { hostLastCap } from "../linux/capabilities.ts";
 import type { KernelPath } from "../linux/mounts.ts";
+import { withChildrenInPidNamespace } from "../linux/namespaces.ts";
 import { processStartTime } from "../linux/proc.ts";
 import { hostSeccompArch } from "../linux/seccomp/arch.ts";
 import { packFilter } from "../linux/seccomp/bpf.ts";
@@ -16,7 +17,7 @@ import { parseDockerProfile } from "../linux/seccomp/docker-profile.ts";
 import { writeMaps, type UserMaps } from "../linux/userns.ts";
 import { makeDeviceNodes } from "../sys/nodes.ts";
 import { spawnHeld, SpawnError, type HeldChild, type Forwarding } from "../sys/process.ts";
-import { extraShim, netShim } from "../sys/shim.ts";
+import { netShim } from "../sys/shim.ts";
 import { CleanupStack } from "../container/cleanup.ts";
 import { startFailure } from "../container/start-failure.ts";
 import { resolveInRoot } from "../container/target-path.ts";
@@ -184,19 +185,10 @@ function spawn(plan: ReturnType<typeof buildRuntimePlan>, flags: number, forward
 /** Runs clone with this thread's children born in the PID namespace at path, then returns to cbox's own. */
 function inPidNamespace<T>(path: string, clone: () => T): T {
   const target = openNamespace(path, "pid");
-  const own = openSync("/proc/self/ns/pid", "r");
   try {
-    const joined = extraShim().cbox_setns(target, namespaceFlag("pid"));
-    if (joined < 0) throw new CboxError(`config.json: linux.namespaces: cannot join the pid namespace ${path}: ${describeErrno(-joined)}`);
-    try {
-      return clone();
-    } finally {
-      const back = extraShim().cbox_setns(own, namespaceFlag("pid"));
-      if (back < 0) throw new Error(`cannot return to cbox's pid namespace: ${describeErrno(-back)}`);
-    }
+    return withChildrenInPidNamespace(target, clone, (errno) => new CboxError(`config.json: linux.namespaces: cannot join the pid namespace ${path}: ${describeErrno(errno)}`));
   } finally {
     closeSync(target);
-    closeSync(own);
   }
 }
 

@@ -162,6 +162,8 @@ export interface Detached {
   logFd: number;
   /** stdin a pipe the monitor holds open (-i), else /dev/null. */
   interactive: boolean;
+  /** An open PID namespace (another container's) the monitor clones the container into. */
+  pidNamespaceFd?: number;
   /** Where the monitor writes "STATUS FINISHED" once the container has ended. */
   exitFile: string;
   /** What the monitor then becomes (execve): cbox recording the end. */
@@ -176,7 +178,7 @@ export function spawnDetached(plan: Op[], cloneFlags: number, d: Detached): Deta
   const strs = [`${d.exitFile}.tmp`, d.exitFile, ...d.exitCommand];
   const packed = encoder.encode(strs.map((s) => `${s}\0`).join(""));
   const out = new Int32Array(5);
-  const cfg = new Int32Array([d.logFd, d.interactive ? 1 : 0]);
+  const cfg = new Int32Array([d.logFd, d.interactive ? 1 : 0, d.pidNamespaceFd ?? -1]);
   const r = detachShim().cbox_detach(bytes, bytes.length, cloneFlags, cfg, packed, strs.length, out);
   if (r < 0) throw new SpawnError(-r);
   return new DetachedChild(out[0]!, out[1]!, out[2]!, out[3]!, out[4]!);

@@ -139,7 +139,7 @@ describe.skipIf(!isRoot)("run flags: limits and kernel settings", () => {
     expectRefused(sh(["--sysctl", "vm.swappiness=1"], "true"), "not one a container has its own copy of");
     expectRefused(sh(["--sysctl", "noequals"], "true"), "--sysctl noequals: expected NAME=VALUE");
     expectRefused(sh(["--sysctl", "net.ipv4.no_such_setting=1"], "true"), "--sysctl net.ipv4.no_such_setting: this kernel has no such setting");
-    expectRefused(cbox(["run", "--rm", "--root", fx.store, "--network", "host", "--sysctl", "net.ipv4.ip_forward=1", "--rootfs", fx.rootfs, "true"]), "shares the host's network");
+    expectRefused(cbox(["run", "--rm", "--root", fx.store, "--network", "host", "--sysctl", "net.ipv4.ip_forward=1", "--rootfs", fx.rootfs, "true"]), "shares its network namespace (--network host)");
     expectRefused(sh(["--domainname", "bad_name!"], "true"), "--domainname");
     expectRefused(sh(["--shm-size", "lots"], "true"), "--shm-size lots: expected a size");
     expectRefused(sh(["--oom-score-adj", "1001"], "true"), "--oom-score-adj 1001: expected a whole number from -1000 to 1000");

@@ -12,9 +12,14 @@ describe("--network", () => {
     expect(parseNetwork("host", [])).toEqual({ spec: { mode: "host", ports: [] } });
   });
 
+  test("container:NAME: another container's network, with no ports of its own", () => {
+    expect(parseNetwork("container:web", [])).toEqual({ spec: { mode: "container", ports: [], container: "web" } });
+    expect(thrown(() => parseNetwork("container:web", ["80"])).message).toBe(`-p "80": a container on another container's network (--network container:web) publishes nothing of its own; publish on that container`);
+  });
+
   test("anything else is refused, named", () => {
-    for (const mode of ["Bridge", "container:abc", "mynet", " none"]) {
-      expect(thrown(() => parseNetwork(mode, [])).message).toBe(`--network "${mode}": expected none, host or bridge`);
+    for (const mode of ["Bridge", "container:", "mynet", " none"]) {
+      expect(thrown(() => parseNetwork(mode, [])).message).toBe(`--network "${mode}": expected none, host, bridge or container:NAME`);
     }
   });
 

@@ -482,11 +482,45 @@ describe("--init", () => {
   });
 
   test("--network host: no network namespace and no loopbackUp; others get both", () => {
-    expect(containerCloneFlags(false, false, true) & CloneFlag.newnet).toBe(0);
+    expect(containerCloneFlags(false, false, { net: true }) & CloneFlag.newnet).toBe(0);
     expect(containerCloneFlags(false, false) & CloneFlag.newnet).toBe(CloneFlag.newnet);
     const hostNet = spec({ network: { mode: "host", ports: [] } });
     expect(plan(hostNet, ROOT_HOST).some((o) => o.op === "loopbackUp")).toBe(false);
     expect(plan(spec({ network: { mode: "none", ports: [] } }), ROOT_HOST).some((o) => o.op === "loopbackUp")).toBe(true);
+  });
+
+  test("shared namespaces: none of their clone flags; --uts host never sets the host name; --network container: no loopbackUp", () => {
+    const all = CloneFlag.newnet | CloneFlag.newpid | CloneFlag.newipc | CloneFlag.newuts;
+    expect(containerCloneFlags(false, false, { net: true, pid: true, ipc: true, uts: true }) & all).toBe(0);
+    expect(containerCloneFlags(false, false, { pid: true }) & all).toBe(CloneFlag.newnet | CloneFlag.newipc | CloneFlag.newuts);
+    const utsHost = plan(spec({ namespaces: { uts: { kind: "host" } } }), ROOT_HOST);
+    expect(utsHost.some((o) => o.op === "sethostname")).toBe(false);
+    expect(plan(spec({}), ROOT_HOST).some((o) => o.op === "sethostname")).toBe(true);
+    expect(plan(spec({ network: { mode: "container", ports: [], container: "x" } }), ROOT_HOST).some((o) => o.op === "loopbackUp")).toBe(false);
+  });
+
+  test("another container's net and ipc are joined first; its /dev/shm is copied from its mount namespace and attached", () => {
+    const s = spec({ network: { mode: "container", ports: [], container: "x" } });
+    const ops = buildPlan(s, dirs, ROOT_HOST, {
+      stdio: { kind: "null" }, lowerdirs: [s.rootfs], volumeFds: [], lockdown: LOCKDOWN, masked: MASKED, readOnly: READ_ONLY,
+      joins: [{ path: "/proc/7/ns/ipc", type: CloneFlag.newipc, fd: 20 }, { path: "/proc/7/ns/net", type: CloneFlag.newnet, fd: 21 }],
+      shm: { mountNamespace: "/proc/7/ns/mnt", ownFd: 22, theirFd: 23, treeFd: 24 },
+    });
+    const first = ops.findIndex((o) => o.op === "openDup");
+    expect(ops.slice(first, first + 9)).toEqual([
+      { op: "openDup", ints: [0, 20], strs: ["/proc/7/ns/ipc"] },
+      { op: "setns", ints: [20, CloneFlag.newipc] },
+      { op: "openDup", ints: [0, 21], strs: ["/proc/7/ns/net"] },
+      { op: "setns", ints: [21, CloneFlag.newnet] },
+      { op: "openDup", ints: [0, 22], strs: ["/proc/self/ns/mnt"] },
+      { op: "openDup", ints: [0, 23], strs: ["/proc/7/ns/mnt"] },
+      { op: "setns", ints: [23, CloneFlag.newns] },
+      { op: "cloneTree", ints: [0, 24], strs: ["/dev/shm"] },
+      { op: "setns", ints: [22, CloneFlag.newns] },
+    ]);
+    expect(first).toBeLessThan(ops.findIndex((o) => o.op === "unshare"));
+    expect(ops).toContainEqual({ op: "attachTree", ints: [24], strs: [`${R}/dev/shm`] });
+    expect(ops.some((o) => o.op === "mount" && o.strs![1] === `${R}/dev/shm`)).toBe(false);
   });
 
   test("--network host in a user namespace binds the host's /sys (sysfs needs a network namespace of its own); as root it mounts sysfs", () => {

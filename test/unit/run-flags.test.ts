@@ -72,7 +72,7 @@ describe("--device", () => {
 describe("--sysctl", () => {
   const exists = (p: string) => p !== "/proc/sys/net/ipv4/nothing";
   test("the container's own settings; per-interface ones need not exist on the host", () => {
-    expect(parseSysctls(["net.ipv4.ip_forward=1", "kernel.sem=250 32000 32 128", "net.ipv4.conf.eth0.rp_filter=2"], { network: false, ipc: false }, exists)).toEqual({
+    expect(parseSysctls(["net.ipv4.ip_forward=1", "kernel.sem=250 32000 32 128", "net.ipv4.conf.eth0.rp_filter=2"], {}, exists)).toEqual({
       "net.ipv4.ip_forward": "1",
       "kernel.sem": "250 32000 32 128",
       "net.ipv4.conf.eth0.rp_filter": "2",
@@ -80,9 +80,9 @@ describe("--sysctl", () => {
     expect(sysctlFile("fs.mqueue.msg_max")).toBe("/proc/sys/fs/mqueue/msg_max");
   });
   test("the host's settings are refused", () => {
-    expect(() => parseSysctls(["kernel.pid_max=1"], { network: false, ipc: false }, exists)).toThrow("not one a container has its own copy of");
-    expect(() => parseSysctls(["kernel.shmmax=1"], { network: false, ipc: true }, exists)).toThrow("shares the host's IPC namespace");
-    expect(() => parseSysctls(["net.ipv4.nothing=1"], { network: false, ipc: false }, exists)).toThrow("this kernel has no such setting");
+    expect(() => parseSysctls(["kernel.pid_max=1"], {}, exists)).toThrow("not one a container has its own copy of");
+    expect(() => parseSysctls(["kernel.shmmax=1"], { ipc: "--ipc host" }, exists)).toThrow("kernel.shmmax: the container shares its IPC namespace (--ipc host), so this would change another's setting");
+    expect(() => parseSysctls(["net.ipv4.nothing=1"], {}, exists)).toThrow("this kernel has no such setting");
   });
 });
 

@@ -60,6 +60,9 @@ export const args = {
   cidfile: { type: "string", description: "Write the container's id to this file (which must not exist)" },
   "oom-score-adj": { type: "string", description: "The container's OOM score adjustment, -1000 to 1000" },
   domainname: { type: "string", description: "Container NIS domain name" },
+  pid: { type: "string", description: "PID namespace: private (default), host, or container:NAME to share another container's" },
+  ipc: { type: "string", description: "IPC namespace: private (default), shareable (others may join it), host, or container:NAME (a shareable one)" },
+  uts: { type: "string", description: "UTS namespace (host and domain name): private (default) or host" },
 } satisfies FlagDefs;
 
 export default defineCommand({
@@ -112,6 +115,7 @@ export default defineCommand({
         cidfile: a.cidfile,
         oomScoreAdj: a["oom-score-adj"],
         domainname: a.domainname,
+        namespaces: { pid: a.pid, ipc: a.ipc, uts: a.uts },
         security: {
           capAdd: a["cap-add"] ?? [],
           capDrop: a["cap-drop"] ?? [],

@@ -37,7 +37,7 @@ export interface NetworkAttachment {
  * record(net) is called with what will be made before it is made.
  */
 export function reserveNetwork(spec: NetworkSpec, rootless: boolean, ctx: ReserveContext): NetworkAttachment {
-  if (spec.mode === "none" || spec.mode === "host") return { mode: spec.mode, ports: [] };
+  if (spec.mode !== "bridge") return { mode: spec.mode, ports: [] };
   if (!rootless) return reserveBridge(spec, ctx);
   if (spec.ports.length > 0) {
     const missing = helperMissing();

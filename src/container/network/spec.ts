@@ -3,7 +3,8 @@ import { CboxError } from "../../errors.ts";
 import type { Protocol, PublishedPort } from "../../linux/firewall/index.ts";
 import { parseIpv4 } from "../../linux/net/ipv4.ts";
 
-export type NetworkMode = "none" | "host" | "bridge";
+/** container: another container's network namespace (--network container:NAME). */
+export type NetworkMode = "none" | "host" | "bridge" | "container";
 export type { Protocol };
 
 /** One -p value: what the firewall publishes, with hostPort 0 for a free one chosen at start. */
@@ -12,6 +13,8 @@ export type PortSpec = PublishedPort;
 export interface NetworkSpec {
   mode: NetworkMode;
   ports: PortSpec[];
+  /** container: the container given (a name or id; its id once resolved). */
+  container?: string;
 }
 
 /** docker's words for what -p does with --network host (it prints them as a warning too). */
@@ -28,6 +31,11 @@ export function parseNetwork(mode: string | undefined, publish: string[]): { spe
   const networkMode = parseMode(mode);
   const ports = publish.map(parsePort);
   checkOverlaps(ports, publish);
+  const joined = /^container:(.+)$/.exec(mode ?? "")?.[1];
+  if (joined !== undefined) {
+    if (ports.length > 0) throw new CboxError(`-p "${publish[0]}": a container on another container's network (--network ${mode}) publishes nothing of its own; publish on that container`);
+    return { spec: { mode: "container", ports: [], container: joined } };
+  }
   if (networkMode === "host" && ports.length > 0) return { spec: { mode: "host", ports: [] }, warning: HOST_PORTS_DISCARDED };
   if (networkMode === "none" && ports.length > 0) {
     throw new CboxError(`-p "${publish[0]}": a container with --network none has no network to publish ports from`);
@@ -38,7 +46,8 @@ export function parseNetwork(mode: string | undefined, publish: string[]): { spe
 function parseMode(mode: string | undefined): NetworkMode {
   if (mode === undefined || mode === "" || mode === "default" || mode === "bridge") return "bridge";
   if (mode === "none" || mode === "host") return mode;
-  throw new CboxError(`--network "${mode}": expected none, host or bridge`);
+  if (/^container:./.test(mode)) return "container";
+  throw new CboxError(`--network "${mode}": expected none, host, bridge or container:NAME`);
 }
 
 /** One -p value: docker's HOST_PORT:CONTAINER_PORT[/proto], IP:HOST_PORT:CONTAINER_PORT, IP::CONTAINER_PORT, CONTAINER_PORT[/proto]. */

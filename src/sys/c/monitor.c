@@ -240,7 +240,7 @@ enum { M_RELEASE_R, M_ERROR_W, M_REPORT_W, M_DONE_R, M_LOG, M_OUT_R, M_ERR_R, M_
  * the cbox that gave up cleans up. strs: the exit file's temporary name, its name, the exit
  * command's argv.
  */
-static void monitor_main(struct spawn *sp, int flags, int *fd, int interactive, const char *strs, int nstrs) {
+static void monitor_main(struct spawn *sp, int flags, int *fd, int interactive, int pidns, const char *strs, int nstrs) {
   char finished[30], decision;
   int in[2], out[2], err[2], pid, pidfd, nul, i, status = 0, exited = 0, decided = 0, go = 0;
   struct pollfd p[4];
@@ -248,6 +248,12 @@ static void monitor_main(struct spawn *sp, int flags, int *fd, int interactive, 
   struct range keep[4];
   setsid();
   reset_signals();
+  /* a PID namespace to clone into (another container's): joined for the children only */
+  if (pidns >= 0 && setns(pidns, 0x20000000 /* CLONE_NEWPID */) < 0) {
+    i = -errno;
+    write_all(fd[M_REPORT_W], (const char *)&i, sizeof i);
+    _exit(125);
+  }
   if (keep_strings(strs, nstrs) < 0) _exit(125);
   /* the shim's own code and data are a library's mappings, kept by shed_inherited_memory */
   keep[0].lo = (unsigned long)mem; keep[0].hi = keep[0].lo + sizeof *mem;
@@ -330,7 +336,8 @@ static int read_int(int fd, int *v) {
 
 /*
  * Forks the monitor, which clones the container held as cbox_spawn's is. cfg: [log fd, 1 for a
- * stdin pipe the monitor keeps open (-i) or 0 for /dev/null]. strs: nstrs NUL-ended strings (see
+ * stdin pipe the monitor keeps open (-i) or 0 for /dev/null, a PID namespace's fd to clone into
+ * or -1]. strs: nstrs NUL-ended strings (see
  * monitor_main). out: [pid, release_w, error_r, done_w, monitor pid]; write 'g' to done_w once
  * the start went through. Returns 0 or -errno.
  */
@@ -351,7 +358,7 @@ int cbox_detach(const unsigned char *plan, int len, int flags, const int *cfg, c
     close(release[1]); close(error[0]); close(report[0]); close(done[1]);
     fd[M_RELEASE_R] = release[0]; fd[M_ERROR_W] = error[1]; fd[M_REPORT_W] = report[1];
     fd[M_DONE_R] = done[0]; fd[M_LOG] = cfg[0];
-    monitor_main(sp, flags, fd, cfg[1], strs, nstrs);
+    monitor_main(sp, flags, fd, cfg[1], cfg[2], strs, nstrs);
   }
   err = errno;
   close(release[0]); close(error[1]); close(report[1]); close(done[0]);
