@@ -2,7 +2,7 @@ import { defineCommand } from "citty";
 import { runContainer } from "../../container/run.ts";
 import type { RunOptions } from "../../container/spec.ts";
 import { storagePaths } from "../../paths.ts";
-import { pullFlags, pullOptionsOf, rootFlag, type CommandArgs } from "../args.ts";
+import { pullFlags, pullOptionsOf, resourceFlags, resourceOptionsOf, rootFlag, type CommandArgs } from "../args.ts";
 import type { FlagDefs } from "../flags.ts";
 
 export const args = {
@@ -35,12 +35,7 @@ export const args = {
   "publish-all": { type: "boolean", alias: "P", description: "Publish every port the image exposes, each on a free host port" },
   userns: { type: "string", description: "User namespace: host (root's default) or private (0..65535 on a range of their own)" },
   init: { type: "boolean", description: "Run a minimal init as PID 1 that forwards signals and reaps zombies" },
-  memory: { type: "string", alias: "m", description: "Memory limit: 64m, 1g or bytes (the container is killed beyond it)" },
-  "memory-swap": { type: "string", description: "Memory plus swap limit (default: twice --memory; -1: swap not limited)" },
-  cpus: { type: "string", description: "CPU time, in CPUs: 0.5 is half of one CPU" },
-  "cpu-shares": { type: "string", alias: "c", description: "CPU weight relative to other containers (default 1024)" },
-  "cpuset-cpus": { type: "string", description: "CPUs the container may run on: 0-1, 0,2" },
-  "pids-limit": { type: "string", description: "Most processes and threads at once (-1: no limit)" },
+  ...resourceFlags,
   quiet: { type: "boolean", alias: "q", description: "Say nothing while pulling the image" },
 } satisfies FlagDefs;
 
@@ -89,14 +84,7 @@ export default defineCommand({
           securityOpt: a["security-opt"] ?? [],
           readOnly: !!a["read-only"],
         },
-        resources: {
-          memory: a.memory,
-          memorySwap: a["memory-swap"],
-          cpus: a.cpus,
-          cpuShares: a["cpu-shares"],
-          cpusetCpus: a["cpuset-cpus"],
-          pidsLimit: a["pids-limit"],
-        },
+        resources: resourceOptionsOf(a),
       },
       paths,
     );
