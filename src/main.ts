@@ -17,6 +17,12 @@ const commands: Record<string, () => Promise<{ default: CommandDef<any>; args: F
   start: () => import("./cli/commands/start.ts"),
   stop: () => import("./cli/commands/stop.ts"),
   kill: () => import("./cli/commands/kill.ts"),
+  pause: () => import("./cli/commands/pause.ts"),
+  unpause: () => import("./cli/commands/unpause.ts"),
+  rename: () => import("./cli/commands/rename.ts"),
+  top: () => import("./cli/commands/top.ts"),
+  stats: () => import("./cli/commands/stats.ts"),
+  update: () => import("./cli/commands/update.ts"),
   logs: () => import("./cli/commands/logs.ts"),
   exec: () => import("./cli/commands/exec.ts"),
   wait: () => import("./cli/commands/wait.ts"),
@@ -54,8 +60,8 @@ function usageTree(): { root: CommandDef<any>; imageGroup: CommandDef<any> } {
   return { root, imageGroup };
 }
 
-/** Commands whose operands are a container command line: flags end at the first operand. */
-const stopsAtOperand = new Set(["run", "exec"]);
+/** Commands whose operands are a container command line (top: ps's options): flags end at the first operand. */
+const stopsAtOperand = new Set(["run", "exec", "top"]);
 
 async function main(argv: string[]): Promise<number> {
   let [name, ...rest] = argv;

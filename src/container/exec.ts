@@ -18,7 +18,7 @@ import { checkUserMapped } from "./rootless-fit.ts";
 import { spawnContainer } from "./run.ts";
 import { startFailure } from "./start-failure.ts";
 import { applyEnv, resolveUser, type ContainerSpec } from "./spec.ts";
-import { liveState, pid1Alive } from "./status.ts";
+import { liveState, pid1Alive, shownState } from "./status.ts";
 import { ContainerStdio } from "./stdio.ts";
 import { containerDirs, readSpec, readState, type ContainerState } from "./store.ts";
 
@@ -38,6 +38,7 @@ export function execInContainer(paths: Paths, ref: string, opts: ExecOptions): n
   const dir = containerDirs(paths, resolveContainer(paths, ref)).dir;
   const state = readState(dir);
   if (!state || liveState(state) !== "running" || !pid1Alive(state)) throw new CboxError(`container ${ref} is not running`);
+  if (shownState(state) === "paused") throw new CboxError(`container ${ref} is paused; unpause it first (cbox unpause ${ref})`);
   const spec = readSpec(dir, state);
   if (!spec?.security) throw new CboxError(`container ${ref} was made by an older cbox that did not keep its settings; exec needs them`);
   const pid = state.pid!;

@@ -2,7 +2,7 @@
 import { humanDuration, table } from "../cli/output.ts";
 import { CboxError } from "../errors.ts";
 import type { Paths } from "../paths.ts";
-import { liveState, statusText, type LiveState } from "./status.ts";
+import { liveState, shownState, statusText, type LiveState } from "./status.ts";
 import { containerDirs, listContainerIds, readState, scanStore, type StoreScan } from "./store-read.ts";
 import type { ContainerSpec } from "./spec.ts";
 import type { NamespaceSource } from "./shared-namespaces.ts";
@@ -74,17 +74,18 @@ export function formatPs(states: ContainerState[], format: string | undefined, n
   return formatListed(states.map((state) => ({ state, live: liveState(state) })), format, now);
 }
 
-export function formatListed(containers: Listed[], format: string | undefined, now = Date.now()): string {
+export function formatListed(listed: Listed[], format: string | undefined, now = Date.now()): string {
+  const containers = listed.map(({ state, live }) => ({ state, live, shown: shownState(state, live) }));
   if (format === "json") {
-    const lines = containers.map(({ state: s, live }) =>
+    const lines = containers.map(({ state: s, live, shown }) =>
       JSON.stringify({
         ID: s.id,
         Image: imageOf(s),
         Command: s.command.join(" "),
         CreatedAt: s.created,
         RunningFor: humanDuration(now - Date.parse(s.created)),
-        State: live,
-        Status: statusText(s, now, live),
+        State: shown,
+        Status: statusText(s, now, shown),
         Ports: portsText(s, live),
         Names: s.name,
       }),
@@ -94,13 +95,14 @@ export function formatListed(containers: Listed[], format: string | undefined, n
   if (format !== undefined && format !== "table") throw new CboxError(`--format ${JSON.stringify(format)}: use table or json`);
   return table(
     ["CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS", "NAMES"],
-    containers.map(({ state: s, live }) => [s.id.slice(0, 12), imageOf(s), commandText(s.command), `${humanDuration(now - Date.parse(s.created))} ago`, statusText(s, now, live), portsText(s, live), s.name]),
+    containers.map(({ state: s, live, shown }) => [s.id.slice(0, 12), imageOf(s), commandText(s.command), `${humanDuration(now - Date.parse(s.created))} ago`, statusText(s, now, shown), portsText(s, live), s.name]),
   );
 }
 
 /** One container as `cbox inspect` shows it. */
 export function inspectObject(s: ContainerState, spec: ContainerSpec | undefined): Record<string, unknown> {
   const live = liveState(s);
+  const shown = shownState(s, live);
   return {
     Id: s.id,
     Name: s.name,
@@ -110,8 +112,9 @@ export function inspectObject(s: ContainerState, spec: ContainerSpec | undefined
     Command: s.command,
     Created: s.created,
     State: {
-      Status: live,
+      Status: shown,
       Running: live === "running",
+      Paused: shown === "paused",
       Pid: live === "running" ? (s.pid ?? 0) : 0,
       ExitCode: s.exitCode ?? null,
       OOMKilled: !!s.oomKilled,

@@ -6,6 +6,7 @@ import { detectRootlessMaps } from "../linux/userns.ts";
 import type { Paths } from "../paths.ts";
 import { killQuietly } from "../sys/process.ts";
 import { withContainerLock } from "./lock.ts";
+import { thawAfterSignal } from "./pause.ts";
 import { treeRemover } from "./remove-tree.ts";
 import { until } from "./signal.ts";
 import { liveState, pid1Alive } from "./status.ts";
@@ -46,6 +47,7 @@ export async function removeContainers(refs: string[], force: boolean, paths: Pa
       if (!force) throw new CboxError(`container ${refs[i]} is running; stop it first or use cbox rm -f`);
       const state = readState(dir)!;
       if (pid1Alive(state)) killQuietly(state.pid!);
+      thawAfterSignal(state);
       // Its owner (a foreground cbox or the monitor) records the end; removing under it would race.
       await until(() => !running(), OWNER_GRACE_MS);
     }

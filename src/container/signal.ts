@@ -2,6 +2,7 @@
 import { writeSync } from "node:fs";
 import { CboxError } from "../errors.ts";
 import type { Paths } from "../paths.ts";
+import { thawAfterSignal } from "./pause.ts";
 import { resolveContainer } from "./remove.ts";
 import { liveState, pid1Alive } from "./status.ts";
 import { containerDirs, readSpec, readState, type ContainerState } from "./store.ts";
@@ -25,10 +26,11 @@ function sendSignal(state: ContainerState, signal: number): boolean {
   if (liveState(state) !== "running" || !pid1Alive(state)) return false;
   try {
     process.kill(state.pid!, signal);
-    return true;
   } catch {
     return false; // it ended in between
   }
+  thawAfterSignal(state);
+  return true;
 }
 
 export function killContainers(refs: string[], signalName: string | undefined, paths: Paths): number {

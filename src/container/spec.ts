@@ -294,9 +294,10 @@ function checkRootfs(rootfs: string): void {
   if (problem) throw new CboxError(`--rootfs: ${problem}`);
 }
 
-export function checkName(name: string): void {
+/** what: how the error names the value (the flag, or "new name" for rename). */
+export function checkName(name: string, what = "--name"): void {
   if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$/.test(name)) {
-    throw new CboxError(`--name ${JSON.stringify(name)}: only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`);
+    throw new CboxError(`${what} ${JSON.stringify(name)}: only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`);
   }
 }
 

@@ -1,9 +1,13 @@
 // What a container is doing now: its state.json read against the live processes.
 import { humanDuration } from "../cli/output.ts";
+import { isFrozen } from "../linux/cgroups/freezer.ts";
 import { isSameProcess } from "../linux/proc.ts";
 import type { ContainerState } from "./store.ts";
 
 export type LiveState = "created" | "running" | "exited";
+
+/** What ps and inspect show: a running container whose processes are frozen (cbox pause) is paused. */
+export type ShownState = LiveState | "paused";
 
 /** Running while the cbox (or monitor) that owns it lives. */
 export function liveState(state: ContainerState): LiveState {
@@ -19,11 +23,17 @@ export function pid1Alive(state: ContainerState): boolean {
   return state.pid !== undefined && state.pidStartTime !== undefined && isSameProcess(state.pid, state.pidStartTime);
 }
 
-/** docker's STATUS column: "Up 3 minutes", "Exited (137) 2 seconds ago", "Created". */
-export function statusText(state: ContainerState, now = Date.now(), live = liveState(state)): string {
+/** Its live state, paused when it runs frozen (read from its cgroup's freezer). */
+export function shownState(state: ContainerState, live = liveState(state)): ShownState {
+  return live === "running" && state.cgroups?.length && isFrozen(state.cgroups) ? "paused" : live;
+}
+
+/** docker's STATUS column: "Up 3 minutes", "Up 3 minutes (Paused)", "Exited (137) 2 seconds ago", "Created". */
+export function statusText(state: ContainerState, now = Date.now(), live: ShownState = liveState(state)): string {
   switch (live) {
     case "running":
-      return `Up ${humanDuration(now - Date.parse(state.started ?? state.created))}`;
+    case "paused":
+      return `Up ${humanDuration(now - Date.parse(state.started ?? state.created))}${live === "paused" ? " (Paused)" : ""}`;
     case "created":
       return "Created";
     case "exited": {

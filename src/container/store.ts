@@ -119,11 +119,46 @@ export function createContainer(paths: Paths, state: ContainerState, rootOwner?:
       rmSync(dirs.dir, { recursive: true, force: true });
       markEnded(dirs.live);
       if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
-      const holder = readNameHolder(paths, state.name);
-      throw new CboxError(`the name "${state.name}" is already in use by container ${holder.slice(0, 12)}; remove it or pick another name`);
+      throw nameInUse(paths, state.name);
     }
   }
   return dirs;
+}
+
+function nameInUse(paths: Paths, name: string): CboxError {
+  const holder = readNameHolder(paths, name);
+  return new CboxError(`the name "${name}" is already in use by container ${holder.slice(0, 12)}; remove it or pick another name`);
+}
+
+/** Gives container id a new name (cbox rename): the new one taken first, the old one freed last. Call holding its lock. */
+export function renameInStore(paths: Paths, state: ContainerState, name: string): void {
+  const dirs = containerDirs(paths, state.id);
+  try {
+    reserveName(paths, name, state.id);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "EEXIST") throw nameInUse(paths, name);
+    throw err;
+  }
+  try {
+    const spec = readSpec(dirs.dir, state);
+    if (spec) writeSpec(dirs, state, { ...spec, name });
+    updateState(dirs, { name });
+  } catch (err) {
+    releaseName(paths, name, state.id);
+    throw err;
+  }
+  if (state.name) releaseName(paths, state.name, state.id);
+}
+
+/** Replaces what the container was made with (its spec.json; in state.json for containers of an older cbox). */
+export function writeSpec(dirs: ContainerDirs, state: ContainerState, spec: ContainerSpec): void {
+  if (state.spec) updateState(dirs, { spec });
+  else writeAtomic(join(dirs.dir, "spec.json"), `${JSON.stringify(spec)}\n`, 0o600);
+}
+
+/** Frees name if it is id's. */
+function releaseName(paths: Paths, name: string, id: string): void {
+  if (readNameHolder(paths, name) === id) rmSync(join(paths.names, name), { force: true });
 }
 
 /** The container may run (made, or started again): a start's recoverStale looks at it. */
@@ -203,7 +238,7 @@ export function removeContainer(paths: Paths, id: string, removeTree: (path: str
   const dirs = containerDirs(paths, id);
   const state = readState(dirs.dir);
   if (opts.volumes && state) for (const v of readSpec(dirs.dir, state)?.volumes ?? []) if (v.anonymous) removeTree(dirname(v.source));
-  if (state?.name && readNameHolder(paths, state.name) === id) rmSync(join(paths.names, state.name), { force: true });
+  if (state?.name) releaseName(paths, state.name, id);
   if (state?.cgroups) removeCgroups(state.cgroups, cgroupfs);
   if (state) releaseRecordedNetwork(state.network, id, paths);
   detachLowers(dirs.dir);

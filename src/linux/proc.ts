@@ -1,5 +1,5 @@
 // Facts about host processes, read from /proc.
-import { readdirSync, readFileSync } from "node:fs";
+import { readdirSync, readFileSync, readlinkSync } from "node:fs";
 
 /** The start time of a process (clock ticks since boot), to tell it from a later one with its pid. */
 export function processStartTime(pid: number): string | undefined {
@@ -18,6 +18,22 @@ export function childrenOf(pid: number): number[] {
     .filter((name) => /^\d+$/.test(name))
     .map(Number)
     .filter((n) => statFields(n)?.[1] === String(pid));
+}
+
+/** The pids in the PID namespace of pid (the namespace it is PID 1 of, for a container's). */
+export function pidNamespaceMembers(pid: number): number[] {
+  const ns = (n: number | string) => {
+    try {
+      return readlinkSync(`/proc/${n}/ns/pid`);
+    } catch {
+      return undefined; // gone, or not ours to look at
+    }
+  };
+  const own = ns(pid);
+  if (own === undefined) return [];
+  return readdirSync("/proc")
+    .filter((name) => /^\d+$/.test(name) && ns(name) === own)
+    .map(Number);
 }
 
 /** /proc/PID/stat from field 3 (state) on. */

@@ -2,7 +2,7 @@
 // with linux.resources written into it. The limits' files are the ones `cbox run` writes.
 import { CboxError } from "../errors.ts";
 import { CgroupWriteError, enterCgroups, removeWhenEmpty, selfEntryFiles, writeSettings } from "../linux/cgroups/cgroup.ts";
-import type { CgroupLayout } from "../linux/cgroups/detect.ts";
+import { existingCgroups, type CgroupLayout } from "../linux/cgroups/detect.ts";
 import { attachDeviceProgram } from "../linux/cgroups/device-bpf.ts";
 import { v1DeviceWrites, type DeviceRule } from "../linux/cgroups/devices.ts";
 import { cgroupfs, type CgroupFs } from "../linux/cgroups/fs.ts";
@@ -168,12 +168,6 @@ export class RuntimeCgroup {
       // not empty: something else uses it
     }
   }
-}
-
-/** A created container's cgroups again, with their controllers (for update, pause and resume). */
-export function existingCgroups(layout: CgroupLayout, paths: string[]): { path: string; controllers: string[] }[] {
-  if (layout.version !== 1) return paths.map((path) => ({ path, controllers: [] }));
-  return paths.map((path) => ({ path, controllers: layout.hierarchies.find((h) => path.startsWith(`${h.mount}/`))?.controllers ?? [] }));
 }
 
 /** New limits for a running container, written as at create. */

@@ -4,7 +4,7 @@ import { CboxError } from "../errors.ts";
 import { isSameProcess } from "../linux/proc.ts";
 import { signalNumber } from "../linux/signals.ts";
 import { removeRuntimeCgroup, updateResources } from "./cgroup.ts";
-import { setFrozen } from "./freezer.ts";
+import { setFrozen } from "../linux/cgroups/freezer.ts";
 import type { OciResources } from "./config.ts";
 import { runHooksWarning } from "./hooks.ts";
 import { sleepMs } from "../sys/sleep.ts";
@@ -69,7 +69,7 @@ export function deleteContainer(states: StateDir, id: string, force: boolean, wa
   if (status === "running" && !force) throw new CboxError(`container ${id} is running: stop it first, or delete --force`);
   if (status !== "stopped") {
     sendSignal(state.pid, SIGKILL);
-    if (status === "paused") setFrozen(states.hostLayout(), state.cgroupPaths, false); // a frozen process cannot die
+    if (status === "paused") setFrozen(state.cgroupPaths, false); // a frozen process cannot die
     if (state.ownPidNamespace || force) for (const pid of containerPids(state)) sendSignal(pid, SIGKILL);
     for (let i = 0; i < 1000 && isSameProcess(state.pid, state.pidStartTime); i++) sleepMs(5);
   }
@@ -92,7 +92,7 @@ export function pauseContainer(states: StateDir, id: string, pause: boolean): vo
   const status = states.status(state);
   if (pause && status !== "running") throw new CboxError(`container ${id} is ${status}: only a running container can be paused`);
   if (!pause && status !== "paused") throw new CboxError(`container ${id} is ${status}: only a paused container can be resumed`);
-  setFrozen(states.hostLayout(), state.cgroupPaths, pause);
+  setFrozen(state.cgroupPaths, pause);
 }
 
 /** New limits for a container that runs (or waits to start). */

@@ -5,8 +5,9 @@ import { join } from "node:path";
 import { CboxError } from "../errors.ts";
 import { isSameProcess } from "../linux/proc.ts";
 import { parseLayout, type CgroupLayout } from "../linux/cgroups/detect.ts";
+import { cgroupProcs } from "../linux/cgroups/cgroup.ts";
 import { cgroupfs } from "../linux/cgroups/fs.ts";
-import { isFrozen } from "./freezer.ts";
+import { isFrozen } from "../linux/cgroups/freezer.ts";
 import type { OciHooks } from "./config.ts";
 
 export const OCI_VERSION = "1.0.2";
@@ -92,7 +93,7 @@ export class StateDir {
   status(state: RuntimeState): Status {
     if (!isSameProcess(state.pid, state.pidStartTime)) return "stopped";
     if (existsSync(this.fifo(state.id))) return "created";
-    return state.cgroupPaths.length && isFrozen(this.hostLayout(), state.cgroupPaths) ? "paused" : "running";
+    return state.cgroupPaths.length && isFrozen(state.cgroupPaths) ? "paused" : "running";
   }
 
   ids(): string[] {
@@ -110,8 +111,7 @@ export class StateDir {
 
 /** The pids in the container's cgroup (its own, not those of cgroups below it). */
 export function containerPids(state: RuntimeState): number[] {
-  const text = state.cgroupPaths.length ? cgroupfs.read(`${state.cgroupPaths[0]}/cgroup.procs`) : undefined;
-  return (text ?? "").split("\n").filter(Boolean).map(Number);
+  return state.cgroupPaths.length ? cgroupProcs(state.cgroupPaths[0]!, cgroupfs) : [];
 }
 
 /** The runtime spec's state document, with runc's extra fields (engines read rootfs and created). */

@@ -27,9 +27,9 @@ describe("cgroup v2", () => {
     const cg = new V2Cgroup(root, ID, limits, v2Controllers(all, limits), fs);
     cg.create();
     expect(fs.log).toEqual([
-      "write cgroup.subtree_control +cpu +memory +pids",
+      "write cgroup.subtree_control +cpu +io +memory +pids",
       "mkdir cbox",
-      "write cbox/cgroup.subtree_control +cpu +memory +pids",
+      "write cbox/cgroup.subtree_control +cpu +io +memory +pids",
       `mkdir cbox/${ID}`,
       `write cbox/${ID}/memory.max 33554432`,
       `write cbox/${ID}/memory.swap.max 33554432`,
@@ -45,9 +45,9 @@ describe("cgroup v2", () => {
 
   test("controllers already passed down are not written again; no limits, no limit files", () => {
     const fs = new FakeCgroupfs(root, 2, [all]);
-    writeFileSync(join(root, "cgroup.subtree_control"), "cpu memory pids");
+    writeFileSync(join(root, "cgroup.subtree_control"), "cpu io memory pids");
     new V2Cgroup(root, ID, {}, v2Controllers(all, {}), fs).create();
-    expect(fs.log).toEqual(["mkdir cbox", "write cbox/cgroup.subtree_control +cpu +memory +pids", `mkdir cbox/${ID}`]);
+    expect(fs.log).toEqual(["mkdir cbox", "write cbox/cgroup.subtree_control +cpu +io +memory +pids", `mkdir cbox/${ID}`]);
   });
 
   test("--cpuset-cpus adds the cpuset controller and writes cpuset.cpus first", () => {
@@ -55,8 +55,8 @@ describe("cgroup v2", () => {
     const l = { cpusetCpus: "1" };
     new V2Cgroup(root, ID, l, v2Controllers(all, l), fs).create();
     expect(fs.log.filter((l) => l.startsWith("write"))).toEqual([
-      "write cgroup.subtree_control +cpuset +cpu +memory +pids",
-      "write cbox/cgroup.subtree_control +cpuset +cpu +memory +pids",
+      "write cgroup.subtree_control +cpuset +cpu +io +memory +pids",
+      "write cbox/cgroup.subtree_control +cpuset +cpu +io +memory +pids",
       `write cbox/${ID}/cpuset.cpus 1`,
     ]);
   });
@@ -156,14 +156,14 @@ describe("cgroup v2", () => {
 });
 
 describe("cgroup v1", () => {
-  const sets = [["cpu"], ["cpuacct"], ["cpuset"], ["memory"], ["devices"], ["pids"]];
+  const sets = [["cpu"], ["cpuacct"], ["cpuset"], ["memory"], ["devices"], ["pids"], ["freezer"], ["blkio"]];
   const hierarchies = (fs: FakeCgroupfs) => sets.map((s) => ({ mount: fs.hierarchy(s), controllers: s }));
 
-  test("memory, cpu, cpuacct and pids for every container; each limit in its hierarchy, in order", () => {
+  test("memory, cpu, cpuacct, pids, freezer and blkio for every container; each limit in its hierarchy, in order", () => {
     const fs = new FakeCgroupfs(root, 1, sets);
     const limits = { memory: 32 << 20, cpuQuota: 25_000, cpuPeriod: 100_000, cpuShares: 512, pidsLimit: 20 };
     const used = v1Hierarchies(hierarchies(fs), limits, false);
-    expect(used.map((h) => h.controllers.join())).toEqual(["cpu", "cpuacct", "memory", "pids"]);
+    expect(used.map((h) => h.controllers.join())).toEqual(["cpu", "cpuacct", "memory", "pids", "freezer", "blkio"]);
     const cg = new V1Cgroup(used, ID, limits, undefined, fs);
     cg.create();
     expect(fs.log).toEqual([
@@ -181,6 +181,10 @@ describe("cgroup v1", () => {
       "mkdir pids/cbox",
       `mkdir pids/cbox/${ID}`,
       `write pids/cbox/${ID}/pids.max 20`,
+      "mkdir freezer/cbox",
+      `mkdir freezer/cbox/${ID}`,
+      "mkdir blkio/cbox",
+      `mkdir blkio/cbox/${ID}`,
     ]);
     cg.enter(77);
     for (const p of cg.paths) expect(fs.read(`${p}/cgroup.procs`)).toBe("77\n");
@@ -192,7 +196,7 @@ describe("cgroup v1", () => {
   test("devices: deny everything, then allow only the standard nodes (and mknod of any)", () => {
     const fs = new FakeCgroupfs(root, 1, sets);
     const used = v1Hierarchies(hierarchies(fs), {}, true);
-    expect(used.map((h) => h.controllers.join())).toEqual(["cpu", "cpuacct", "memory", "devices", "pids"]);
+    expect(used.map((h) => h.controllers.join())).toEqual(["cpu", "cpuacct", "memory", "devices", "pids", "freezer", "blkio"]);
     new V1Cgroup(used, ID, {}, ALLOWED_DEVICES, fs).create();
     expect(fs.log.filter((l) => l.startsWith("write devices/"))).toEqual([
       `write devices/cbox/${ID}/devices.deny a`,

@@ -8,7 +8,7 @@ import type { CgroupFs } from "../../src/linux/cgroups/fs.ts";
 
 /** Control files a cgroup gets per controller (a few of the kernel's, enough for the drivers). */
 const V2_FILES: Record<string, string[]> = {
-  "": ["cgroup.procs", "cgroup.controllers", "cgroup.subtree_control", "cgroup.events"],
+  "": ["cgroup.procs", "cgroup.controllers", "cgroup.subtree_control", "cgroup.events", "cgroup.freeze"],
   memory: ["memory.max", "memory.swap.max", "memory.events"],
   cpu: ["cpu.max", "cpu.weight", "cpu.stat"],
   cpuset: ["cpuset.cpus", "cpuset.mems"],
@@ -22,6 +22,8 @@ const V1_FILES: Record<string, string[]> = {
   devices: ["devices.allow", "devices.deny", "devices.list"],
   cpuset: ["cpuset.cpus", "cpuset.mems"],
   pids: ["pids.max", "pids.current"],
+  freezer: ["freezer.state"],
+  blkio: ["blkio.throttle.io_service_bytes"],
 };
 
 function errno(code: string, path: string): NodeJS.ErrnoException {

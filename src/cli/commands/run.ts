@@ -3,7 +3,7 @@ import { CboxError } from "../../errors.ts";
 import { runContainer } from "../../container/run.ts";
 import type { RunOptions } from "../../container/spec.ts";
 import { storagePaths } from "../../paths.ts";
-import { pullFlags, pullOptionsOf, rootFlag, type CommandArgs } from "../args.ts";
+import { pullFlags, pullOptionsOf, resourceFlags, resourceOptionsOf, rootFlag, type CommandArgs } from "../args.ts";
 import type { FlagDefs } from "../flags.ts";
 
 export const args = {
@@ -37,15 +37,7 @@ export const args = {
   "publish-all": { type: "boolean", alias: "P", description: "Publish every port the image exposes, each on a free host port" },
   userns: { type: "string", description: "User namespace: host (root's default) or private (0..65535 on a range of their own)" },
   init: { type: "boolean", description: "Run a minimal init as PID 1 that forwards signals and reaps zombies" },
-  memory: { type: "string", alias: "m", description: "Memory limit: 64m, 1g or bytes (the container is killed beyond it)" },
-  "memory-reservation": { type: "string", description: "Memory the kernel tries to leave the container when the host is short (a soft limit)" },
-  "cpu-period": { type: "string", description: "CPU period in microseconds for --cpu-quota (default 100000)" },
-  "cpu-quota": { type: "string", description: "CPU time in microseconds per --cpu-period (-1: no limit)" },
-  "memory-swap": { type: "string", description: "Memory plus swap limit (default: twice --memory; -1: swap not limited)" },
-  cpus: { type: "string", description: "CPU time, in CPUs: 0.5 is half of one CPU" },
-  "cpu-shares": { type: "string", alias: "c", description: "CPU weight relative to other containers (default 1024)" },
-  "cpuset-cpus": { type: "string", description: "CPUs the container may run on: 0-1, 0,2" },
-  "pids-limit": { type: "string", description: "Most processes and threads at once (-1: no limit)" },
+  ...resourceFlags,
   quiet: { type: "boolean", alias: "q", description: "Say nothing while pulling the image" },
   device: { type: "string", multiple: true, description: "Give a host device: HOST[:CONTAINER][:rwm] (a folder such as /dev/snd gives every node in it)" },
   "group-add": { type: "string", multiple: true, description: "Add a supplementary group: a name in the image's /etc/group, or a number" },
@@ -123,17 +115,7 @@ export default defineCommand({
           securityOpt: a["security-opt"] ?? [],
           readOnly: !!a["read-only"],
         },
-        resources: {
-          memory: a.memory,
-          memorySwap: a["memory-swap"],
-          memoryReservation: a["memory-reservation"],
-          cpuPeriod: a["cpu-period"],
-          cpuQuota: a["cpu-quota"],
-          cpus: a.cpus,
-          cpuShares: a["cpu-shares"],
-          cpusetCpus: a["cpuset-cpus"],
-          pidsLimit: a["pids-limit"],
-        },
+        resources: resourceOptionsOf(a),
       },
       paths,
     );

@@ -2,6 +2,7 @@
 import { dirname } from "node:path";
 import type { CgroupFs } from "./fs.ts";
 import { sleepMs } from "../../sys/sleep.ts";
+import { thawQuietly } from "./freezer.ts";
 
 export interface ContainerCgroup {
   /** Its folders (one per hierarchy on v1), kept in the container's state so that a later cbox can remove them. */
@@ -77,7 +78,8 @@ const SIGKILL = 9;
  */
 export function removeCgroups(paths: string[], fs: CgroupFs): void {
   for (const path of paths) {
-    removeWhenEmpty(path, fs);
+    // A paused container whose owner died: its processes got SIGKILL but die only once thawed.
+    removeWhenEmpty(path, fs, () => thawQuietly(paths, fs));
     try {
       fs.rmdir(dirname(path));
     } catch {
@@ -86,8 +88,8 @@ export function removeCgroups(paths: string[], fs: CgroupFs): void {
   }
 }
 
-/** Removes one cgroup, waiting while its last tasks exit; what stays in it is killed. */
-export function removeWhenEmpty(path: string, fs: CgroupFs): void {
+/** Removes one cgroup, waiting while its last tasks exit; what stays in it is killed (stuck: called first). */
+export function removeWhenEmpty(path: string, fs: CgroupFs, stuck: () => void = () => {}): void {
   for (let attempt = 0; ; attempt++) {
     try {
       fs.rmdir(path);
@@ -97,19 +99,27 @@ export function removeWhenEmpty(path: string, fs: CgroupFs): void {
       if (code === "ENOENT") return;
       if (code !== "EBUSY" || attempt >= 300) throw err;
     }
-    if (attempt >= 50) killTasks(path, fs);
+    if (attempt >= 50) {
+      stuck();
+      killTasks(path, fs);
+    }
     sleepMs(10);
   }
 }
 
 function killTasks(path: string, fs: CgroupFs): void {
-  for (const pid of (fs.read(`${path}/cgroup.procs`) ?? "").split("\n").filter(Boolean)) {
+  for (const pid of cgroupProcs(path, fs)) {
     try {
-      process.kill(Number(pid), SIGKILL);
+      process.kill(pid, SIGKILL);
     } catch {
       // gone already
     }
   }
+}
+
+/** The pids of the processes in the cgroup at path (not in cgroups below it); [] when it is gone. */
+export function cgroupProcs(path: string, fs: CgroupFs): number[] {
+  return (fs.read(`${path}/cgroup.procs`) ?? "").split("\n").filter(Boolean).map(Number);
 }
 
 /**

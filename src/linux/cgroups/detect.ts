@@ -15,6 +15,12 @@ export interface CgroupLayout {
   unified?: string;
 }
 
+/** A created container's cgroups again, with their v1 controllers (for update, pause and resume); v2: none listed. */
+export function existingCgroups(layout: CgroupLayout, paths: string[]): { path: string; controllers: string[] }[] {
+  if (layout.version !== 1) return paths.map((path) => ({ path, controllers: [] }));
+  return paths.map((path) => ({ path, controllers: layout.hierarchies.find((h) => path.startsWith(`${h.mount}/`))?.controllers ?? [] }));
+}
+
 /** Options of a v1 hierarchy's mount that name no controller (systemd mounts name=systemd with xattr). */
 const NOT_CONTROLLERS = new Set(["rw", "ro", "xattr", "noprefix", "clone_children", "cpuset_v2_mode", "favordynmods", "all", "none"]);
 

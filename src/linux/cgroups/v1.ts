@@ -10,8 +10,11 @@ export interface Hierarchy {
   controllers: string[];
 }
 
-/** Every container is accounted in these; cpuset only when --cpuset-cpus asks for it. */
-const ALWAYS = ["memory", "cpu", "cpuacct", "pids"];
+/**
+ * Every container is accounted in these (freezer: for pause; blkio: for stats' block I/O);
+ * cpuset only when --cpuset-cpus asks for it.
+ */
+const ALWAYS = ["memory", "cpu", "cpuacct", "pids", "freezer", "blkio"];
 
 /** The hierarchies a container with these limits uses, each once even when mounted together. */
 export function v1Hierarchies(all: Hierarchy[], limits: Limits, devices: boolean): Hierarchy[] {

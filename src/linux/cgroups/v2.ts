@@ -6,8 +6,8 @@ import { ALLOWED_DEVICES, type DeviceRule } from "./devices.ts";
 import { CgroupFolders, makeInParent, writeSettings } from "./cgroup.ts";
 import { controllersFor, LIMIT_FLAGS as FLAG, memoryAndSwap, type Limits, type Setting } from "./limits.ts";
 
-/** Accounted for every container when the hierarchy offers them; cpuset only when asked for. */
-const ALWAYS = ["cpu", "memory", "pids"];
+/** Accounted for every container when the hierarchy offers them (io: for stats' block I/O); cpuset only when asked for. */
+const ALWAYS = ["cpu", "io", "memory", "pids"];
 
 export function v2Controllers(available: string[], limits: Limits): string[] {
   const wanted = limits.cpusetCpus === undefined ? ALWAYS : ["cpuset", ...ALWAYS];

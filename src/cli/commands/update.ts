@@ -1,0 +1,15 @@
+import { defineCommand } from "citty";
+import { updateContainers } from "../../container/update.ts";
+import { storagePaths } from "../../paths.ts";
+import { resourceFlags, resourceOptionsOf, rootFlag, type CommandArgs } from "../args.ts";
+import type { FlagDefs } from "../flags.ts";
+
+export const args = { ...rootFlag, ...resourceFlags } satisfies FlagDefs;
+
+export default defineCommand({
+  meta: { name: "update", description: "Change containers' limits (running ones at once): cbox update [--memory X] [--memory-swap X] [--cpus X] [--cpu-shares X] [--cpuset-cpus X] [--pids-limit X] CONTAINER..." },
+  args,
+  run({ args: a }: { args: CommandArgs<typeof args> }) {
+    return updateContainers(a._, resourceOptionsOf(a), storagePaths(a.root));
+  },
+});
