@@ -160,10 +160,11 @@ function networkSettings(s: ContainerState, spec: ContainerSpec | undefined): Re
   const net = s.network;
   const live = net && !net.released && liveState(s) === "running";
   return {
-    Mode: spec?.network?.mode === "container" ? `container:${spec.network.container}` : (net?.mode ?? spec?.network?.mode ?? "none"),
+    Mode: spec?.network?.mode === "container" ? `container:${spec.network.container}` : (spec?.network?.network ?? net?.mode ?? spec?.network?.mode ?? "none"),
     IPAddress: live ? (net.ip ?? "") : "",
     IPPrefixLen: live ? (net.prefix ?? 0) : 0,
     Gateway: live ? (net.gateway ?? "") : "",
+    Aliases: net?.aliases ?? [],
     Ports: Object.fromEntries((live ? net.ports : []).map((p) => [`${p.containerPort}/${p.proto}`, [{ HostIp: p.hostIp || "0.0.0.0", HostPort: String(p.hostPort) }]])),
   };
 }

@@ -19,6 +19,8 @@ import { mark } from "../timing.ts";
 import { CleanupStack } from "./cleanup.ts";
 import { NO_NAMESERVERS_WARNING, writeEtcFiles } from "./etc-files.ts";
 import { connectNetwork, etcNetwork, releaseRecordedNetwork, reserveNetwork } from "./network/attachment.ts";
+import { refreshPeers } from "./network/peers.ts";
+import { findNetwork, type NamedNetwork } from "./network/named.ts";
 import { buildPlan, type ContainerDirs, type HostFacts } from "./plan.ts";
 import { startFailure } from "./start-failure.ts";
 import { anonymousVolumes, fillAnonymousVolumes } from "./anonymous-volumes.ts";
@@ -51,6 +53,10 @@ export function runContainer(opts: RunOptions, paths: Paths): number {
 
   const spec = buildSpec(opts, newContainerId(), process.env, warn);
   resolveSharedRefs(spec, paths);
+  if (spec.network.network !== undefined) {
+    if (rootless) throw new CboxError(`--network ${spec.network.network}: named networks are for root's containers; an ordinary user's containers each get slirp4netns (--network bridge)`);
+    spec.network.network = namedNetworkOf(paths, spec.network.network).name;
+  }
   spec.volumes.push(...anonymousVolumes(paths, opts.config?.Volumes ?? [], [...spec.volumes, ...spec.tmpfs].map((m) => m.target)));
   mark("container spec");
   if (opts.detach && spec.tty) throw new CboxError("-d with -t is not supported yet: run -d without -t (use -i to keep stdin open)");
@@ -64,6 +70,15 @@ export function runContainer(opts: RunOptions, paths: Paths): number {
   }
   if (opts.detach) writeSync(1, `${spec.id}\n`);
   return code;
+}
+
+/** --network NAME (or a network's id): the named network, refused in one line naming the flag when there is none. */
+function namedNetworkOf(paths: Paths, ref: string): NamedNetwork {
+  try {
+    return findNetwork(paths, ref);
+  } catch (err) {
+    throw new CboxError(`--network "${ref}": ${(err as Error).message.replace(/^no such network: \S+/, "no such network")}`);
+  }
 }
 
 /** --cidfile: the id, in a file that must not exist yet (another container may be using it). */
@@ -175,6 +190,7 @@ export function startContainer(spec: ContainerSpec, paths: Paths, mode: StartMod
     mark("enter cgroup");
     if (maps) writeChildMaps(child.pid, maps);
     if (connectNetwork(network, child.pid, dirs.dir)) updateState(dirs, { network });
+    if (network.network) refreshPeers(paths, network.network);
     mark("maps and network");
     const failure = child.release();
     mark("child set up and exec");

@@ -143,6 +143,8 @@ export interface RunOptions {
   domainname?: string;
   /** --cidfile: where the container's id is written. */
   cidfile?: string;
+  /** --network-alias: more names on a named network. */
+  networkAliases?: string[];
   namespaces?: NamespaceFlags;
 }
 
@@ -161,7 +163,7 @@ export function buildSpec(opts: RunOptions, id: string, hostEnv: Record<string, 
   if (opts.name !== undefined) checkName(opts.name);
   const namespaces = parseSharedNamespaces(opts.namespaces ?? {});
   const exposed = opts.publishAll ? (opts.config?.ExposedPorts ?? []) : [];
-  const network = parseNetwork(opts.network, [...(opts.publish ?? []), ...exposed]);
+  const network = parseNetwork(opts.network, [...(opts.publish ?? []), ...exposed], opts.networkAliases);
   checkSharingConflicts(opts, namespaces, network.spec);
   const hostname = opts.hostname ?? (namespaces.uts ? osHostname() : id.slice(0, 12));
   if (!namespaces.uts) checkHostname(hostname);

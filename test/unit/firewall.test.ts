@@ -41,6 +41,24 @@ function fakeRunner(answers: Partial<ToolResult>[]): Runner & { calls: { argv: s
   return run;
 }
 
+describe("several networks (cbox0 and named ones)", () => {
+  const named = { bridge: "cbr0123456789ab", subnet: "10.89.0.0/16" };
+  test("the base holds every network's NAT and guard rules, the same from whichever network a start is on", () => {
+    const fromDefault = nftBaseCommands({ ...net, all: [named] });
+    expect(nftBaseCommands({ ...named, all: [net, named] })).toEqual(fromDefault);
+    expect(baseFacts({ ...net, all: [named] }).signature).not.toBe(baseFacts(net).signature);
+    const rules = fromDefault.filter((l) => l.includes("postrouting") || l.includes("guard")).filter((l) => l.startsWith("add rule"));
+    for (const n of [net, named]) {
+      expect(rules.some((r) => r.includes(`ip saddr ${n.subnet} oifname != "${n.bridge}" masquerade`))).toBe(true);
+      expect(rules.some((r) => r.includes(`iifname != "${n.bridge}" ip daddr ${n.subnet} fib daddr type != local drop`))).toBe(true);
+    }
+    expect(baseFacts({ ...net, all: [named] }).counts.get("guard")).toBe(4);
+  });
+  test("one network alone gives the base it always gave", () => {
+    expect(nftBaseCommands({ ...net, all: [net] })).toEqual(nftBaseCommands(net));
+  });
+});
+
 describe("nft texts", () => {
   test("the base is the verified ruleset, re-sendable (add + flush + add rule), every rule signed", () => {
     const signed = (line: string) => (line.startsWith("add rule ") ? `${line} comment "${baseFacts(net).signature}"` : line);

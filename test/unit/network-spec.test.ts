@@ -17,9 +17,16 @@ describe("--network", () => {
     expect(thrown(() => parseNetwork("container:web", ["80"])).message).toBe(`-p "80": a container on another container's network (--network container:web) publishes nothing of its own; publish on that container`);
   });
 
+  test("a name is a named network on a bridge of its own; aliases only there", () => {
+    expect(parseNetwork("backend", ["8080:80"], ["db"]).spec).toEqual({ mode: "bridge", network: "backend", aliases: ["db"], ports: [{ hostIp: "", hostPort: 8080, containerPort: 80, proto: "tcp" }] });
+    expect(parseNetwork("bridge", []).spec).toEqual({ mode: "bridge", ports: [] });
+    expect(thrown(() => parseNetwork("bridge", [], ["db"])).message).toBe("--network-alias db: aliases are for named networks (cbox network create NAME, then --network NAME)");
+    expect(thrown(() => parseNetwork("backend", [], ["bad_alias"])).message).toBe(`--network-alias "bad_alias": not a valid host name (letters, digits, '.', '-')`);
+  });
+
   test("anything else is refused, named", () => {
-    for (const mode of ["Bridge", "container:", "mynet", " none"]) {
-      expect(thrown(() => parseNetwork(mode, [])).message).toBe(`--network "${mode}": expected none, host, bridge or container:NAME`);
+    for (const mode of ["container:", "-net", " none", "a/b"]) {
+      expect(thrown(() => parseNetwork(mode, [])).message).toBe(`--network "${mode}": expected none, host, bridge, container:NAME or a network's name`);
     }
   });
 

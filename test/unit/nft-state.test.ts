@@ -243,7 +243,7 @@ describe("what a start checks", () => {
     expect(check(kernel)).toBe(false);
   });
 
-  const forward = (kernel: FakeNftables, bridge = "cbox0") => forwardState(new NetlinkSocket(kernel), bridge);
+  const forward = (kernel: FakeNftables, bridge = "cbox0") => forwardState(new NetlinkSocket(kernel), [bridge]);
 
   test("iptables-nft's FORWARD: missing or accepting is fine; dropping needs the jump and CBOX-FORWARD's two rules for this bridge", () => {
     const kernel = new FakeNftables();

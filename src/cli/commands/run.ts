@@ -33,6 +33,7 @@ export const args = {
   privileged: { type: "boolean", description: "All capabilities, no seccomp filter, no masked paths, any device: only for what you trust" },
   "security-opt": { type: "string", multiple: true, description: "seccomp=unconfined, seccomp=FILE.json (docker's format), no-new-privileges" },
   network: { type: "string", alias: "net", description: "Network: bridge (default; cbox0, or slirp4netns for a user), none (loopback only) or host" },
+  "network-alias": { type: "string", alias: "net-alias", multiple: true, description: "Another name the container has on its named network" },
   publish: { type: "string", alias: "p", multiple: true, description: "Publish a port: [HOST_IP:][HOST_PORT:]CONTAINER_PORT[/tcp|/udp] (no HOST_PORT: a free one)" },
   "publish-all": { type: "boolean", alias: "P", description: "Publish every port the image exposes, each on a free host port" },
   userns: { type: "string", description: "User namespace: host (root's default) or private (0..65535 on a range of their own)" },
@@ -107,6 +108,7 @@ export default defineCommand({
         cidfile: a.cidfile,
         oomScoreAdj: a["oom-score-adj"],
         domainname: a.domainname,
+        networkAliases: a["network-alias"],
         namespaces: { pid: a.pid, ipc: a.ipc, uts: a.uts },
         security: {
           capAdd: a["cap-add"] ?? [],

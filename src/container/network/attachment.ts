@@ -9,6 +9,7 @@ import { choosePorts } from "./host-ports.ts";
 import { helperMissing, rootlessHelper, startHelper, stopHelper, type HelperProcess } from "./rootless.ts";
 import type { NetworkMode, NetworkSpec, PortSpec } from "./spec.ts";
 import type { EtcNetwork } from "../etc-files.ts";
+import { refreshPeers } from "./peers.ts";
 
 /** What a container's network is, as recorded in its state.json. */
 export interface NetworkAttachment {
@@ -30,6 +31,10 @@ export interface NetworkAttachment {
   helper?: HelperProcess;
   /** Undone already: nothing is left to release. */
   released?: boolean;
+  /** A named network's: its name, its bridge, and the container's other names on it (--network-alias). */
+  network?: string;
+  bridge?: string;
+  aliases?: string[];
 }
 
 /**
@@ -76,6 +81,7 @@ export function releaseNetwork(net: NetworkAttachment | undefined, id: string, p
 export function releaseRecordedNetwork(net: NetworkAttachment | undefined, id: string, paths: Paths): NetworkAttachment | undefined {
   try {
     releaseNetwork(net, id, paths);
+    if (net?.network && !net.released) refreshPeers(paths, net.network, id);
   } catch (err) {
     warn(`cleanup: release the network of ${id.slice(0, 12)}: ${err instanceof Error ? err.message : String(err)}`);
   }

@@ -6,7 +6,7 @@ import { warn } from "../../cli/output.ts";
 import { CboxError } from "../../errors.ts";
 import { detectFirewall, type Firewall } from "../../linux/firewall/index.ts";
 import { addAddress, listAddresses } from "../../linux/net/addr.ts";
-import { parseCidr, subnetText } from "../../linux/net/ipv4.ts";
+import { formatIpv4, parseCidr, subnetText } from "../../linux/net/ipv4.ts";
 import { createBridge, createVeth, deleteLink, linkByName, setAlias, setDown, setHairpin, setUp, type VethOptions } from "../../linux/net/link.ts";
 import { addDefaultRoute, listRoutes } from "../../linux/net/route.ts";
 import { readSysctl, setSysctl } from "../../linux/net/sysctl.ts";
@@ -16,7 +16,8 @@ import type { NetworkAttachment } from "./attachment.ts";
 import { choosePorts } from "./host-ports.ts";
 import { allocateAddress, releaseAddress, withNetworkLock } from "./ipam.ts";
 import type { NetworkSpec } from "./spec.ts";
-import { chooseSubnet, gatewayOf } from "./subnet.ts";
+import { chooseSubnet, gatewayOf, type RouteLike } from "./subnet.ts";
+import { findNetwork, listNetworks, networkDir, type NamedNetwork } from "./named.ts";
 
 export const BRIDGE = "cbox0";
 /** Fixed and locally administered: a bridge otherwise takes its lowest port's MAC, and changes. */
@@ -39,30 +40,65 @@ export function vethName(id: string): string {
 }
 
 export function reserveBridge(spec: NetworkSpec, ctx: ReserveContext): NetworkAttachment {
+  const named = spec.network === undefined ? undefined : findNetwork(ctx.paths, spec.network);
+  const bridge = named?.bridge ?? BRIDGE;
   const firewall = detectFirewall(process.env);
   if (!firewall && spec.ports.length > 0) throw new CboxError("cannot publish ports: neither nft nor iptables is installed");
-  if (!firewall) warn("neither nft nor iptables is installed: containers on cbox0 reach only this host");
+  if (!firewall) warn(`neither nft nor iptables is installed: containers on ${bridge} reach only this host`);
   const sock = NetlinkSocket.open();
   try {
-    const leases = leasingRoot(sock, ctx.paths.root);
+    const leases = named ? networkDir(ctx.paths, named.name) : leasingRoot(sock, ctx.paths.root);
     // One hold of the lock for the bridge, the lease and the firewall (the calls inside nest in it).
     return withNetworkLock(leases, () => {
-      const subnet = bridgeSubnet(sock, leases);
+      const subnet = named ? namedBridge(sock, named) : bridgeSubnet(sock, leases, ctx.paths);
       const ip = allocateAddress(leases, leaseHolder(ctx.paths, ctx.id), subnet, ctx.isAlive);
       const net: NetworkAttachment = { mode: "bridge", ip, gateway: gatewayOf(subnet), prefix: parseCidr(subnet)!.prefix, veth: vethName(ctx.id), ports: [], firewall: firewall?.kind, leases };
+      if (named) Object.assign(net, { network: named.name, bridge, aliases: spec.aliases ?? [] });
       ctx.record(net);
       if (firewall) {
         if (spec.ports.length > 0) {
           net.ports = choosePorts(spec.ports, firewall.published());
           ctx.record(net);
         }
-        firewall.publish({ bridge: BRIDGE, subnet }, ctx.id, ip, net.ports);
+        firewall.publish({ bridge, subnet, all: servedBridges(sock, ctx.paths) }, ctx.id, ip, net.ports);
       }
       return net;
     });
   } finally {
     sock.close();
   }
+}
+
+/** The bridges cbox's firewall rules serve: cbox0 once it has its address, and every named network's. */
+function servedBridges(sock: NetlinkSocket, paths: Paths): { bridge: string; subnet: string }[] {
+  const link = linkByName(sock, BRIDGE);
+  const address = link && listAddresses(sock).find((a) => a.index === link.index);
+  const cbox0 = address ? [{ bridge: BRIDGE, subnet: subnetText(parseCidr(`${address.ip}/${address.prefix}`)!) }] : [];
+  return [...cbox0, ...listNetworks(paths).map((n) => ({ bridge: n.bridge, subnet: n.subnet }))];
+}
+
+/** A named network's bridge, made (or made again, after a reboot) with its recorded subnet. */
+export function namedBridge(sock: NetlinkSocket, net: NamedNetwork): string {
+  let link = linkByName(sock, net.bridge);
+  if (link && link.alias !== `${ALIAS_PREFIX}network ${net.name}`) throw new CboxError(`a link named ${net.bridge} exists and is not network ${net.name}'s; remove it`);
+  if (!link) {
+    createBridge(sock, net.bridge, `02:cb:0c:${net.id.slice(0, 6).replace(/(..)(?!$)/g, "$1:")}`);
+    link = linkByName(sock, net.bridge)!;
+    setAlias(sock, link.index, `${ALIAS_PREFIX}network ${net.name}`);
+  }
+  if (!listAddresses(sock).some((a) => a.index === link!.index)) addAddress(sock, link.index, net.gateway, parseCidr(net.subnet)!.prefix);
+  allowForwarding(net.bridge);
+  return net.subnet;
+}
+
+/**
+ * Host loopback -> published port: DNAT to the bridge keeps the 127.0.0.1 source, which the
+ * kernel drops on a non-loopback device unless told (the firewall's guard rules close the other
+ * direction). Forwarding is host-wide, as docker sets it.
+ */
+function allowForwarding(bridge: string): void {
+  setSysctl(`ipv4/conf/${bridge}/route_localnet`, "1");
+  if (readSysctl("ipv4/ip_forward") !== "1") setSysctl("ipv4/ip_forward", "1");
 }
 
 /** A lease is held by a container folder: containers of every storage root share one bridge. */
@@ -86,7 +122,7 @@ function leasingRoot(sock: NetlinkSocket, root: string): string {
  * Under the leasing root's lock: cbox0 up with its address, made the first time; its subnet is
  * what it has, or the first candidate no host route overlaps. Its alias names the leasing root.
  */
-function bridgeSubnet(sock: NetlinkSocket, leases: string): string {
+function bridgeSubnet(sock: NetlinkSocket, leases: string, paths: Paths): string {
   let link = linkByName(sock, BRIDGE);
   if (link && link.alias !== `${ALIAS_PREFIX}${leases}`) setAlias(sock, link.index, `${ALIAS_PREFIX}${leases}`);
   const address = link && listAddresses(sock).find((a) => a.index === link!.index);
@@ -94,7 +130,7 @@ function bridgeSubnet(sock: NetlinkSocket, leases: string): string {
   if (link && address) {
     subnet = subnetText(parseCidr(`${address.ip}/${address.prefix}`)!);
   } else {
-    subnet = chooseSubnet(listRoutes(sock), link?.index, process.env.CBOX_SUBNET || undefined);
+    subnet = chooseSubnet([...listRoutes(sock), ...namedSubnets(paths)], link?.index, process.env.CBOX_SUBNET || undefined);
     if (!link) {
       createBridge(sock, BRIDGE, BRIDGE_MAC);
       link = linkByName(sock, BRIDGE)!;
@@ -102,12 +138,16 @@ function bridgeSubnet(sock: NetlinkSocket, leases: string): string {
     }
     addAddress(sock, link.index, gatewayOf(subnet), parseCidr(subnet)!.prefix);
   }
-  // Host loopback -> published port: DNAT to the bridge keeps the 127.0.0.1 source, which the
-  // kernel drops on a non-loopback device unless told (the firewall's guard rules close the
-  // other direction). Forwarding is host-wide, as docker sets it.
-  setSysctl(`ipv4/conf/${BRIDGE}/route_localnet`, "1");
-  if (readSysctl("ipv4/ip_forward") !== "1") setSysctl("ipv4/ip_forward", "1");
+  allowForwarding(BRIDGE);
   return subnet;
+}
+
+/** The named networks' subnets, as routes a new bridge must not overlap (their bridges may not exist yet). */
+export function namedSubnets(paths: Paths): RouteLike[] {
+  return listNetworks(paths).map((n) => {
+    const cidr = parseCidr(n.subnet)!;
+    return { dst: formatIpv4(cidr.addr), prefix: cidr.prefix };
+  });
 }
 
 /** The held container gets its veth: eth0 inside, up, with its address and default route. */
@@ -116,8 +156,8 @@ export function connectBridge(net: NetworkAttachment, pid: number): void {
   const host = NetlinkSocket.open();
   let inside: NetlinkSocket | undefined;
   try {
-    const bridge = linkByName(host, BRIDGE);
-    if (!bridge) throw new CboxError(`the bridge ${BRIDGE} is gone`);
+    const bridge = linkByName(host, net.bridge ?? BRIDGE);
+    if (!bridge) throw new CboxError(`the bridge ${net.bridge ?? BRIDGE} is gone`);
     createVethOnce(host, { name: net.veth!, master: bridge.index, mtu: bridge.mtu, peerName: "eth0", peerNsFd: nsFd });
     // A container reaching its own published port: the DNAT sends the packet back out of the port it came in by.
     setHairpin(host, linkByName(host, net.veth!)!.index);
@@ -158,7 +198,7 @@ export function releaseBridge(net: NetworkAttachment, id: string, paths: Paths):
   const firewall: Firewall | undefined = net.firewall && net.ports.length > 0 ? detectFirewall({ ...process.env, CBOX_FIREWALL: net.firewall }) : undefined;
   if (firewall && net.ip) {
     const subnet = subnetText(parseCidr(`${net.ip}/${net.prefix}`)!);
-    withNetworkLock(net.leases ?? paths.root, () => firewall.unpublish({ bridge: BRIDGE, subnet }, id, net.ip!, net.ports));
+    withNetworkLock(net.leases ?? paths.root, () => firewall.unpublish({ bridge: net.bridge ?? BRIDGE, subnet }, id, net.ip!, net.ports));
   }
   if (net.veth) {
     const sock = NetlinkSocket.open();

@@ -15,6 +15,9 @@ export interface NetworkSpec {
   ports: PortSpec[];
   /** container: the container given (a name or id; its id once resolved). */
   container?: string;
+  /** bridge: a named network (cbox network create) instead of cbox0, and the container's aliases on it. */
+  network?: string;
+  aliases?: string[];
 }
 
 /** docker's words for what -p does with --network host (it prints them as a warning too). */
@@ -27,10 +30,16 @@ const USAGE = "expected [HOST_IP:][HOST_PORT:]CONTAINER_PORT[/tcp|/udp]";
  * and the -p values. With host, -p is dropped with a warning (docker); with none it is refused
  * (docker ignores it without a word). A free host port is chosen later (hostPort 0).
  */
-export function parseNetwork(mode: string | undefined, publish: string[]): { spec: NetworkSpec; warning?: string } {
+export function parseNetwork(mode: string | undefined, publish: string[], aliases: string[] = []): { spec: NetworkSpec; warning?: string } {
   const networkMode = parseMode(mode);
   const ports = publish.map(parsePort);
   checkOverlaps(ports, publish);
+  const named = networkMode === "bridge" && mode !== undefined && !["", "default", "bridge"].includes(mode) ? mode : undefined;
+  if (aliases.length > 0 && !named) throw new CboxError(`--network-alias ${aliases[0]}: aliases are for named networks (cbox network create NAME, then --network NAME)`);
+  for (const alias of aliases) {
+    if (!/^[a-zA-Z0-9][a-zA-Z0-9.-]{0,62}$/.test(alias)) throw new CboxError(`--network-alias ${JSON.stringify(alias)}: not a valid host name (letters, digits, '.', '-')`);
+  }
+  if (named) return { spec: { mode: "bridge", ports, network: named, ...(aliases.length && { aliases }) } };
   const joined = /^container:(.+)$/.exec(mode ?? "")?.[1];
   if (joined !== undefined) {
     if (ports.length > 0) throw new CboxError(`-p "${publish[0]}": a container on another container's network (--network ${mode}) publishes nothing of its own; publish on that container`);
@@ -47,7 +56,8 @@ function parseMode(mode: string | undefined): NetworkMode {
   if (mode === undefined || mode === "" || mode === "default" || mode === "bridge") return "bridge";
   if (mode === "none" || mode === "host") return mode;
   if (/^container:./.test(mode)) return "container";
-  throw new CboxError(`--network "${mode}": expected none, host, bridge or container:NAME`);
+  if (/^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,63}$/.test(mode)) return "bridge"; // a named network, looked up at start
+  throw new CboxError(`--network "${mode}": expected none, host, bridge, container:NAME or a network's name`);
 }
 
 /** One -p value: docker's HOST_PORT:CONTAINER_PORT[/proto], IP:HOST_PORT:CONTAINER_PORT, IP::CONTAINER_PORT, CONTAINER_PORT[/proto]. */

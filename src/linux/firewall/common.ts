@@ -17,6 +17,8 @@ export interface PublishedPort {
 export interface BridgeNetwork {
   bridge: string;
   subnet: string;
+  /** Every network the base rules serve, this one among them (cbox0 and the named ones); absent: this one. */
+  all?: { bridge: string; subnet: string }[];
 }
 
 /** A port as the firewall holds it: whose (the first 12 hex of the container id) and where to. */
@@ -67,6 +69,12 @@ export function checkNetwork(net: BridgeNetwork): { bridge: string; subnet: stri
   const cidr = parseCidr(net.subnet);
   if (!cidr) throw new FirewallError(`not an IPv4 subnet: "${net.subnet}"`);
   return { bridge: net.bridge, subnet: subnetText(cidr) };
+}
+
+/** The networks the base rules serve: checked, one per bridge, in the bridges' order (so any of them gives the same base). */
+export function servedNetworks(net: BridgeNetwork): { bridge: string; subnet: string }[] {
+  const byBridge = new Map([net, ...(net.all ?? [])].map(checkNetwork).map((n) => [n.bridge, n]));
+  return [...byBridge.values()].sort((a, b) => (a.bridge < b.bridge ? -1 : a.bridge > b.bridge ? 1 : 0));
 }
 
 /**

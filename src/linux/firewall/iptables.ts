@@ -4,6 +4,7 @@
 // is atomic per table. iptables accepts duplicate rules, so every check is made here.
 import {
   checkNetwork,
+  servedNetworks,
   checkPorts,
   describeOwned,
   FirewallError,
@@ -90,12 +91,11 @@ export function tableInput(name: string, saved: SavedTable | undefined, spec: Ta
 
 /** The guard: no 127.0.0.0/8 from the bridge (route_localnet), no container from elsewhere. */
 export function rawSpec(net: BridgeNetwork): TableSpec {
-  const { bridge, subnet } = checkNetwork(net);
   return {
     owned: [
       {
         name: "CBOX-GUARD",
-        rules: [`-A CBOX-GUARD -d 127.0.0.0/8 -i ${bridge} -j DROP`, `-A CBOX-GUARD -d ${subnet} ! -i ${bridge} -m addrtype ! --dst-type LOCAL -j DROP`],
+        rules: servedNetworks(net).flatMap(({ bridge, subnet }) => [`-A CBOX-GUARD -d 127.0.0.0/8 -i ${bridge} -j DROP`, `-A CBOX-GUARD -d ${subnet} ! -i ${bridge} -m addrtype ! --dst-type LOCAL -j DROP`]),
       },
     ],
     kept: [],
@@ -105,16 +105,15 @@ export function rawSpec(net: BridgeNetwork): TableSpec {
 }
 
 export function natSpec(net: BridgeNetwork, ports: string[]): TableSpec {
-  const { bridge, subnet } = checkNetwork(net);
   return {
     owned: [
       {
         name: "CBOX-POSTROUTING",
-        rules: [
+        rules: servedNetworks(net).flatMap(({ bridge, subnet }) => [
           `-A CBOX-POSTROUTING -s ${subnet} ! -o ${bridge} -j MASQUERADE`,
           `-A CBOX-POSTROUTING -s 127.0.0.0/8 -o ${bridge} -m conntrack --ctstate DNAT -j MASQUERADE`,
           `-A CBOX-POSTROUTING -s ${subnet} -o ${bridge} -m conntrack --ctstate DNAT -j MASQUERADE`,
-        ],
+        ]),
       },
     ],
     kept: ["CBOX"],
@@ -129,12 +128,11 @@ export function natSpec(net: BridgeNetwork, ports: string[]): TableSpec {
 
 /** A host whose FORWARD policy is DROP (docker, ufw) drops bridged and routed container traffic. */
 export function filterSpec(net: BridgeNetwork): TableSpec {
-  const { bridge } = checkNetwork(net);
   return {
     owned: [
       {
         name: "CBOX-FORWARD",
-        rules: [`-A CBOX-FORWARD -i ${bridge} -j ACCEPT`, `-A CBOX-FORWARD -o ${bridge} -m conntrack --ctstate RELATED,ESTABLISHED,DNAT -j ACCEPT`],
+        rules: servedNetworks(net).flatMap(({ bridge }) => [`-A CBOX-FORWARD -i ${bridge} -j ACCEPT`, `-A CBOX-FORWARD -o ${bridge} -m conntrack --ctstate RELATED,ESTABLISHED,DNAT -j ACCEPT`]),
       },
     ],
     kept: [],

@@ -1,7 +1,7 @@
 // cbox's nftables table without its ports: the `nft -f` lines that make it, and the signature
 // every one of its rules carries, so that a start can tell over netlink, without running nft,
 // that the table in the kernel is this one (nft-state.ts).
-import { checkNetwork, type BridgeNetwork } from "./common.ts";
+import { servedNetworks, type BridgeNetwork } from "./common.ts";
 
 /**
  * The table, its maps and chains. `add` of a table, map or chain is a no-op when it is there, and
@@ -20,7 +20,7 @@ export function nftBaseCommands(net: BridgeNetwork): string[] {
 }
 
 function unsignedBase(net: BridgeNetwork): string[] {
-  const { bridge, subnet } = checkNetwork(net);
+  const nets = servedNetworks(net);
   return [
     "add table ip cbox",
     "add map ip cbox ports { type inet_proto . inet_service : ipv4_addr . inet_service; }",
@@ -38,12 +38,17 @@ function unsignedBase(net: BridgeNetwork): string[] {
     "add rule ip cbox output fib daddr type local jump published",
     "add chain ip cbox postrouting { type nat hook postrouting priority srcnat; policy accept; }",
     "flush chain ip cbox postrouting",
-    `add rule ip cbox postrouting ip saddr ${subnet} oifname != "${bridge}" masquerade`,
-    `add rule ip cbox postrouting oifname "${bridge}" ct status dnat ip saddr { 127.0.0.0/8, ${subnet} } masquerade`,
+    ...nets.flatMap(({ bridge, subnet }) => [
+      `add rule ip cbox postrouting ip saddr ${subnet} oifname != "${bridge}" masquerade`,
+      `add rule ip cbox postrouting oifname "${bridge}" ct status dnat ip saddr { 127.0.0.0/8, ${subnet} } masquerade`,
+    ]),
     "add chain ip cbox guard { type filter hook prerouting priority raw; policy accept; }",
     "flush chain ip cbox guard",
-    `add rule ip cbox guard iifname "${bridge}" ip daddr 127.0.0.0/8 drop`,
-    `add rule ip cbox guard iifname != "${bridge}" ip daddr ${subnet} fib daddr type != local drop`,
+    // Also keeps networks apart: a container of one is not let into another's subnet.
+    ...nets.flatMap(({ bridge, subnet }) => [
+      `add rule ip cbox guard iifname "${bridge}" ip daddr 127.0.0.0/8 drop`,
+      `add rule ip cbox guard iifname != "${bridge}" ip daddr ${subnet} fib daddr type != local drop`,
+    ]),
   ];
 }
 

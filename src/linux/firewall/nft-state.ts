@@ -33,7 +33,7 @@ export function baseIsCurrent(sock: NetlinkSocket, net: BridgeNetwork): boolean 
  * not drop; "handled" when it drops and has one jump to a CBOX-FORWARD that accepts the bridge's
  * traffic (the two rules iptables.ts's filterSpec writes); "missing" when it drops and that is not so.
  */
-export function forwardState(sock: NetlinkSocket, bridge: string): "accepts" | "handled" | "missing" {
+export function forwardState(sock: NetlinkSocket, bridges: string[]): "accepts" | "handled" | "missing" {
   let policy: string | undefined;
   try {
     policy = parseChainPolicy(sock.request(getChainMessage("filter", "FORWARD"))[0] ?? new Uint8Array());
@@ -44,9 +44,10 @@ export function forwardState(sock: NetlinkSocket, bridge: string): "accepts" | "
   if (policy !== "drop") return "accepts";
   const jumps = (dumpRules(sock, "filter", "FORWARD") ?? []).filter((r) => same(withoutCounters(r), ["immediate jump CBOX-FORWARD"]));
   const own = (dumpRules(sock, "filter", "CBOX-FORWARD") ?? []).map(withoutCounters);
-  const fromBridge = ["meta iifname", `cmp eq ${bridge}`, "immediate accept"];
-  const toBridge = (exprs: string[]) => same(exprs.slice(0, 2), ["meta oifname", `cmp eq ${bridge}`]) && exprs.at(-1) === "immediate accept" && exprs.some((e) => e === "match conntrack" || e === "ct");
-  return jumps.length === 1 && own.length === 2 && same(own[0]!, fromBridge) && toBridge(own[1]!) ? "handled" : "missing";
+  const fromBridge = (exprs: string[], bridge: string) => same(exprs, ["meta iifname", `cmp eq ${bridge}`, "immediate accept"]);
+  const toBridge = (exprs: string[], bridge: string) => same(exprs.slice(0, 2), ["meta oifname", `cmp eq ${bridge}`]) && exprs.at(-1) === "immediate accept" && exprs.some((e) => e === "match conntrack" || e === "ct");
+  const handles = (bridge: string, i: number) => fromBridge(own[2 * i]!, bridge) && toBridge(own[2 * i + 1]!, bridge);
+  return jumps.length === 1 && own.length === 2 * bridges.length && bridges.every(handles) ? "handled" : "missing";
 }
 
 /** Whether legacy iptables has a filter table in this namespace (only then can its FORWARD drop). */

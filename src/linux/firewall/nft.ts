@@ -2,7 +2,7 @@
 // maps, tagged with their container. A start reads the table through netlink (NetfilterAccess)
 // and runs `nft -f -` only when the base must be (re)written; ports are added and removed through
 // netlink too (one batch each), and iptables-nft's FORWARD is checked there.
-import { checkNetwork, checkPorts, conflict, describeOwned, FirewallError, hostKey, iptablesBackend, ownedMatches, portsToAdd, shortOwner, type BridgeNetwork, type PublishedEntry, type PublishedPort, type Runner, type ToolResult } from "./common.ts";
+import { checkNetwork, checkPorts, servedNetworks, conflict, describeOwned, FirewallError, hostKey, iptablesBackend, ownedMatches, portsToAdd, shortOwner, type BridgeNetwork, type PublishedEntry, type PublishedPort, type Runner, type ToolResult } from "./common.ts";
 import { ensureForward } from "./iptables.ts";
 import { nftBaseCommands } from "./nft-base.ts";
 import { letGo, type NetfilterAccess } from "./netfilter-access.ts";
@@ -54,7 +54,7 @@ export class NftFirewall {
       if (!this.iptables) return;
       const backend = iptablesBackend(this.iptables);
       // iptables-nft's FORWARD is in nf_tables; legacy's exists only once its filter table is loaded.
-      const needed = backend === "nft" ? forwardState(sock, net.bridge) === "missing" : backend !== "legacy" || legacyFilterLoaded(this.netfilter.procNet);
+      const needed = backend === "nft" ? forwardState(sock, servedNetworks(net).map((n) => n.bridge)) === "missing" : backend !== "legacy" || legacyFilterLoaded(this.netfilter.procNet);
       if (needed) ensureForward(this.iptables, net, this.run);
     } finally {
       letGo(this.netfilter, sock);
