@@ -42,6 +42,8 @@ const commands: Record<string, () => Promise<{ default: CommandDef<any>; args: F
   "network ls": () => import("./cli/commands/network-ls.ts"),
   "network inspect": () => import("./cli/commands/network-inspect.ts"),
   "network rm": () => import("./cli/commands/network-rm.ts"),
+  "network connect": () => import("./cli/commands/network-connect.ts"),
+  "network disconnect": () => import("./cli/commands/network-disconnect.ts"),
   _exited: () => import("./cli/commands/exited.ts"),
 };
 
@@ -53,7 +55,7 @@ const groups: Record<string, { description: string; subs: Record<string, string>
   },
   network: {
     description: "Manage named networks",
-    subs: { create: "network create", ls: "network ls", list: "network ls", inspect: "network inspect", rm: "network rm", remove: "network rm" },
+    subs: { create: "network create", ls: "network ls", list: "network ls", inspect: "network inspect", rm: "network rm", remove: "network rm", connect: "network connect", disconnect: "network disconnect" },
   },
 };
 

@@ -18,7 +18,7 @@ import { requireSupportedKernel } from "../host/kernel.ts";
 import { mark } from "../timing.ts";
 import { CleanupStack } from "./cleanup.ts";
 import { NO_NAMESERVERS_WARNING, writeEtcFiles } from "./etc-files.ts";
-import { connectNetwork, etcNetwork, releaseRecordedNetwork, reserveNetwork } from "./network/attachment.ts";
+import { connectNetwork, etcNetwork, releaseConnected, releaseRecordedNetwork, reserveNetwork } from "./network/attachment.ts";
 import { refreshPeers } from "./network/peers.ts";
 import { findNetwork, type NamedNetwork } from "./network/named.ts";
 import { buildPlan, type ContainerDirs, type HostFacts } from "./plan.ts";
@@ -218,7 +218,8 @@ export function startContainer(spec: ContainerSpec, paths: Paths, mode: StartMod
     if (cgroup && keep) removeOrWarn(cgroup);
     if (keep) {
       const released = network.mode === "bridge" ? releaseRecordedNetwork(network, spec.id, paths) : undefined;
-      updateState(dirs, { status: "exited", exitCode: code, finished: new Date().toISOString(), oomKilled, ...(released && { network: released }) });
+      const connected = releaseConnected(readState(dirs.dir)?.connected, spec.id, paths);
+      updateState(dirs, { status: "exited", exitCode: code, finished: new Date().toISOString(), oomKilled, connected, ...(released && { network: released }) });
     }
     return code;
   } finally {
@@ -229,7 +230,7 @@ export function startContainer(spec: ContainerSpec, paths: Paths, mode: StartMod
 }
 
 /** Whether the container in dir is starting or running (a lease of one that is not comes back). */
-function containerRuns(dir: string): boolean {
+export function containerRuns(dir: string): boolean {
   const state = readState(dir);
   return state !== undefined && liveState(state) !== "exited";
 }

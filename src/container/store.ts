@@ -13,7 +13,7 @@ import { exitCodeOf } from "../sys/process.ts";
 import type { Limits } from "../linux/cgroups/limits.ts";
 import { withContainerLock } from "./lock.ts";
 import { CONTAINER_ID, containerDirs, listContainerIds, orphanedTemp, readNameHolder, readSpec, readState, safeReaddir } from "./store-read.ts";
-import { releaseRecordedNetwork, type NetworkAttachment } from "./network/attachment.ts";
+import { releaseConnected, releaseRecordedNetwork, type NetworkAttachment } from "./network/attachment.ts";
 import { endUnrecorded } from "./status.ts";
 import type { ContainerDirs } from "./plan.ts";
 import type { ContainerSpec, Volume } from "./spec.ts";
@@ -56,6 +56,8 @@ export interface ContainerState {
   spec?: ContainerSpec;
   /** Its network while it runs: address, veth, published ports, helper (recorded before made). */
   network?: NetworkAttachment;
+  /** Named networks connected while it runs (cbox network connect), released with the rest at its end. */
+  connected?: NetworkAttachment[];
 }
 
 /** 64 hex digits. Web Crypto, not node:crypto, whose import costs ~10 ms of start-up (measured). */
@@ -241,6 +243,7 @@ export function removeContainer(paths: Paths, id: string, removeTree: (path: str
   if (state?.name) releaseName(paths, state.name, id);
   if (state?.cgroups) removeCgroups(state.cgroups, cgroupfs);
   if (state) releaseRecordedNetwork(state.network, id, paths);
+  if (state) releaseConnected(state.connected, id, paths);
   detachLowers(dirs.dir);
   removeTree(dirs.dir);
   markEnded(dirs.live);
@@ -336,7 +339,8 @@ export function recordEnd(paths: Paths, state: ContainerState, removeTree: (path
   if (state.remove) return removeContainer(paths, state.id, removeTree, { volumes: true });
   if (state.cgroups) removeCgroups(state.cgroups, cgroupfs);
   const network = releaseRecordedNetwork(state.network, state.id, paths);
-  updateState(dirs, { status: "exited", exitCode: exit?.code ?? null, finished: exit?.finished ?? new Date().toISOString(), oomKilled, network });
+  const connected = releaseConnected(state.connected, state.id, paths);
+  updateState(dirs, { status: "exited", exitCode: exit?.code ?? null, finished: exit?.finished ?? new Date().toISOString(), oomKilled, network, connected });
 }
 
 /** The monitor's record of the end: "WAIT-STATUS FINISHED-TIME". */

@@ -23,7 +23,7 @@ function linkExists(name: string): boolean {
 }
 
 function cleanup(containers: string[], networks: string[]) {
-  if (containers.length) c(["rm", "-f", ...containers]);
+  for (const name of containers) c(["rm", "-f", name]); // one by one: rm stops at a name already gone
   for (const n of networks) c(["network", "rm", n]);
 }
 
@@ -79,6 +79,37 @@ describe.skipIf(!isRoot)("named networks", () => {
     }
     expect(c(["network", "ls"]).stdout).not.toContain("neta");
     expect(Bun.spawnSync(["ip", "-o", "link", "show"]).stdout.toString()).not.toContain("cbr");
+  });
+
+  test("network connect gives a running container eth1 on another network, with names both ways; disconnect takes it away", () => {
+    try {
+      for (const n of ["front", "back"]) expect(c(["network", "create", n]).code).toBe(0);
+      expect(serve("db", "back").code).toBe(0);
+      expect(c(["run", "-d", "--name", "app", "--network", "front", "--rootfs", fx.rootfs, "sleep", "300"]).code).toBe(0);
+      expect(c(["exec", "app", "grep", "-c", "db", "/etc/hosts"]).stdout).toBe("0\n");
+      expect(c(["network", "connect", "--alias", "frontend", "back", "app"])).toEqual({ code: 0, stdout: "", stderr: "" });
+      const inside = c(["exec", "app", "sh", "-c", `ip -o -4 addr show eth1 | wc -l; ip route | grep -c default; for i in 1 2 3 4 5 6 7 8 9 10; do ${GET("db")} | grep -q db && break; sleep 0.2; done; ${GET("db")}`]);
+      expect(inside.stdout).toBe("1\n1\ndb\n");
+      expect(c(["exec", "db", "grep", "-w", "app", "/etc/hosts"]).stdout).toMatch(/^10\.\d+\.\d+\.\d+\tapp frontend [0-9a-f]{12}\n$/);
+      expect(JSON.parse(c(["network", "inspect", "back"]).stdout)[0].Containers).toHaveProperty(JSON.parse(c(["inspect", "app"]).stdout)[0].Id);
+      const twice = c(["network", "connect", "back", "app"]);
+      expect(twice).toEqual({ code: 125, stdout: "", stderr: "cbox: container app is on network back already\n" });
+      expect(c(["network", "disconnect", "front", "app"])).toMatchObject({ code: 125, stderr: "cbox: container app was started on network front, which cbox cannot take from it while it runs; stop it, or run it again on another network\n" });
+      expect(c(["network", "disconnect", "back", "app"])).toEqual({ code: 0, stdout: "", stderr: "" });
+      expect(c(["exec", "app", "sh", "-c", "ip link show eth1 2>/dev/null | wc -l; grep -c db /etc/hosts"]).stdout).toBe("0\n0\n");
+      expect(c(["exec", "db", "grep", "-c", "app", "/etc/hosts"]).stdout).toBe("0\n");
+      expect(c(["network", "disconnect", "back", "app"])).toMatchObject({ code: 125, stderr: "cbox: container app is not connected to network back\n" });
+      // Connected again, then removed: its lease goes with it.
+      expect(c(["network", "connect", "back", "app"]).code).toBe(0);
+      expect(c(["rm", "-f", "app"]).code).toBe(0);
+      expect(JSON.parse(c(["network", "inspect", "back"]).stdout)[0].Containers).toEqual({ [JSON.parse(c(["inspect", "db"]).stdout)[0].Id]: expect.any(Object) });
+      expect(c(["run", "--name", "stopped", "--network", "front", "--rootfs", fx.rootfs, "true"]).code).toBe(0);
+      expect(c(["network", "connect", "back", "stopped"])).toMatchObject({ code: 125, stderr: "cbox: container stopped is not running; cbox network connect works on running containers\n" });
+      expect(c(["network", "connect", "nosuch", "db"])).toMatchObject({ code: 125, stderr: expect.stringContaining("no such network: nosuch") });
+      expect(c(["network", "connect", "back"])).toMatchObject({ code: 125, stderr: "cbox: cbox network connect needs a network and a container: cbox network connect NETWORK CONTAINER\n" });
+    } finally {
+      cleanup(["app", "db", "stopped"], ["front", "back"]);
+    }
   });
 
   test("bad inputs: one line, 125, nothing left", () => {

@@ -35,6 +35,8 @@ export interface NetworkAttachment {
   network?: string;
   bridge?: string;
   aliases?: string[];
+  /** Its interface inside when connected later (cbox network connect: eth1, ...); absent: eth0, with the default route. */
+  iface?: string;
 }
 
 /**
@@ -86,6 +88,11 @@ export function releaseRecordedNetwork(net: NetworkAttachment | undefined, id: s
     warn(`cleanup: release the network of ${id.slice(0, 12)}: ${err instanceof Error ? err.message : String(err)}`);
   }
   return net && { ...net, released: true };
+}
+
+/** A container's networks connected after its start (network connect), each released; failures are warnings. */
+export function releaseConnected(connected: NetworkAttachment[] | undefined, id: string, paths: Paths): NetworkAttachment[] | undefined {
+  return connected?.map((net) => releaseRecordedNetwork(net, id, paths)!);
 }
 
 /** What /etc/hosts and /etc/resolv.conf get. */

@@ -28,6 +28,8 @@ const ALIAS_PREFIX = "cbox ";
 /** What a start needs from its caller. */
 export interface ReserveContext {
   id: string;
+  /** The host end of the veth and the interface inside, for a network connected later (default: cbID and eth0). */
+  link?: { veth: string; iface: string };
   paths: Paths;
   /** Whether the container in this folder still runs (leases of ended ones come back). */
   isAlive: (containerDir: string) => boolean;
@@ -52,7 +54,8 @@ export function reserveBridge(spec: NetworkSpec, ctx: ReserveContext): NetworkAt
     return withNetworkLock(leases, () => {
       const subnet = named ? namedBridge(sock, named) : bridgeSubnet(sock, leases, ctx.paths);
       const ip = allocateAddress(leases, leaseHolder(ctx.paths, ctx.id), subnet, ctx.isAlive);
-      const net: NetworkAttachment = { mode: "bridge", ip, gateway: gatewayOf(subnet), prefix: parseCidr(subnet)!.prefix, veth: vethName(ctx.id), ports: [], firewall: firewall?.kind, leases };
+      const net: NetworkAttachment = { mode: "bridge", ip, gateway: gatewayOf(subnet), prefix: parseCidr(subnet)!.prefix, veth: ctx.link?.veth ?? vethName(ctx.id), ports: [], firewall: firewall?.kind, leases };
+      if (ctx.link) net.iface = ctx.link.iface;
       if (named) Object.assign(net, { network: named.name, bridge, aliases: spec.aliases ?? [] });
       ctx.record(net);
       if (firewall) {
@@ -158,14 +161,16 @@ export function connectBridge(net: NetworkAttachment, pid: number): void {
   try {
     const bridge = linkByName(host, net.bridge ?? BRIDGE);
     if (!bridge) throw new CboxError(`the bridge ${net.bridge ?? BRIDGE} is gone`);
-    createVethOnce(host, { name: net.veth!, master: bridge.index, mtu: bridge.mtu, peerName: "eth0", peerNsFd: nsFd });
+    const iface = net.iface ?? "eth0";
+    createVethOnce(host, { name: net.veth!, master: bridge.index, mtu: bridge.mtu, peerName: iface, peerNsFd: nsFd });
     // A container reaching its own published port: the DNAT sends the packet back out of the port it came in by.
     setHairpin(host, linkByName(host, net.veth!)!.index);
     inside = NetlinkSocket.open(nsFd);
-    const eth0 = linkByName(inside, "eth0")!;
-    setUp(inside, eth0.index);
-    addAddress(inside, eth0.index, net.ip!, net.prefix!);
-    addDefaultRoute(inside, net.gateway!, eth0.index);
+    const link = linkByName(inside, iface)!;
+    setUp(inside, link.index);
+    addAddress(inside, link.index, net.ip!, net.prefix!);
+    // The network it started on routes the rest; one connected later reaches only its subnet.
+    if (!net.iface) addDefaultRoute(inside, net.gateway!, link.index);
   } finally {
     inside?.close();
     host.close();

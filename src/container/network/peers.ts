@@ -17,7 +17,9 @@ import { withNetworkLock } from "./ipam.ts";
 interface Member {
   id: string;
   spec: ContainerSpec;
-  net: NetworkAttachment;
+  /** Its primary network (its own hosts line) and the named networks it is on. */
+  primary: NetworkAttachment;
+  named: NetworkAttachment[];
   hosts: string;
 }
 
@@ -29,32 +31,45 @@ export function peerLines(self: string, members: { id: string; name: string; net
     .join("");
 }
 
-/** Rewrites the hosts file of every container on the network that has not ended (leaving: one that is ending now). */
-export function refreshPeers(paths: Paths, network: string, leaving?: string): void {
+/**
+ * Rewrites the hosts file of every container on the network that has not ended (leaving: one
+ * that is ending now), and of also (one that has just left it).
+ */
+export function refreshPeers(paths: Paths, network: string, leaving?: string, also?: string): void {
   withNetworkLock(networkDir(paths, network), () => {
-    const members = onNetwork(paths, network).filter((m) => m.id !== leaving);
-    const named = members.map((m) => ({ id: m.id, name: m.spec.name, net: m.net }));
-    for (const m of members) {
-      const own = etcFiles(m.spec.hostname, { ip: m.net.ip, gateway: m.net.gateway }, m.spec.name, { resolv: { etc: "" } }, m.spec.etc).hosts;
-      writeFileSync(m.hosts, own + peerLines(m.id, named));
+    const all = namedMembers(paths).filter((m) => m.id !== leaving);
+    for (const m of all) {
+      if (m.id !== also && !m.named.some((n) => n.network === network)) continue;
+      const peers = m.named.flatMap((mine) => all.flatMap((o) => o.named.filter((n) => n.network === mine.network).map((net) => ({ id: o.id, name: o.spec.name, net }))));
+      const own = etcFiles(m.spec.hostname, { ip: m.primary.ip, gateway: m.primary.gateway }, m.spec.name, { resolv: { etc: "" } }, m.spec.etc).hosts;
+      writeFileSync(m.hosts, own + peerLines(m.id, peers));
     }
   });
 }
 
-function onNetwork(paths: Paths, network: string): Member[] {
-  return containersOnNetwork(paths, network).flatMap(({ id, dirs, state, net }) => {
-    const spec = readSpec(dirs.dir, state);
-    return spec ? [{ id, spec, net, hosts: dirs.hosts }] : [];
+/** The containers that have not ended and are on some named network. */
+function namedMembers(paths: Paths): Member[] {
+  return listContainerIds(paths).flatMap((id) => {
+    const dirs = containerDirs(paths, id);
+    const state = readState(dirs.dir);
+    const named = state ? namedAttachments(state) : [];
+    const spec = named.length ? readSpec(dirs.dir, state!) : undefined;
+    return spec ? [{ id, spec, primary: state!.network!, named, hosts: dirs.hosts }] : [];
   });
 }
 
-/** The containers on a named network that have not ended. */
+/** A container's live attachments to named networks: the one it started on and those connected since. */
+function namedAttachments(state: ContainerState): NetworkAttachment[] {
+  if (liveState(state) === "exited") return [];
+  return [state.network, ...(state.connected ?? [])].filter((n): n is NetworkAttachment => !!n && !n.released && n.network !== undefined);
+}
+
+/** The containers on a named network that have not ended, with their attachment to it. */
 export function containersOnNetwork(paths: Paths, network: string): { id: string; dirs: ContainerDirs; state: ContainerState; net: NetworkAttachment }[] {
   return listContainerIds(paths).flatMap((id) => {
     const dirs = containerDirs(paths, id);
     const state = readState(dirs.dir);
-    const net = state?.network;
-    if (!state || !net || net.released || net.network !== network || liveState(state) === "exited") return [];
-    return [{ id, dirs, state, net }];
+    const net = state && namedAttachments(state).find((n) => n.network === network);
+    return net ? [{ id, dirs, state: state!, net }] : [];
   });
 }
