@@ -10,6 +10,7 @@ import { thawAfterSignal } from "./pause.ts";
 import { treeRemover } from "./remove-tree.ts";
 import { until } from "./signal.ts";
 import { liveState, pid1Alive } from "./status.ts";
+import { markStopped } from "./signal.ts";
 import { containerDirs, listContainerIds, readState, recoverStale, removeContainer } from "./store.ts";
 
 /** A container id from a full id, a unique prefix of one, or a name. */
@@ -45,7 +46,7 @@ export async function removeContainers(refs: string[], force: boolean, paths: Pa
     };
     if (running()) {
       if (!force) throw new CboxError(`container ${refs[i]} is running; stop it first or use cbox rm -f`);
-      const state = readState(dir)!;
+      const state = markStopped(containerDirs(paths, id))!;
       if (pid1Alive(state)) killQuietly(state.pid!);
       thawAfterSignal(state);
       // Its owner (a foreground cbox or the monitor) records the end; removing under it would race.

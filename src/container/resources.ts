@@ -69,12 +69,12 @@ export function parseLimits(opts: ResourceOptions, onlineCpus: () => number[]): 
 }
 
 /** --cpu-period (1 ms to 1 s, default 100 ms) and --cpu-quota (at least 1 ms; -1: none), in microseconds. */
-function cpuBandwidth(period: string | undefined, quota: string | undefined): Pick<Limits, "cpuPeriod" | "cpuQuota"> {
+function cpuBandwidth(period: string | undefined, quota: string | undefined): Pick<Limits, "cpuPeriod" | "cpuQuota" | "cpuBandwidthBy"> {
   const cpuPeriod = period === undefined ? CPU_PERIOD_US : /^\d{1,7}$/.test(period) ? Number(period) : NaN;
   if (!(cpuPeriod >= 1000 && cpuPeriod <= 1_000_000)) throw new CboxError(`--cpu-period ${period}: expected microseconds from 1000 to 1000000`);
   const cpuQuota = quota === undefined || quota === "-1" ? -1 : /^\d{1,12}$/.test(quota) ? Number(quota) : NaN;
   if (!(cpuQuota === -1 || cpuQuota >= 1000)) throw new CboxError(`--cpu-quota ${quota}: expected microseconds, at least 1000 (-1: no quota)`);
-  return { cpuPeriod, cpuQuota };
+  return { cpuPeriod, cpuQuota, cpuBandwidthBy: quota !== undefined ? "--cpu-quota" : "--cpu-period" };
 }
 
 /** "64m", "1g", "1.5G", "512MiB", "1048576": binary units, as docker reads them. */

@@ -133,7 +133,7 @@ export function startContainer(spec: ContainerSpec, paths: Paths, mode: StartMod
   checkMountTargets(spec, [containerDirs(paths, spec.id).upper, ...(spec.layers ?? [spec.rootfs])]);
   if (mode.rootlessMaps) {
     checkUserMapped("--user", spec.user, mode.rootlessMaps);
-    for (const gid of spec.user.groups) checkUserMapped("--group-add", { uid: spec.user.uid, gid }, mode.rootlessMaps);
+    for (const gid of spec.user.added ?? []) checkUserMapped("--group-add", { uid: spec.user.uid, gid }, mode.rootlessMaps);
     checkRootfsOwner(spec.rootfs, mode.rootlessMaps);
   }
   const devices = spec.security.privileged ? undefined : [...ALLOWED_DEVICES, ...deviceRules(spec.devices ?? [])];

@@ -5,7 +5,9 @@ import type { Paths } from "../paths.ts";
 import { thawAfterSignal } from "./pause.ts";
 import { resolveContainer } from "./remove.ts";
 import { liveState, pid1Alive } from "./status.ts";
-import { containerDirs, readSpec, readState, type ContainerState } from "./store.ts";
+import { containerDirs, readSpec, readState, updateState, type ContainerState } from "./store.ts";
+import { withContainerLock } from "./lock.ts";
+import type { ContainerDirs } from "./plan.ts";
 import { DEFAULT_STOP_TIMEOUT } from "./spec.ts";
 import { SIGNALS, signalNumber } from "../linux/signals.ts";
 
@@ -20,6 +22,11 @@ function runningState(paths: Paths, ref: string): { id: string; state: Container
   const id = resolveContainer(paths, ref);
   const dir = containerDirs(paths, id).dir;
   return { id, state: readState(dir)!, dir };
+}
+
+/** The user stopped or killed it: no restart policy brings it back (docker's rule); a restarting one ends its wait. */
+export function markStopped(dirs: ContainerDirs): ContainerState | undefined {
+  return withContainerLock(dirs.dir, () => updateState(dirs, { manuallyStopped: true }));
 }
 
 function sendSignal(state: ContainerState, signal: number): boolean {
@@ -38,6 +45,7 @@ export function killContainers(refs: string[], signalName: string | undefined, p
   const signal = parseSignal(signalName ?? "KILL");
   const targets = refs.map((ref) => ({ ref, ...runningState(paths, ref) }));
   for (const t of targets) {
+    if (liveState(t.state) === "running") markStopped(containerDirs(paths, t.id));
     if (!sendSignal(t.state, signal)) throw new CboxError(`container ${t.ref} is not running`);
     writeSync(1, `${t.ref}\n`);
   }
@@ -53,7 +61,8 @@ export async function stopContainers(refs: string[], timeout: string | undefined
   if (timeout !== undefined && !/^\d{1,6}$/.test(timeout)) throw new CboxError(`--time ${JSON.stringify(timeout)}: expected a number of seconds`);
   const targets = refs.map((ref) => ({ ref, ...runningState(paths, ref) }));
   await Promise.all(
-    targets.map(async ({ state, dir }) => {
+    targets.map(async ({ id, state, dir }) => {
+      if (liveState(state) !== "exited") markStopped(containerDirs(paths, id));
       if (!sendSignal(state, readSpec(dir, state)?.stopSignal ?? SIGNALS.TERM!)) return;
       const seconds = timeout === undefined ? (state.stopTimeout ?? DEFAULT_STOP_TIMEOUT) : Number(timeout);
       if (!(await until(() => !pid1Alive(state), seconds * 1000))) sendSignal(state, SIGNALS.KILL!);
@@ -63,7 +72,7 @@ export async function stopContainers(refs: string[], timeout: string | undefined
   for (const t of targets) {
     await until(() => {
       const now = readState(containerDirs(paths, t.id).dir);
-      return !now || liveState(now) !== "running";
+      return !now || liveState(now) === "exited" || liveState(now) === "created";
     }, 5000);
     writeSync(1, `${t.ref}\n`);
   }

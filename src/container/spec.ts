@@ -12,6 +12,7 @@ import { parseUlimits, ulimitHost, type Ulimit } from "./ulimits.ts";
 import { parseSysctls } from "./sysctls.ts";
 import { parseEtcFlags, type EtcFlags } from "./etc-flags.ts";
 import type { EtcExtras } from "./etc-files.ts";
+import { parseRestartPolicy, type RestartPolicy } from "./restart-policy.ts";
 import { parseSharedNamespaces, type NamespaceFlags, type SharedNamespaces } from "./shared-namespaces.ts";
 import { hostname as osHostname } from "node:os";
 import { parseSecurity, type SecurityOptions, type SecuritySpec } from "./security.ts";
@@ -25,9 +26,11 @@ import { DEFAULT_PATH } from "./default-path.ts";
 export interface User {
   uid: number;
   gid: number;
-  /** Supplementary groups: the primary one, then the user's from the image's /etc/group. */
+  /** Supplementary groups: the primary one, the user's from the image's /etc/group, then --group-add's. */
   groups: number[];
   home: string;
+  /** --group-add's gids (in groups too). */
+  added?: number[];
 }
 
 /** The image a container's root comes from; empty for --rootfs DIR. */
@@ -94,6 +97,8 @@ export interface ContainerSpec {
   domainname?: string;
   /** --pid, --ipc, --uts: namespaces shared with the host or another container. */
   namespaces?: SharedNamespaces;
+  /** --restart: what happens when it ends (detached containers only). */
+  restart?: RestartPolicy;
 }
 
 export { DEFAULT_PATH } from "./default-path.ts";
@@ -145,6 +150,7 @@ export interface RunOptions {
   cidfile?: string;
   /** --network-alias: more names on a named network. */
   networkAliases?: string[];
+  restart?: string;
   namespaces?: NamespaceFlags;
 }
 
@@ -208,11 +214,20 @@ export function buildSpec(opts: RunOptions, id: string, hostEnv: Record<string, 
     sysctls: parseSysctls(opts.sysctls ?? [], { network: sharedNetwork, ipc: namespaces.ipc && `--ipc ${opts.namespaces!.ipc}` }),
     etc: parseEtcFlags(opts.etc ?? {}, network.spec.mode !== "none"),
     namespaces,
+    restart: restartPolicyOf(opts),
     shmSize: opts.shmSize === undefined ? undefined : parseBytes("--shm-size", opts.shmSize),
     labels: { ...opts.config?.Labels, ...parseLabels(opts.labels ?? []) },
     oomScoreAdj: opts.oomScoreAdj === undefined ? undefined : parseOomScoreAdj(opts.oomScoreAdj, inUserNamespace),
     domainname: opts.domainname === undefined ? undefined : checkDomainname(opts.domainname),
   };
+}
+
+/** --restart: refused with --rm (docker's rule) and in the foreground (only a detached container has a monitor to restart it). */
+function restartPolicyOf(opts: RunOptions): RestartPolicy | undefined {
+  const policy = parseRestartPolicy(opts.restart);
+  if (policy && opts.remove) throw new CboxError(`--restart ${opts.restart}: not with --rm (a container removed at its end cannot start again)`);
+  if (policy && !opts.detach) throw new CboxError(`--restart ${opts.restart}: needs -d; with no daemon, a detached container's monitor is what restarts it`);
+  return policy;
 }
 
 /** docker's conflicting options: what a shared namespace already decides cannot be set too. */
@@ -409,5 +424,5 @@ export function resolveUser(value: string, layers: string[], groupAdd: string[] 
     if (id > ID_MAX) throw new CboxError(`--group-add ${g}: id ${id} is out of range`);
     return id;
   });
-  return { uid, gid, groups: [...new Set([gid, ...member, ...added])], home: entry?.home || "/" };
+  return { uid, gid, groups: [...new Set([gid, ...member, ...added])], home: entry?.home || "/", ...(added.length && { added }) };
 }

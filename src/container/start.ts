@@ -9,7 +9,22 @@ import { resolveContainer } from "./remove.ts";
 import { treeRemover } from "./remove-tree.ts";
 import { startContainer } from "./run.ts";
 import { liveState } from "./status.ts";
-import { containerDirs, ownerSelf, readSpec, readState, recoverStale, updateState } from "./store.ts";
+import { containerDirs, listContainerIds, ownerSelf, readSpec, readState, recoverStale, updateState } from "./store.ts";
+import { restartsAtBoot } from "./restart-policy.ts";
+
+/**
+ * After a reboot (run by a systemd unit or an @reboot line): every ended container whose policy
+ * is always, or unless-stopped and not stopped by the user, starts again (docker's daemon start).
+ */
+export function startRestartable(paths: Paths): number {
+  recoverStale(paths, treeRemover(process.getuid!() === 0 ? undefined : detectRootlessMaps()), "all");
+  const ids = listContainerIds(paths).filter((id) => {
+    const dir = containerDirs(paths, id).dir;
+    const state = readState(dir);
+    return state !== undefined && liveState(state) === "exited" && restartsAtBoot(readSpec(dir, state)?.restart, !!state.manuallyStopped);
+  });
+  return ids.length ? startContainers(ids, paths) : 0;
+}
 
 export function startContainers(refs: string[], paths: Paths): number {
   if (refs.length === 0) throw new CboxError("cbox start needs at least one container");
@@ -26,7 +41,8 @@ export function startContainers(refs: string[], paths: Paths): number {
       const made = readSpec(dirs.dir, state);
       if (!made?.security) throw new CboxError(`container ${ref} was made by an older cbox that did not keep its settings; it cannot be started again`);
       if (made.tty) throw new CboxError(`container ${ref} was made with -t; cbox start cannot give it a terminal yet`);
-      updateState(dirs, { status: "created", owner: ownerSelf(), detached: true });
+      // Started by hand: its restart policy counts afresh and applies again (docker's rule).
+      updateState(dirs, { status: "created", owner: ownerSelf(), detached: true, manuallyStopped: false, restartCount: 0, restartDelayMs: 0 });
       // Made before cbox had networks: it had loopback only.
       return { ...made, network: made.network ?? { mode: "none", ports: [] } };
     });

@@ -4,7 +4,7 @@ import { isFrozen } from "../linux/cgroups/freezer.ts";
 import { isSameProcess } from "../linux/proc.ts";
 import type { ContainerState } from "./store.ts";
 
-export type LiveState = "created" | "running" | "exited";
+export type LiveState = "created" | "running" | "restarting" | "exited";
 
 /** What ps and inspect show: a running container whose processes are frozen (cbox pause) is paused. */
 export type ShownState = LiveState | "paused";
@@ -36,6 +36,8 @@ export function statusText(state: ContainerState, now = Date.now(), live: ShownS
       return `Up ${humanDuration(now - Date.parse(state.started ?? state.created))}${live === "paused" ? " (Paused)" : ""}`;
     case "created":
       return "Created";
+    case "restarting":
+      return `Restarting (${state.exitCode ?? 0}) ${humanDuration(now - Date.parse(state.finished ?? state.created))} ago`;
     case "exited": {
       const code = state.exitCode === undefined || state.exitCode === null ? "" : ` (${state.exitCode})`;
       const when = state.finished ? ` ${humanDuration(now - Date.parse(state.finished))} ago` : "";

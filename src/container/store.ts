@@ -18,7 +18,8 @@ import { endUnrecorded } from "./status.ts";
 import type { ContainerDirs } from "./plan.ts";
 import type { ContainerSpec, Volume } from "./spec.ts";
 
-export type Status = "created" | "running" | "exited";
+/** restarting: ended, and waiting its restart policy's back-off before it starts again. */
+export type Status = "created" | "running" | "restarting" | "exited";
 
 export interface ContainerState {
   id: string;
@@ -58,6 +59,10 @@ export interface ContainerState {
   network?: NetworkAttachment;
   /** Named networks connected while it runs (cbox network connect), released with the rest at its end. */
   connected?: NetworkAttachment[];
+  /** Its restart policy's bookkeeping: restarts so far, the last back-off, and whether the user stopped or killed it. */
+  restartCount?: number;
+  restartDelayMs?: number;
+  manuallyStopped?: boolean;
 }
 
 /** 64 hex digits. Web Crypto, not node:crypto, whose import costs ~10 ms of start-up (measured). */

@@ -92,7 +92,7 @@ describe("cgroup v2", () => {
       err = e;
     }
     expect(err).toBeInstanceOf(CgroupWriteError);
-    expect(err).toMatchObject({ flag: "--cpus or --cpu-quota", file: "cpu.max", value: "25000 100000", code: "EINVAL" });
+    expect(err).toMatchObject({ flag: "--cpus", file: "cpu.max", value: "25000 100000", code: "EINVAL" });
     expect(existsSync(join(root, "cbox"))).toBe(false);
   });
 

@@ -101,9 +101,10 @@ describe("update", () => {
 
   test("--cpu-quota alone keeps the period, --cpu-period alone the quota; --memory-reservation", () => {
     const old = { cpuPeriod: 50_000, cpuQuota: 25_000 };
-    expect(mergeLimits(old, { cpuQuota: "40000" }, cpus)).toEqual({ cpuPeriod: 50_000, cpuQuota: 40_000 });
-    expect(mergeLimits(old, { cpuPeriod: "200000" }, cpus)).toEqual({ cpuPeriod: 200_000, cpuQuota: 25_000 });
-    expect(mergeLimits({}, { cpuQuota: "40000" }, cpus)).toEqual({ cpuPeriod: 100_000, cpuQuota: 40_000 });
+    expect(mergeLimits(old, { cpuQuota: "40000" }, cpus)).toEqual({ cpuPeriod: 50_000, cpuQuota: 40_000, cpuBandwidthBy: "--cpu-quota" });
+    expect(mergeLimits(old, { cpuPeriod: "200000" }, cpus)).toEqual({ cpuPeriod: 200_000, cpuQuota: 25_000, cpuBandwidthBy: "--cpu-quota" });
+    expect(mergeLimits({}, { cpuQuota: "40000" }, cpus)).toEqual({ cpuPeriod: 100_000, cpuQuota: 40_000, cpuBandwidthBy: "--cpu-quota" });
+    expect(mergeLimits({ cpuPeriod: 100_000, cpuQuota: 40_000, cpuBandwidthBy: "--cpu-quota" }, { cpus: "0.5" }, cpus)).toEqual({ cpuPeriod: 100_000, cpuQuota: 50_000 });
     expect(mergeLimits({ memory: 64 << 20 }, { memoryReservation: "32m" }, cpus)).toEqual({ memory: 64 << 20, memoryReservation: 32 << 20 });
   });
 

@@ -90,7 +90,7 @@ describe("chooseCgroup", () => {
   });
 
   test("a limit whose controller is missing is refused, naming the flag", () => {
-    expect(thrown(() => chooseCgroup(ID, { cpuQuota: 1000, cpuPeriod: 100_000 }, host({}))).message).toBe("--cpus or --cpu-quota: the cpu cgroup controller is not mounted on this host");
+    expect(thrown(() => chooseCgroup(ID, { cpuQuota: 1000, cpuPeriod: 100_000 }, host({}))).message).toBe("--cpus: the cpu cgroup controller is not mounted on this host");
     expect(thrown(() => chooseCgroup(ID, { cpusetCpus: "0" }, host({ layout: v2 }))).message).toStartWith("--cpuset-cpus: the cpuset cgroup controller is not enabled in cgroup2");
   });
 
@@ -123,9 +123,9 @@ describe("parseLimits: --memory-reservation, --cpu-period, --cpu-quota", () => {
     expect(thrown(() => parseLimits({ memory: "64m", memoryReservation: "65m" }, cpus)).message).toBe("--memory-reservation 65m: above --memory 64m; a reservation is a floor under the limit");
   });
   test("period and quota in microseconds; the period defaults to 100 ms, the quota to none", () => {
-    expect(parseLimits({ cpuQuota: "50000" }, cpus)).toEqual({ cpuPeriod: 100000, cpuQuota: 50000 });
-    expect(parseLimits({ cpuPeriod: "10000", cpuQuota: "20000" }, cpus)).toEqual({ cpuPeriod: 10000, cpuQuota: 20000 });
-    expect(parseLimits({ cpuPeriod: "50000" }, cpus)).toEqual({ cpuPeriod: 50000, cpuQuota: -1 });
+    expect(parseLimits({ cpuQuota: "50000" }, cpus)).toEqual({ cpuPeriod: 100000, cpuQuota: 50000, cpuBandwidthBy: "--cpu-quota" });
+    expect(parseLimits({ cpuPeriod: "10000", cpuQuota: "20000" }, cpus)).toEqual({ cpuPeriod: 10000, cpuQuota: 20000, cpuBandwidthBy: "--cpu-quota" });
+    expect(parseLimits({ cpuPeriod: "50000" }, cpus)).toEqual({ cpuPeriod: 50000, cpuQuota: -1, cpuBandwidthBy: "--cpu-period" });
     expect(thrown(() => parseLimits({ cpuPeriod: "999" }, cpus)).message).toBe("--cpu-period 999: expected microseconds from 1000 to 1000000");
     expect(thrown(() => parseLimits({ cpuQuota: "10" }, cpus)).message).toBe("--cpu-quota 10: expected microseconds, at least 1000 (-1: no quota)");
     expect(thrown(() => parseLimits({ cpus: "1", cpuQuota: "50000" }, cpus)).message).toBe("--cpus and --cpu-period/--cpu-quota say the same thing twice: give one or the other");

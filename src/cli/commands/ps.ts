@@ -17,7 +17,7 @@ export default defineCommand({
   meta: { name: "ps", description: "List containers: cbox ps [-a] [-q] [--format json]" },
   args,
   async run({ args: a }: { args: CommandArgs<typeof args> }) {
-    const containers = (await listContainers(storagePaths(a.root))).filter((c) => a.all || c.live === "running");
+    const containers = (await listContainers(storagePaths(a.root))).filter((c) => a.all || c.live === "running" || c.live === "restarting");
     mark("read containers");
     writeSync(1, a.quiet ? containers.map((c) => `${c.state.id.slice(0, 12)}\n`).join("") : formatListed(containers, a.format));
     return 0;

@@ -33,6 +33,7 @@ export const args = {
   privileged: { type: "boolean", description: "All capabilities, no seccomp filter, no masked paths, any device: only for what you trust" },
   "security-opt": { type: "string", multiple: true, description: "seccomp=unconfined, seccomp=FILE.json (docker's format), no-new-privileges" },
   network: { type: "string", alias: "net", description: "Network: bridge (default; cbox0, or slirp4netns for a user), none (loopback only) or host" },
+  restart: { type: "string", description: "Restart policy of a detached container: no (default), on-failure[:MAX-RETRIES], always, unless-stopped" },
   "network-alias": { type: "string", alias: "net-alias", multiple: true, description: "Another name the container has on its named network" },
   publish: { type: "string", alias: "p", multiple: true, description: "Publish a port: [HOST_IP:][HOST_PORT:]CONTAINER_PORT[/tcp|/udp] (no HOST_PORT: a free one)" },
   "publish-all": { type: "boolean", alias: "P", description: "Publish every port the image exposes, each on a free host port" },
@@ -109,6 +110,7 @@ export default defineCommand({
         oomScoreAdj: a["oom-score-adj"],
         domainname: a.domainname,
         networkAliases: a["network-alias"],
+        restart: a.restart,
         namespaces: { pid: a.pid, ipc: a.ipc, uts: a.uts },
         security: {
           capAdd: a["cap-add"] ?? [],

@@ -10,6 +10,8 @@ export interface Limits {
   /** CFS bandwidth: microseconds of CPU time per period (--cpus, --cpu-quota); -1: no quota. */
   cpuQuota?: number;
   cpuPeriod?: number;
+  /** The flag that set the quota and period, for errors (--cpus when absent). */
+  cpuBandwidthBy?: "--cpu-quota" | "--cpu-period";
   /** Relative weight, 2..262144 (v1's cpu.shares, docker's --cpu-shares). */
   cpuShares?: number;
   /** A CPU list such as "0-1,3". */
@@ -18,12 +20,12 @@ export interface Limits {
 }
 
 /** The flag that sets each limit, for the one-line errors. */
-export const LIMIT_FLAGS: Record<keyof Limits, string> = {
+export const LIMIT_FLAGS: Record<Exclude<keyof Limits, "cpuBandwidthBy">, string> = {
   memory: "--memory",
   memorySwap: "--memory-swap",
   memoryReservation: "--memory-reservation",
-  cpuQuota: "--cpus or --cpu-quota",
-  cpuPeriod: "--cpus or --cpu-period",
+  cpuQuota: "--cpus",
+  cpuPeriod: "--cpus",
   cpuShares: "--cpu-shares",
   cpusetCpus: "--cpuset-cpus",
   pidsLimit: "--pids-limit",
@@ -45,7 +47,7 @@ export function hasLimits(limits: Limits): boolean {
   return Object.values(limits).some((v) => v !== undefined);
 }
 
-const CONTROLLER_OF: Record<keyof Limits, Controller> = {
+const CONTROLLER_OF: Record<Exclude<keyof Limits, "cpuBandwidthBy">, Controller> = {
   memory: "memory",
   memorySwap: "memory",
   memoryReservation: "memory",
@@ -58,9 +60,14 @@ const CONTROLLER_OF: Record<keyof Limits, Controller> = {
 
 /** The limits that are set, each with its controller and flag, in a fixed order. */
 export function limitsSet(limits: Limits): { controller: Controller; flag: string }[] {
-  return (Object.keys(CONTROLLER_OF) as (keyof Limits)[])
+  return (Object.keys(CONTROLLER_OF) as (keyof typeof CONTROLLER_OF)[])
     .filter((k) => limits[k] !== undefined)
-    .map((k) => ({ controller: CONTROLLER_OF[k], flag: LIMIT_FLAGS[k] }));
+    .map((k) => ({ controller: CONTROLLER_OF[k], flag: k === "cpuQuota" || k === "cpuPeriod" ? cpuFlag(limits) : LIMIT_FLAGS[k] }));
+}
+
+/** The flag that set the CPU quota: --cpus, or --cpu-quota / --cpu-period. */
+export function cpuFlag(limits: Limits): string {
+  return limits.cpuBandwidthBy ?? "--cpus";
 }
 
 export function controllersFor(limits: Limits): Controller[] {

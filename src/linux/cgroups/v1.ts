@@ -3,7 +3,7 @@
 import { cgroupfs, type CgroupFs } from "./fs.ts";
 import { CgroupFolders, makeInParent, tasksFiles, writeSettings } from "./cgroup.ts";
 import { v1DeviceWrites, type DeviceRule } from "./devices.ts";
-import { LIMIT_FLAGS as FLAG, memoryAndSwap, type Limits, type Setting } from "./limits.ts";
+import { cpuFlag, LIMIT_FLAGS as FLAG, memoryAndSwap, type Limits, type Setting } from "./limits.ts";
 
 export interface Hierarchy {
   mount: string;
@@ -40,8 +40,8 @@ export function v1Settings(controllers: string[], limits: Limits, hasFile: (file
   if (has("cpu")) {
     if (limits.cpuShares !== undefined) out.push({ file: "cpu.shares", value: String(limits.cpuShares), flag: FLAG.cpuShares });
     if (limits.cpuQuota !== undefined) {
-      out.push({ file: "cpu.cfs_period_us", value: String(limits.cpuPeriod), flag: FLAG.cpuQuota });
-      out.push({ file: "cpu.cfs_quota_us", value: String(limits.cpuQuota), flag: FLAG.cpuQuota });
+      out.push({ file: "cpu.cfs_period_us", value: String(limits.cpuPeriod), flag: cpuFlag(limits) });
+      out.push({ file: "cpu.cfs_quota_us", value: String(limits.cpuQuota), flag: cpuFlag(limits) });
     }
   }
   if (has("pids") && limits.pidsLimit !== undefined) out.push({ file: "pids.max", value: String(limits.pidsLimit), flag: FLAG.pidsLimit });

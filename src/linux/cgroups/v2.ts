@@ -4,7 +4,7 @@ import { cgroupfs, type CgroupFs } from "./fs.ts";
 import { attachDeviceProgram } from "./device-bpf.ts";
 import { ALLOWED_DEVICES, type DeviceRule } from "./devices.ts";
 import { CgroupFolders, makeInParent, writeSettings } from "./cgroup.ts";
-import { controllersFor, LIMIT_FLAGS as FLAG, memoryAndSwap, type Limits, type Setting } from "./limits.ts";
+import { controllersFor, cpuFlag, LIMIT_FLAGS as FLAG, memoryAndSwap, type Limits, type Setting } from "./limits.ts";
 
 /** Accounted for every container when the hierarchy offers them (io: for stats' block I/O); cpuset only when asked for. */
 const ALWAYS = ["cpu", "io", "memory", "pids"];
@@ -32,7 +32,7 @@ export function v2Settings(limits: Limits, hasFile: (file: string) => boolean): 
   }
   if (limits.memoryReservation !== undefined) out.push({ file: "memory.low", value: String(limits.memoryReservation), flag: FLAG.memoryReservation });
   if (limits.cpuShares !== undefined) out.push({ file: "cpu.weight", value: String(sharesToWeight(limits.cpuShares)), flag: FLAG.cpuShares });
-  if (limits.cpuQuota !== undefined) out.push({ file: "cpu.max", value: `${limits.cpuQuota < 0 ? "max" : limits.cpuQuota} ${limits.cpuPeriod}`, flag: FLAG.cpuQuota });
+  if (limits.cpuQuota !== undefined) out.push({ file: "cpu.max", value: `${limits.cpuQuota < 0 ? "max" : limits.cpuQuota} ${limits.cpuPeriod}`, flag: cpuFlag(limits) });
   if (limits.pidsLimit !== undefined) out.push({ file: "pids.max", value: String(limits.pidsLimit), flag: FLAG.pidsLimit });
   return out;
 }
