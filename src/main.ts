@@ -37,6 +37,11 @@ const commands: Record<string, () => Promise<{ default: CommandDef<any>; args: F
   "image inspect": () => import("./cli/commands/image-inspect.ts"),
   "image prune": () => import("./cli/commands/image-prune.ts"),
   import: () => import("./cli/commands/import.ts"),
+  "volume create": () => import("./cli/commands/volume-create.ts"),
+  "volume ls": () => import("./cli/commands/volume-ls.ts"),
+  "volume inspect": () => import("./cli/commands/volume-inspect.ts"),
+  "volume rm": () => import("./cli/commands/volume-rm.ts"),
+  "volume prune": () => import("./cli/commands/volume-prune.ts"),
   info: () => import("./cli/commands/info.ts"),
   "network create": () => import("./cli/commands/network-create.ts"),
   "network ls": () => import("./cli/commands/network-ls.ts"),
@@ -47,25 +52,29 @@ const commands: Record<string, () => Promise<{ default: CommandDef<any>; args: F
   _exited: () => import("./cli/commands/exited.ts"),
 };
 
-/** docker's management commands (`cbox image SUB`, `cbox network SUB`): each SUB is one of the commands above. */
-const groups: Record<string, { description: string; subs: Record<string, string> }> = {
+/** docker's management commands (`cbox image SUB`, `cbox volume SUB`, `cbox network SUB`): each SUB is one of the commands above. */
+const groups: Record<string, { description: string; commands: Record<string, string> }> = {
   image: {
     description: "Manage images",
-    subs: { ls: "images", list: "images", pull: "pull", tag: "tag", inspect: "image inspect", rm: "rmi", remove: "rmi", prune: "image prune", save: "save", load: "load" },
+    commands: { ls: "images", list: "images", pull: "pull", tag: "tag", inspect: "image inspect", rm: "rmi", remove: "rmi", prune: "image prune", save: "save", load: "load" },
+  },
+  volume: {
+    description: "Manage volumes",
+    commands: { create: "volume create", ls: "volume ls", list: "volume ls", inspect: "volume inspect", rm: "volume rm", remove: "volume rm", prune: "volume prune" },
   },
   network: {
     description: "Manage named networks",
-    subs: { create: "network create", ls: "network ls", list: "network ls", inspect: "network inspect", rm: "network rm", remove: "network rm", connect: "network connect", disconnect: "network disconnect" },
+    commands: { create: "network create", ls: "network ls", list: "network ls", inspect: "network inspect", rm: "network rm", remove: "network rm", connect: "network connect", disconnect: "network disconnect" },
   },
 };
 
 /** The command tree as the usage shows it: made only when a usage is printed (start-up counts). */
 function usageTree(): { root: CommandDef<any>; groupDefs: Record<string, CommandDef<any>> } {
   const groupDefs = Object.fromEntries(
-    Object.entries(groups).map(([name, g]) => {
-      const shown = Object.keys(g.subs).filter((c) => c !== "list" && c !== "remove");
-      return [name, defineCommand({ meta: { name, description: `${g.description}: cbox ${name} ${shown.join("|")}` } })];
-    }),
+    Object.entries(groups).map(([name, g]) => [
+      name,
+      defineCommand({ meta: { name, description: `${g.description}: cbox ${name} ${Object.keys(g.commands).filter((c) => c !== "list" && c !== "remove").join("|")}` } }),
+    ]),
   );
   const root = defineCommand({
     meta: { name: "cbox", version, description: "Containers for Linux in one executable, with no daemon" },
@@ -83,10 +92,11 @@ const stopsAtOperand = new Set(["run", "exec", "top"]);
 
 async function main(argv: string[]): Promise<number> {
   let [name, ...rest] = argv;
-  const group = name === undefined ? undefined : groups[name];
+  const group = name !== undefined && Object.hasOwn(groups, name) ? groups[name]! : undefined;
   if (group) {
     const sub = rest[0] ?? "";
-    if (!group.subs[sub] || !commands[group.subs[sub]]) {
+    const target = Object.hasOwn(group.commands, sub) ? group.commands[sub]! : undefined;
+    if (!target || !commands[target]) {
       if (sub === "" || sub === "--help") {
         const { root, groupDefs } = usageTree();
         await showUsage(groupDefs[name!]!, root);
@@ -94,7 +104,7 @@ async function main(argv: string[]): Promise<number> {
       }
       throw new CboxError(`unknown command "${name} ${sub}"; see cbox ${name} --help`);
     }
-    [name, ...rest] = [group.subs[sub]!, ...rest.slice(1)];
+    [name, ...rest] = [target, ...rest.slice(1)];
   }
   if (name === undefined || name === "--help" || name === "help") {
     await showUsage(usageTree().root);

@@ -1,13 +1,14 @@
-// One lock per container (flock on its folder), held around every read-modify-write of its
-// state by a cbox that does not own it: two cbox commands at once never act on stale state.
+// One lock per folder (flock on it): held around every read-modify-write of a container's state
+// by a cbox that does not own it, and of the volume store (volumes/), so two cbox commands at
+// once never act on stale state.
 import { closeSync, openSync } from "node:fs";
 import { checkErrno } from "../errors.ts";
 import { extraShim } from "../sys/shim.ts";
 
 const LOCK_EX = 2;
 
-/** Runs fn holding the container's lock; a folder already gone needs no lock. */
-export function withContainerLock<T>(dir: string, fn: () => T): T {
+/** Runs fn holding the folder's lock; a folder already gone needs no lock. */
+export function withFolderLock<T>(dir: string, fn: () => T): T {
   let fd: number;
   try {
     fd = openSync(dir, "r");
@@ -21,3 +22,6 @@ export function withContainerLock<T>(dir: string, fn: () => T): T {
     closeSync(fd); // releases the lock
   }
 }
+
+/** Runs fn holding the container's lock (its folder's). */
+export const withContainerLock = withFolderLock;

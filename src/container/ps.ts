@@ -4,9 +4,10 @@ import { CboxError } from "../errors.ts";
 import type { Paths } from "../paths.ts";
 import { liveState, shownState, statusText, type LiveState } from "./status.ts";
 import { containerDirs, listContainerIds, readState, scanStore, type StoreScan } from "./store-read.ts";
-import type { ContainerSpec } from "./spec.ts";
+import type { ContainerSpec, Volume } from "./spec.ts";
 import type { NamespaceSource } from "./shared-namespaces.ts";
 import type { ContainerState } from "./store.ts";
+import { volumeNameOf } from "./volume-name.ts";
 
 /** A container and what it is doing now. */
 export type Listed = StoreScan["containers"][number];
@@ -122,7 +123,7 @@ export function inspectObject(s: ContainerState, spec: ContainerSpec | undefined
       StartedAt: s.started ?? null,
       FinishedAt: s.finished ?? null,
     },
-    Mounts: (s.volumes ?? []).map((v) => ({ Type: "bind", Source: v.source, Destination: v.target, RW: !v.readonly })),
+    Mounts: (s.volumes ?? []).map(mountObject),
     Limits: s.limits ?? {},
     Cgroups: s.cgroups ?? [],
     NetworkSettings: networkSettings(s, spec),
@@ -132,6 +133,13 @@ export function inspectObject(s: ContainerState, spec: ContainerSpec | undefined
     Config: { Domainname: spec?.domainname ?? "", Labels: spec?.labels ?? {} },
     HostConfig: hostConfig(spec),
   };
+}
+
+/** docker inspect's Mounts entry: a bound host path, or a volume of the store with its name. */
+function mountObject(v: Volume): Record<string, unknown> {
+  const name = volumeNameOf(v);
+  if (name === undefined) return { Type: "bind", Source: v.source, Destination: v.target, RW: !v.readonly };
+  return { Type: "volume", Name: name, Source: v.source, Destination: v.target, Driver: "local", RW: !v.readonly };
 }
 
 function namespaceMode(source: NamespaceSource | undefined): string {

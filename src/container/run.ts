@@ -23,7 +23,8 @@ import { refreshPeers } from "./network/peers.ts";
 import { findNetwork, type NamedNetwork } from "./network/named.ts";
 import { buildPlan, type ContainerDirs, type HostFacts } from "./plan.ts";
 import { startFailure } from "./start-failure.ts";
-import { anonymousVolumes, fillAnonymousVolumes } from "./anonymous-volumes.ts";
+import { anonymousVolumes } from "./anonymous-volumes.ts";
+import { makeVolumes, placeVolumes, unmakeVolumes } from "./volume-use.ts";
 import { treeRemover } from "./remove-tree.ts";
 import { chooseCgroup, hostCgroups } from "./resources.ts";
 import { buildSpec, type ContainerSpec, type RunOptions } from "./spec.ts";
@@ -57,7 +58,8 @@ export function runContainer(opts: RunOptions, paths: Paths): number {
     if (rootless) throw new CboxError(`--network ${spec.network.network}: named networks are for root's containers; an ordinary user's containers each get slirp4netns (--network bridge)`);
     spec.network.network = namedNetworkOf(paths, spec.network.network).name;
   }
-  spec.volumes.push(...anonymousVolumes(paths, opts.config?.Volumes ?? [], [...spec.volumes, ...spec.tmpfs].map((m) => m.target)));
+  spec.volumes.push(...anonymousVolumes(opts.config?.Volumes ?? [], [...spec.volumes, ...spec.tmpfs].map((m) => m.target)));
+  placeVolumes(paths, spec.volumes);
   mark("container spec");
   if (opts.detach && spec.tty) throw new CboxError("-d with -t is not supported yet: run -d without -t (use -i to keep stdin open)");
   if (opts.cidfile) writeCidfile(opts.cidfile, spec.id);
@@ -148,6 +150,8 @@ export function startContainer(spec: ContainerSpec, paths: Paths, mode: StartMod
   const cleanup = new CleanupStack();
   let prep: Preparation | undefined;
   let keep = false;
+  /** The named volumes this start made: taken away again if it fails, kept once the container runs. */
+  const madeVolumes: string[] = [];
   try {
     let dirs: ContainerDirs;
     if (mode.existing) {
@@ -160,7 +164,8 @@ export function startContainer(spec: ContainerSpec, paths: Paths, mode: StartMod
       const rangeRoot = maps?.privileged ? { uid: hostIdOfRoot(maps.uid), gid: hostIdOfRoot(maps.gid) } : undefined;
       dirs = createContainer(paths, newState(spec, cgroup, mode.detach), rangeRoot);
       cleanup.push("remove the container's folder", () => removeContainer(paths, spec.id, mode.removeTree, { volumes: true }));
-      fillAnonymousVolumes(spec.volumes, spec.layers ?? [spec.rootfs], rangeRoot);
+      cleanup.push("remove the volumes it made", () => unmakeVolumes(paths, madeVolumes, spec.id, mode.removeTree));
+      makeVolumes(paths, spec, madeVolumes, rangeRoot);
     }
     mark("container folder");
     // Recorded before anything is made, so a cbox killed from here on leaves a record to undo.
@@ -199,6 +204,7 @@ export function startContainer(spec: ContainerSpec, paths: Paths, mode: StartMod
     for (const [flag, other] of Object.entries(joined)) {
       if (other && !other.alive()) throw new CboxError(`--${flag === "net" ? "network" : flag} container:${other.spec.name || other.spec.id.slice(0, 12)}: that container stopped while this one started`);
     }
+    madeVolumes.length = 0; // it started: they are the user's now, even with --rm
     const running: Partial<ContainerState> = { status: "running", pid: child.pid, pidStartTime: processStartTime(child.pid), started: new Date().toISOString() };
 
     if (child instanceof DetachedChild) {

@@ -39,14 +39,17 @@ export interface ImageUse {
   id: string;
 }
 
-/** A host path bound into the container (-v). */
+/** A host path or a volume of the store bound into the container (-v, --mount). */
 export interface Volume {
+  /** The host path; a store volume's volumes/NAME/_data (set once the storage root is known). */
   source: string;
   target: string;
   readonly: boolean;
   /** A file is bound onto a file, a folder onto a folder. */
   isFile: boolean;
-  /** One of the image's Volumes: a folder cbox made, removed with the container by rm -v and --rm. */
+  /** A volume of the store: its name (a named volume's, or an anonymous one's 64 hex). */
+  name?: string;
+  /** A volume made for this container alone (the image's Volumes, -v /path), removed with it by rm -v and --rm. */
   anonymous?: boolean;
 }
 
@@ -129,7 +132,7 @@ export interface RunOptions {
   init?: boolean;
   volumes?: string[];
   tmpfs?: string[];
-  /** --mount type=bind|tmpfs,... */
+  /** --mount type=bind|volume|tmpfs,... */
   mounts?: string[];
   userns?: string;
   resources?: ResourceOptions;
@@ -179,7 +182,7 @@ export function buildSpec(opts: RunOptions, id: string, hostEnv: Record<string, 
   const user = resolveUser(opts.user ?? opts.config?.User ?? "0", layers, opts.groupAdd);
   const env = containerEnv(opts, hostEnv, { hostname, home: user.home, image: opts.config?.Env ?? [] });
   const mounts = (opts.mounts ?? []).map(parseMount);
-  const volumes = [...(opts.volumes ?? []).map(parseVolume), ...mounts.flatMap((m) => (m.kind === "bind" ? [m.volume] : []))];
+  const volumes = [...(opts.volumes ?? []).map(parseVolume), ...mounts.flatMap((m) => (m.kind === "tmpfs" ? [] : [m.volume]))];
   const tmpfs = [...(opts.tmpfs ?? []).map(parseTmpfs), ...mounts.flatMap((m) => (m.kind === "tmpfs" ? [m.tmpfs] : []))];
   checkDistinctTargets([...volumes, ...tmpfs].map((m) => m.target));
   if (network.warning) warn(network.warning);
@@ -243,7 +246,7 @@ function checkSharingConflicts(opts: RunOptions, namespaces: SharedNamespaces, n
 }
 
 /** --label KEY=VALUE (a bare KEY: an empty value, as docker). */
-function parseLabels(values: string[]): Record<string, string> {
+export function parseLabels(values: string[]): Record<string, string> {
   const labels: Record<string, string> = {};
   for (const value of values) {
     const eq = value.indexOf("=");

@@ -59,9 +59,16 @@ export function binarySize(bytes: number): string {
   return scaled(bytes, 1024, ["B", "KiB", "MiB", "GiB", "TiB", "PiB"], 4);
 }
 
+const DECIMAL_UNITS = ["B", "kB", "MB", "GB", "TB", "PB"];
+
 /** I/O as docker shows it: 1000-based, three significant digits ("1.09kB", "12.3MB", "0B"). */
 export function decimalSize(bytes: number): string {
-  return scaled(bytes, 1000, ["B", "kB", "MB", "GB", "TB", "PB"], 3);
+  return scaled(bytes, 1000, DECIMAL_UNITS, 3);
+}
+
+/** Other sizes as docker shows them (reclaimed space): 1000-based, four significant digits ("1.234kB", "36B"). */
+export function humanSize(bytes: number): string {
+  return scaled(bytes, 1000, DECIMAL_UNITS, 4);
 }
 
 function scaled(value: number, base: number, units: string[], digits: number): string {

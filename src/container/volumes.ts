@@ -3,20 +3,33 @@ import { realpathSync, statSync } from "node:fs";
 import { isAbsolute, normalize } from "node:path";
 import { CboxError } from "../errors.ts";
 import { MountFlag, type TmpfsMount } from "../linux/mounts.ts";
+import { anonymousVolume } from "./anonymous-volumes.ts";
 import type { Volume } from "./spec.ts";
+import { isVolumeName, VOLUME_NAME_RULE } from "./volume-name.ts";
 
-/** -v HOST:CONTAINER[:ro|rw]; the host path must exist (as podman asks). */
+/**
+ * -v HOST:CONTAINER[:ro|rw] (the host path must exist, as podman asks), -v VOLUME:CONTAINER[:ro|rw]
+ * (a named volume, made on first use) or -v CONTAINER (an anonymous volume), as docker reads them.
+ */
 export function parseVolume(value: string): Volume {
   const parts = value.split(":");
-  const [source = "", target = "", options] = parts;
   const where = `-v ${value}`;
-  if (parts.length < 2 || parts.length > 3) throw new CboxError(`${where}: expected HOST-PATH:CONTAINER-PATH[:ro]`);
+  if (parts.length > 3) throw new CboxError(`${where}: expected [HOST-PATH|VOLUME:]CONTAINER-PATH[:ro]`);
+  if (parts.length === 1) return anonymousVolume(checkTarget(value, where), false);
+  const [source = "", target = "", options] = parts;
   if (options !== undefined && options !== "ro" && options !== "rw") throw new CboxError(`${where}: unknown option ${JSON.stringify(options)} (ro or rw)`);
-  return bindVolume(source, target, options === "ro", where);
+  const readonly = options === "ro";
+  if (isAbsolute(source)) return bindVolume(source, target, readonly, where);
+  if (!isVolumeName(source)) throw new CboxError(`${where}: ${JSON.stringify(source)} is neither an absolute host path nor a volume name (${VOLUME_NAME_RULE})`);
+  return namedVolume(source, target, readonly, where);
+}
+
+function namedVolume(name: string, target: string, readonly: boolean, where: string): Volume {
+  return { source: "", target: checkTarget(target, where), readonly, isFile: false, name };
 }
 
 function bindVolume(source: string, target: string, readonly: boolean, where: string): Volume {
-  if (!isAbsolute(source)) throw new CboxError(`${where}: named volumes are not supported; give an absolute host path`);
+  if (!isAbsolute(source)) throw new CboxError(`${where}: type=bind needs an absolute host path as source (a volume's name: type=volume)`);
   const real = checkTarget(target, where);
   let path: string;
   try {
@@ -76,9 +89,12 @@ function tmpfsSpec(target: string, options: string[], where: string): TmpfsMount
   return { target: checkTarget(target, where), flags, data: data.join(",") };
 }
 
-export type MountSpec = { kind: "bind"; volume: Volume } | { kind: "tmpfs"; tmpfs: TmpfsMount };
+export type MountSpec = { kind: "bind" | "volume"; volume: Volume } | { kind: "tmpfs"; tmpfs: TmpfsMount };
 
-/** --mount type=bind,source=/a,target=/b[,readonly] or type=tmpfs,target=/t[,tmpfs-size=64m][,tmpfs-mode=1777]. */
+/**
+ * --mount type=bind,source=/a,target=/b[,readonly], type=volume[,source=NAME],target=/b[,readonly]
+ * (no source: an anonymous volume) or type=tmpfs,target=/t[,tmpfs-size=64m][,tmpfs-mode=1777].
+ */
 export function parseMount(value: string): MountSpec {
   const where = `--mount ${value}`;
   const fields = new Map<string, string | undefined>();
@@ -94,11 +110,18 @@ export function parseMount(value: string): MountSpec {
   const target = fields.get("target");
   if (!target) throw new CboxError(`${where}: target= is required`);
   const readonly = readBool(fields, "readonly", where);
-  if (type === "bind") {
-    const source = fields.get("source");
-    if (!source) throw new CboxError(`${where}: source= is required for type=bind`);
+  const source = fields.get("source");
+  if (type === "bind" || type === "volume") {
     if (fields.has("tmpfs-size") || fields.has("tmpfs-mode")) throw new CboxError(`${where}: tmpfs-size and tmpfs-mode are for type=tmpfs`);
+  }
+  if (type === "bind") {
+    if (!source) throw new CboxError(`${where}: source= is required for type=bind`);
     return { kind: "bind", volume: bindVolume(source, target, readonly, where) };
+  }
+  if (type === "volume") {
+    if (!source) return { kind: "volume", volume: anonymousVolume(checkTarget(target, where), readonly) };
+    if (!isVolumeName(source)) throw new CboxError(`${where}: ${JSON.stringify(source)} is not a volume name (${VOLUME_NAME_RULE}); a host path is type=bind`);
+    return { kind: "volume", volume: namedVolume(source, target, readonly, where) };
   }
   if (type === "tmpfs") {
     if (fields.has("source")) throw new CboxError(`${where}: type=tmpfs takes no source`);
@@ -109,8 +132,7 @@ export function parseMount(value: string): MountSpec {
     ];
     return { kind: "tmpfs", tmpfs: tmpfsSpec(target, options, where) };
   }
-  if (type === "volume") throw new CboxError(`${where}: named volumes are not supported; use type=bind with an absolute host path`);
-  throw new CboxError(`${where}: type= must be bind or tmpfs`);
+  throw new CboxError(`${where}: type= must be bind, volume or tmpfs`);
 }
 
 const MOUNT_KEYS = ["type", "source", "target", "readonly", "tmpfs-size", "tmpfs-mode"];

@@ -260,7 +260,7 @@ describe.skipIf(!isRoot)("--privileged and bad security flags (root)", () => {
       [["--security-opt", "apparmor=docker-default"], "cbox: --security-opt apparmor=docker-default: not supported (seccomp=unconfined|FILE.json, no-new-privileges)"],
       [["--tmpfs", "rel"], "cbox: --tmpfs rel: the container path must be absolute"],
       [["--tmpfs", "/t:size=big"], 'cbox: --tmpfs /t:size=big: unknown or malformed option "size=big" (size=, mode=, uid=, gid=, nr_inodes=, ro, exec, suid, dev)'],
-      [["--mount", "type=volume,src=x,dst=/x"], "cbox: --mount type=volume,src=x,dst=/x: named volumes are not supported; use type=bind with an absolute host path"],
+      [["--mount", "type=volume,src=x/y,dst=/x"], 'cbox: --mount type=volume,src=x/y,dst=/x: "x/y" is not a volume name (two or more of a-z A-Z 0-9 _ . -, the first a letter or digit); a host path is type=bind'],
       [["--tmpfs", "/a", "--mount", "type=tmpfs,dst=/a"], "cbox: /a: two mounts on the same container path"],
     ] as [string[], string][]) {
       const r = run(ROOT, flags, ["true"]);

@@ -83,11 +83,12 @@ describe.skipIf(!isRoot)("-v HOST:CONTAINER[:ro]", () => {
     const missing = join(fx.work, "no-such-dir");
     const cases: [string, string][] = [
       [`${missing}:/x`, `cbox: -v ${missing}:/x: ${missing} does not exist\n`],
-      ["named:/x", "cbox: -v named:/x: named volumes are not supported; give an absolute host path\n"],
+      ["rel/path:/x", 'cbox: -v rel/path:/x: "rel/path" is neither an absolute host path nor a volume name (two or more of a-z A-Z 0-9 _ . -, the first a letter or digit)\n'],
       [`${fx.work}:relative`, `cbox: -v ${fx.work}:relative: the container path must be absolute\n`],
       [`${fx.work}:/`, `cbox: -v ${fx.work}:/: cannot mount over the container's /\n`],
       [`${fx.work}:/x:z`, `cbox: -v ${fx.work}:/x:z: unknown option "z" (ro or rw)\n`],
-      ["/only-one-part", "cbox: -v /only-one-part: expected HOST-PATH:CONTAINER-PATH[:ro]\n"],
+      ["only-one-part", "cbox: -v only-one-part: the container path must be absolute\n"],
+      [`${fx.work}:/x:ro:more`, `cbox: -v ${fx.work}:/x:ro:more: expected [HOST-PATH|VOLUME:]CONTAINER-PATH[:ro]\n`],
     ];
     const before = treeListing(fx.store, false);
     for (const [volume, stderr] of cases) expect(run(onRootfs("-v", volume, "true"))).toEqual({ code: 125, stdout: "", stderr });

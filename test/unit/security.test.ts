@@ -120,8 +120,9 @@ describe("--tmpfs and --mount", () => {
   test("--mount: each mistake named", () => {
     expect(refusal(() => parseMount("type=bind,target=/x"))).toBe("--mount type=bind,target=/x: source= is required for type=bind");
     expect(refusal(() => parseMount("type=tmpfs"))).toBe("--mount type=tmpfs: target= is required");
-    expect(refusal(() => parseMount("type=volume,src=v,dst=/x"))).toContain("named volumes are not supported");
-    expect(refusal(() => parseMount("type=nfs,dst=/x"))).toContain("type= must be bind or tmpfs");
+    expect(refusal(() => parseMount("type=volume,src=a/b,dst=/x"))).toBe('--mount type=volume,src=a/b,dst=/x: "a/b" is not a volume name (two or more of a-z A-Z 0-9 _ . -, the first a letter or digit); a host path is type=bind');
+    expect(refusal(() => parseMount("type=bind,src=rel,dst=/x"))).toContain("type=bind needs an absolute host path as source");
+    expect(refusal(() => parseMount("type=nfs,dst=/x"))).toContain("type= must be bind, volume or tmpfs");
     expect(refusal(() => parseMount("type=tmpfs,dst=/x,colour=red"))).toContain('unknown field "colour"');
     expect(refusal(() => parseMount("type=tmpfs,dst=/x,dst=/y"))).toContain("target is given twice");
     expect(refusal(() => parseMount("type=tmpfs,dst=/x,ro=maybe"))).toContain("readonly=maybe: expected true or false");

@@ -7,7 +7,7 @@ import type { FlagDefs } from "../flags.ts";
 export const args = {
   ...rootFlag,
   force: { type: "boolean", alias: "f", description: "Remove running containers too (they are killed)" },
-  volumes: { type: "boolean", alias: "v", description: "Remove the container's anonymous volumes (the image's Volumes) too; bound host paths are never removed" },
+  volumes: { type: "boolean", alias: "v", description: "Remove the container's anonymous volumes too; named volumes and bound host paths are never removed" },
 } satisfies FlagDefs;
 
 export default defineCommand({
