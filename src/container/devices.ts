@@ -5,20 +5,10 @@ import { lstatSync, readdirSync, type BigIntStats } from "node:fs";
 import { isAbsolute, join, normalize } from "node:path";
 import { CboxError } from "../errors.ts";
 import type { DeviceRule } from "../linux/cgroups/devices.ts";
+import type { HostDeviceNode } from "../linux/mounts.ts";
 
-export interface DeviceNode {
-  /** The host's node. */
-  host: string;
-  /** Where it appears in the container, under /dev. */
-  path: string;
-  type: "c" | "b";
-  major: number;
-  minor: number;
-  /** The host node's permission bits and owner. */
-  mode: number;
-  uid: number;
-  gid: number;
-  /** What the container may do with it: r, w, m (mknod). */
+/** A host node as the container gets it, and what the container may do with it: r, w, m (mknod). */
+export interface DeviceNode extends HostDeviceNode {
   access: string;
 }
 
