@@ -1,7 +1,7 @@
 // --add-host, --dns, --dns-search and --dns-option: checked, then kept for the container's
 // /etc/hosts and /etc/resolv.conf (etc-files.ts writes them).
-import { isIP } from "node:net";
 import { CboxError } from "../errors.ts";
+import { isIpAddress } from "../linux/net/ipv4.ts";
 import { HOST_GATEWAY, type EtcExtras } from "./etc-files.ts";
 
 export interface EtcFlags {
@@ -15,7 +15,7 @@ export interface EtcFlags {
 export function parseEtcFlags(flags: EtcFlags, hasGateway: boolean): EtcExtras {
   const hosts = (flags.addHosts ?? []).map((value) => parseAddHost(value, hasGateway));
   for (const server of flags.dns ?? []) {
-    if (!isIP(server)) throw new CboxError(`--dns ${server}: expected an IP address, such as 192.0.2.53`);
+    if (!isIpAddress(server)) throw new CboxError(`--dns ${server}: expected an IP address, such as 192.0.2.53`);
   }
   for (const domain of flags.dnsSearch ?? []) {
     if (!/^[a-zA-Z0-9.-]{1,253}$/.test(domain)) throw new CboxError(`--dns-search ${domain}: not a domain name`);
@@ -35,6 +35,6 @@ function parseAddHost(value: string, hasGateway: boolean): { name: string; ip: s
   if (sep <= 0 || !/^[a-zA-Z0-9]([a-zA-Z0-9.-]{0,252})$/.test(name)) throw new CboxError(`--add-host ${value}: expected NAME:IP, such as db:192.0.2.7 or host.docker.internal:host-gateway`);
   if (ip === HOST_GATEWAY) {
     if (!hasGateway) throw new CboxError(`--add-host ${value}: host-gateway needs a network that reaches the host, and --network none has none`);
-  } else if (!isIP(ip)) throw new CboxError(`--add-host ${value}: ${JSON.stringify(ip)} is not an IP address`);
+  } else if (!isIpAddress(ip)) throw new CboxError(`--add-host ${value}: ${JSON.stringify(ip)} is not an IP address`);
   return { name, ip };
 }

@@ -1,6 +1,5 @@
 // `cbox rm`: find containers by id, unique id prefix or name, and remove them.
-import { readFileSync, writeSync } from "node:fs";
-import { join } from "node:path";
+import { writeSync } from "node:fs";
 import { CboxError } from "../errors.ts";
 import { detectRootlessMaps } from "../linux/userns.ts";
 import type { Paths } from "../paths.ts";
@@ -11,21 +10,11 @@ import { treeRemover } from "./remove-tree.ts";
 import { until } from "./signal.ts";
 import { liveState, pid1Alive } from "./status.ts";
 import { markStopped } from "./signal.ts";
-import { containerDirs, listContainerIds, readState, recoverStale, removeContainer } from "./store.ts";
+import { containerDirs, readState, recoverStale, removeContainer } from "./store.ts";
 
-/** A container id from a full id, a unique prefix of one, or a name. */
-export function resolveContainer(paths: Paths, ref: string): string {
-  try {
-    const id = readFileSync(join(paths.names, ref), "utf8").trim();
-    if (readState(containerDirs(paths, id).dir)) return id;
-  } catch {
-    // not a name
-  }
-  const matches = /^[0-9a-f]+$/.test(ref) ? listContainerIds(paths).filter((id) => id.startsWith(ref)) : [];
-  if (matches.length === 1) return matches[0]!;
-  if (matches.length > 1) throw new CboxError(`"${ref}" matches ${matches.length} containers; give more of the id`);
-  throw new CboxError(`no such container: ${ref}`);
-}
+import { resolveContainer } from "./store-read.ts";
+
+export { resolveContainer };
 
 /** The store brought back to the truth (recoverStale) with the right way to remove trees. */
 export function recoverStaleStore(paths: Paths): (path: string) => void {

@@ -6,9 +6,8 @@ import { CboxError } from "../errors.ts";
 import { CloneFlag, type SharedAtClone } from "../linux/namespaces.ts";
 import type { Paths } from "../paths.ts";
 import { childrenOf } from "../linux/proc.ts";
-import { resolveContainer } from "./remove.ts";
 import { liveState, pid1Alive } from "./status.ts";
-import { containerDirs, readSpec, readState } from "./store-read.ts";
+import { containerDirs, readSpec, readState, resolveContainer } from "./store-read.ts";
 import type { ContainerDirs } from "./plan.ts";
 import type { ContainerSpec } from "./spec.ts";
 

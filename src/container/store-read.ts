@@ -3,6 +3,7 @@
 // when a killed cbox left something to recover.
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import { CboxError } from "../errors.ts";
 import { processStartTime } from "../linux/proc.ts";
 import type { Paths } from "../paths.ts";
 import type { ContainerDirs } from "./plan.ts";
@@ -48,6 +49,20 @@ export function readSpec(dir: string, state: ContainerState): ContainerSpec | un
   } catch {
     return undefined;
   }
+}
+
+/** A container id from a full id, a unique prefix of one, or a name. */
+export function resolveContainer(paths: Paths, ref: string): string {
+  try {
+    const id = readFileSync(join(paths.names, ref), "utf8").trim();
+    if (readState(containerDirs(paths, id).dir)) return id;
+  } catch {
+    // not a name
+  }
+  const matches = /^[0-9a-f]+$/.test(ref) ? listContainerIds(paths).filter((id) => id.startsWith(ref)) : [];
+  if (matches.length === 1) return matches[0]!;
+  if (matches.length > 1) throw new CboxError(`"${ref}" matches ${matches.length} containers; give more of the id`);
+  throw new CboxError(`no such container: ${ref}`);
 }
 
 export function listContainerIds(paths: Paths): string[] {

@@ -117,3 +117,11 @@ describe("--add-host and --dns", () => {
     expect(none).toMatchObject({ resolvConf: "nameserver 192.0.2.53\n", noNameservers: false });
   });
 });
+
+describe("IP addresses as --dns and --add-host take them", () => {
+  test("IPv4 and IPv6, with :: and an IPv4 tail; not names, not too many groups", async () => {
+    const { isIpAddress } = await import("../../src/linux/net/ipv4.ts");
+    for (const ok of ["192.0.2.1", "::", "::1", "2001:db8::1", "fe80::a:b:c:d", "1:2:3:4:5:6:7:8", "::ffff:192.0.2.1", "2001:DB8::"]) expect([ok, isIpAddress(ok)]).toEqual([ok, true]);
+    for (const bad of ["256.1.1.1", "1.2.3", "db", "1:2:3:4:5:6:7:8:9", "1::2::3", ":1", "12345::", "::ffff:300.1.1.1", "1:2:3:4:5:6:7::8:9", ""]) expect([bad, isIpAddress(bad)]).toEqual([bad, false]);
+  });
+});

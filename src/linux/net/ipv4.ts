@@ -65,3 +65,20 @@ export function contains(cidr: Cidr, addr: number): boolean {
 export function overlaps(a: Cidr, b: Cidr): boolean {
   return contains(a, networkOf(b)) || contains(b, networkOf(a));
 }
+
+/** Whether text is an IPv6 address (groups of 1-4 hex, one "::" at most, an IPv4 tail allowed). */
+export function isIpv6(text: string): boolean {
+  const tail = /^(.*:)(\d+\.\d+\.\d+\.\d+)$/.exec(text);
+  if (tail && parseIpv4(tail[2]!) === undefined) return false;
+  const body = tail ? `${tail[1]}0:0` : text; // an IPv4 tail is two groups
+  const halves = body.split("::");
+  if (halves.length > 2) return false;
+  const groups = halves.flatMap((h) => (h === "" ? [] : h.split(":")));
+  if (!groups.every((g) => /^[0-9a-fA-F]{1,4}$/.test(g))) return false;
+  return halves.length === 2 ? groups.length <= 7 : groups.length === 8;
+}
+
+/** An IPv4 or IPv6 address (node:net's isIP costs milliseconds of start-up to load). */
+export function isIpAddress(text: string): boolean {
+  return parseIpv4(text) !== undefined || isIpv6(text);
+}
