@@ -9,7 +9,7 @@ import { withContainerLock } from "./lock.ts";
 import { thawAfterSignal } from "./pause.ts";
 import { treeRemover } from "./remove-tree.ts";
 import { until } from "./signal.ts";
-import { liveState, pid1Alive } from "./status.ts";
+import { active, pid1Alive } from "./status.ts";
 import { containerDirs, listContainerIds, readState, recoverStale, removeContainer } from "./store.ts";
 
 /** A container id from a full id, a unique prefix of one, or a name. */
@@ -41,7 +41,7 @@ export async function removeContainers(refs: string[], force: boolean, paths: Pa
     const dir = containerDirs(paths, id).dir;
     const running = () => {
       const state = readState(dir);
-      return state !== undefined && liveState(state) !== "exited";
+      return state !== undefined && active(state);
     };
     if (running()) {
       if (!force) throw new CboxError(`container ${refs[i]} is running; stop it first or use cbox rm -f`);
