@@ -10,12 +10,15 @@ mark("main");
 
 const commands: Record<string, () => Promise<{ default: CommandDef<any>; args: FlagDefs }>> = {
   run: () => import("./cli/commands/run.ts"),
+  create: () => import("./cli/commands/create.ts"),
   rm: () => import("./cli/commands/rm.ts"),
   ps: () => import("./cli/commands/ps.ts"),
   inspect: () => import("./cli/commands/inspect.ts"),
   port: () => import("./cli/commands/port.ts"),
   start: () => import("./cli/commands/start.ts"),
   stop: () => import("./cli/commands/stop.ts"),
+  restart: () => import("./cli/commands/restart.ts"),
+  attach: () => import("./cli/commands/attach.ts"),
   kill: () => import("./cli/commands/kill.ts"),
   pause: () => import("./cli/commands/pause.ts"),
   unpause: () => import("./cli/commands/unpause.ts"),
@@ -88,7 +91,7 @@ function usageTree(): { root: CommandDef<any>; groupDefs: Record<string, Command
 }
 
 /** Commands whose operands are a container command line (top: ps's options): flags end at the first operand. */
-const stopsAtOperand = new Set(["run", "exec", "top"]);
+const stopsAtOperand = new Set(["run", "create", "exec", "top"]);
 
 async function main(argv: string[]): Promise<number> {
   let [name, ...rest] = argv;

@@ -21,6 +21,8 @@ export interface ContainerDirs {
   log: string;
   /** Written by a detached container's monitor when it has ended. */
   exit: string;
+  /** A detached container's attach socket, which its monitor serves (monitor.c). */
+  attach: string;
   /** Its entry in the store's live/ while it is not known to have ended (store.ts keeps it). */
   live: string;
 }

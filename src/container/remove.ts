@@ -8,7 +8,7 @@ import { withContainerLock } from "./lock.ts";
 import { thawAfterSignal } from "./pause.ts";
 import { treeRemover } from "./remove-tree.ts";
 import { until } from "./signal.ts";
-import { liveState, pid1Alive } from "./status.ts";
+import { active, pid1Alive } from "./status.ts";
 import { markStopped } from "./signal.ts";
 import { containerDirs, readState, recoverStale, removeContainer } from "./store.ts";
 
@@ -31,7 +31,7 @@ export async function removeContainers(refs: string[], force: boolean, paths: Pa
     const dir = containerDirs(paths, id).dir;
     const running = () => {
       const state = readState(dir);
-      return state !== undefined && liveState(state) !== "exited";
+      return state !== undefined && active(state);
     };
     if (running()) {
       if (!force) throw new CboxError(`container ${refs[i]} is running; stop it first or use cbox rm -f`);

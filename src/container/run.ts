@@ -1,5 +1,6 @@
 // `cbox run`: create, start, then wait, record and clean up (foreground) or hand over to a monitor (-d).
 import { closeSync, copyFileSync, openSync, readFileSync, rmSync, writeSync } from "node:fs";
+import { join } from "node:path";
 import { printError, warn } from "../cli/output.ts";
 import { CboxError, describeErrno, systemErrorText } from "../errors.ts";
 import { warmCgroupAttach } from "../linux/cgroups/attach-warmup.ts";
@@ -33,15 +34,21 @@ import { checkRootfsOwner, checkUserMapped } from "./rootless-fit.ts";
 import { escapeThroughSymlinks } from "./target-path.ts";
 import { deviceRules } from "./devices.ts";
 import { checkSharingAllowed, childJoins, resolveSharedRefs, joinedContainers, sharedAtClone, sharedShm, type JoinedContainer } from "./shared-namespaces.ts";
-import { liveState } from "./status.ts";
+import { active } from "./status.ts";
 import { containerDirs, createContainer, newContainerId, ownerOf, ownerSelf, readState, recoverStale, removeContainer, updateState, type ContainerState } from "./store.ts";
+import { attachClient, connectWhileStarting, listenForClients, startedTarget, type AttachOptions } from "./attach.ts";
+import { FORWARDED_SIGNALS, STOP_SIGNALS } from "./sig-proxy.ts";
 
-/** Signals sent to cbox that the container's PID 1 gets too (docker's sig-proxy). */
-const FORWARDED_SIGNALS = [1, 2, 3, 10, 12, 15]; // HUP INT QUIT USR1 USR2 TERM
-/** Of those, the ones that ask cbox to end: after the stop timeout the container is killed. */
-const STOP_SIGNALS = [1, 15];
+/** What a container start needs besides its spec, read once. */
+interface Starting {
+  spec: ContainerSpec;
+  rootlessMaps?: UserMaps;
+  removeTree: (path: string) => void;
+  mounts: HostMounts;
+}
 
-export function runContainer(opts: RunOptions, paths: Paths): number {
+/** The new container's spec from the flags, after the store is brought back to the truth. */
+function newContainer(opts: RunOptions, paths: Paths): Starting {
   const rootless = process.getuid!() !== 0;
   if (rootless && opts.userns === "private") {
     throw new CboxError("--userns=private is for root: an ordinary user's containers always have a user namespace of their own");
@@ -61,15 +68,20 @@ export function runContainer(opts: RunOptions, paths: Paths): number {
   spec.volumes.push(...anonymousVolumes(opts.config?.Volumes ?? [], [...spec.volumes, ...spec.tmpfs].map((m) => m.target)));
   placeVolumes(paths, spec.volumes);
   mark("container spec");
-  if (opts.detach && spec.tty) throw new CboxError("-d with -t is not supported yet: run -d without -t (use -i to keep stdin open)");
-  if (opts.cidfile) writeCidfile(opts.cidfile, spec.id);
-  let code: number;
-  try {
-    code = startContainer(spec, paths, { detach: !!opts.detach, rootlessMaps, removeTree, mounts });
-  } catch (err) {
-    if (opts.cidfile) rmSync(opts.cidfile, { force: true });
-    throw err;
-  }
+  return { spec, rootlessMaps, removeTree, mounts };
+}
+
+/**
+ * cbox run: -d prints the id and leaves the container to its monitor; attach (-a, --sig-proxy=false)
+ * runs it under a monitor too and attaches to it; else cbox runs it and waits (its exit code).
+ */
+export function runContainer(opts: RunOptions, paths: Paths, attach?: AttachOptions): number | Promise<number> {
+  const { spec, ...start } = newContainer(opts, paths);
+  const ref = spec.name || spec.id;
+  const [code, client] = withCidfile(opts.cidfile, spec.id, () =>
+    connectWhileStarting(ref, !!attach?.once, (onListening) => startContainer(spec, paths, { ...start, detach: !!opts.detach || !!attach, onListening: attach && onListening })),
+  );
+  if (attach) return attachClient(client!, startedTarget(ref, containerDirs(paths, spec.id), spec), attach);
   if (opts.detach) writeSync(1, `${spec.id}\n`);
   return code;
 }
@@ -80,6 +92,25 @@ function namedNetworkOf(paths: Paths, ref: string): NamedNetwork {
     return findNetwork(paths, ref);
   } catch (err) {
     throw new CboxError(`--network "${ref}": ${(err as Error).message.replace(/^no such network: \S+/, "no such network")}`);
+  }
+}
+
+/** cbox create: the container is made, with its folder and settings, and waits for cbox start. */
+export function createContainerOnly(opts: RunOptions, paths: Paths): number {
+  const { spec, ...start } = newContainer(opts, paths);
+  withCidfile(opts.cidfile, spec.id, () => startContainer(spec, paths, { ...start, detach: true, createOnly: true }));
+  writeSync(1, `${spec.id}\n`);
+  return 0;
+}
+
+/** fn with --cidfile written first, and removed again if fn fails. */
+function withCidfile<T>(cidfile: string | undefined, id: string, fn: () => T): T {
+  if (cidfile) writeCidfile(cidfile, id);
+  try {
+    return fn();
+  } catch (err) {
+    if (cidfile) rmSync(cidfile, { force: true });
+    throw err;
   }
 }
 
@@ -105,6 +136,12 @@ export interface StartMode {
   removeTree: (path: string) => void;
   /** cbox start: the container's folder, claimed by the caller (status created, owner us). */
   existing?: ContainerDirs;
+  /** existing waited for its first start (cbox create): a start that fails leaves it so. */
+  firstStart?: boolean;
+  /** cbox create: the container is made, and nothing runs. */
+  createOnly?: boolean;
+  /** Called once a detached container's attach socket listens, before it runs: a client that connects here misses none of its output. */
+  onListening?: (dirs: ContainerDirs) => void;
   /** Read (and the cgroup move warmed) early by the caller, if it could. */
   mounts?: HostMounts;
 }
@@ -126,7 +163,7 @@ export function readMountsAndWarm(): HostMounts {
 /**
  * Creates (or reuses) the container's folder, makes its cgroup, clones it held, limits it, maps
  * its users and releases it; then waits for it (foreground: its exit code) or hands it to its
- * monitor (-d: 0).
+ * monitor (-d: 0). createOnly stops once the folder is made (0).
  */
 export function startContainer(spec: ContainerSpec, paths: Paths, mode: StartMode): number {
   requireSupportedKernel();
@@ -145,7 +182,8 @@ export function startContainer(spec: ContainerSpec, paths: Paths, mode: StartMod
   const maps = mode.rootlessMaps ?? (spec.userns === "private" ? privateMaps() : undefined);
   const host = hostFacts(maps, mountinfo, cgroups);
   checkSharingAllowed(spec, host.userNamespace);
-  const joined = joinedContainers(spec, paths);
+  // Another container whose namespaces it joins must run when it starts, not when it is made.
+  const joined = mode.createOnly ? {} : joinedContainers(spec, paths);
   mark("host checks");
   const cleanup = new CleanupStack();
   let prep: Preparation | undefined;
@@ -156,9 +194,12 @@ export function startContainer(spec: ContainerSpec, paths: Paths, mode: StartMod
     let dirs: ContainerDirs;
     if (mode.existing) {
       dirs = mode.existing;
+      // A --rm container's overlay is volatile (plan.ts), and the kernel refuses its work folder
+      // again while the mark it left there stays; its run has ended (cbox restart), so it goes.
+      if (spec.remove) mode.removeTree(join(dirs.work, "work", "incompat"));
       cleanup.push("record that the container did not start", () => {
         cgroup?.remove();
-        updateState(dirs, { status: "exited" });
+        updateState(dirs, mode.firstStart ? { status: "created", owner: undefined } : { status: "exited" });
       });
     } else {
       const rangeRoot = maps?.privileged ? { uid: hostIdOfRoot(maps.uid), gid: hostIdOfRoot(maps.gid) } : undefined;
@@ -168,6 +209,11 @@ export function startContainer(spec: ContainerSpec, paths: Paths, mode: StartMod
       makeVolumes(paths, spec, madeVolumes, rangeRoot);
     }
     mark("container folder");
+    if (mode.createOnly) {
+      updateState(dirs, { owner: undefined }); // made: it waits for cbox start, owned by none
+      keep = true;
+      return 0;
+    }
     // Recorded before anything is made, so a cbox killed from here on leaves a record to undo.
     const network = reserveNetwork(spec.network, rootless, { id: spec.id, paths, isAlive: containerRuns, record: (net) => updateState(dirs, { network: net }) });
     // A new container's folder removal releases its recorded network itself; a restarted one keeps its folder.
@@ -184,7 +230,7 @@ export function startContainer(spec: ContainerSpec, paths: Paths, mode: StartMod
     mark("plan");
     const flags = containerCloneFlags(host.userNamespace, spec.init, sharedAtClone(spec));
     const child = spawnInPidNamespace(joined.pid, mode.detach, (pidNamespaceFd) =>
-      mode.detach ? spawnDetachedContainer(plan, flags, spec, dirs, paths, pidNamespaceFd) : spawnContainer(plan, flags, spec.stopTimeout),
+      mode.detach ? spawnDetachedContainer(plan, flags, spec, dirs, paths, { pidNamespaceFd, onListening: mode.onListening }) : spawnContainer(plan, flags, spec.stopTimeout),
     );
     cleanup.push("stop the container", () => child.abort());
     prep.spawned();
@@ -220,7 +266,7 @@ export function startContainer(spec: ContainerSpec, paths: Paths, mode: StartMod
     mark("container ran");
     const oomKilled = (cgroup?.oomKills() ?? 0) > 0;
     if (oomKilled) printError(outOfMemory(code, spec.limits));
-    keep = !spec.remove;
+    keep = !spec.remove || !!readState(dirs.dir)?.stoppedToRestart;
     if (cgroup && keep) removeOrWarn(cgroup);
     if (keep) {
       const released = network.mode === "bridge" ? releaseRecordedNetwork(network, spec.id, paths) : undefined;
@@ -238,7 +284,7 @@ export function startContainer(spec: ContainerSpec, paths: Paths, mode: StartMod
 /** Whether the container in dir is starting or running (a lease of one that is not comes back). */
 export function containerRuns(dir: string): boolean {
   const state = readState(dir);
-  return state !== undefined && liveState(state) !== "exited";
+  return state !== undefined && active(state);
 }
 
 function checkMountTargets(spec: ContainerSpec, layers: string[]): void {
@@ -297,17 +343,29 @@ export function spawnContainer(plan: Op[], flags: number, stopTimeout: number): 
   }
 }
 
-/** -d: a monitor clones it, logs its output and records its end by running `cbox _exited`. */
-function spawnDetachedContainer(plan: Op[], flags: number, spec: ContainerSpec, dirs: ContainerDirs, paths: Paths, pidNamespaceFd?: number): DetachedChild {
+/** -d: a monitor clones it, logs its output, serves attached clients and records its end by running `cbox _exited`. */
+function spawnDetachedContainer(
+  plan: Op[],
+  flags: number,
+  spec: ContainerSpec,
+  dirs: ContainerDirs,
+  paths: Paths,
+  opts: { pidNamespaceFd?: number; onListening?: (dirs: ContainerDirs) => void },
+): DetachedChild {
   rmSync(dirs.exit, { force: true }); // the record of an earlier run (cbox start)
   const logFd = openSync(dirs.log, "a", 0o600);
+  let attachFd = -1;
   try {
+    attachFd = listenForClients(dirs);
+    opts.onListening?.(dirs);
     const exitCommand = [...selfCommand(), "_exited", "--root", paths.root, spec.id];
-    return spawnDetached(plan, flags, { logFd, interactive: spec.interactive, exitFile: dirs.exit, exitCommand, pidNamespaceFd });
+    const stdin = spec.tty ? "tty" : spec.interactive ? "pipe" : "null";
+    return spawnDetached(plan, flags, { logFd, stdin, attachFd, exitFile: dirs.exit, exitCommand, pidNamespaceFd: opts.pidNamespaceFd });
   } catch (err) {
     throw namespaceError(err);
   } finally {
     closeSync(logFd);
+    if (attachFd >= 0) closeSync(attachFd);
   }
 }
 

@@ -18,7 +18,8 @@ export function parseSignal(value: string): number {
   return n;
 }
 
-function runningState(paths: Paths, ref: string): { id: string; state: ContainerState; dir: string } {
+/** ref's id, its state and folder; refused in one line when there is no such container. */
+export function containerState(paths: Paths, ref: string): { id: string; state: ContainerState; dir: string } {
   const id = resolveContainer(paths, ref);
   const dir = containerDirs(paths, id).dir;
   return { id, state: readState(dir)!, dir };
@@ -43,7 +44,7 @@ function sendSignal(state: ContainerState, signal: number): boolean {
 export function killContainers(refs: string[], signalName: string | undefined, paths: Paths): number {
   if (refs.length === 0) throw new CboxError("cbox kill needs at least one container");
   const signal = parseSignal(signalName ?? "KILL");
-  const targets = refs.map((ref) => ({ ref, ...runningState(paths, ref) }));
+  const targets = refs.map((ref) => ({ ref, ...containerState(paths, ref) }));
   for (const t of targets) {
     if (liveState(t.state) === "running") markStopped(containerDirs(paths, t.id));
     if (!sendSignal(t.state, signal)) throw new CboxError(`container ${t.ref} is not running`);
@@ -58,14 +59,26 @@ export function killContainers(refs: string[], signalName: string | undefined, p
  */
 export async function stopContainers(refs: string[], timeout: string | undefined, paths: Paths): Promise<number> {
   if (refs.length === 0) throw new CboxError("cbox stop needs at least one container");
+  const seconds = parseStopTime(timeout);
+  const targets = refs.map((ref) => ({ ref, ...containerState(paths, ref) }));
+  await stopTargets(paths, targets, seconds);
+  for (const t of targets) writeSync(1, `${t.ref}\n`);
+  return 0;
+}
+
+/** -t SECONDS of stop and restart; undefined: each container's own --stop-timeout. */
+export function parseStopTime(timeout: string | undefined): number | undefined {
   if (timeout !== undefined && !/^\d{1,6}$/.test(timeout)) throw new CboxError(`--time ${JSON.stringify(timeout)}: expected a number of seconds`);
-  const targets = refs.map((ref) => ({ ref, ...runningState(paths, ref) }));
+  return timeout === undefined ? undefined : Number(timeout);
+}
+
+/** stop's work for containers found by containerState: a container not running is left as it is. */
+export async function stopTargets(paths: Paths, targets: { id: string; state: ContainerState; dir: string }[], seconds: number | undefined): Promise<void> {
   await Promise.all(
     targets.map(async ({ id, state, dir }) => {
       if (liveState(state) !== "exited") markStopped(containerDirs(paths, id));
       if (!sendSignal(state, readSpec(dir, state)?.stopSignal ?? SIGNALS.TERM!)) return;
-      const seconds = timeout === undefined ? (state.stopTimeout ?? DEFAULT_STOP_TIMEOUT) : Number(timeout);
-      if (!(await until(() => !pid1Alive(state), seconds * 1000))) sendSignal(state, SIGNALS.KILL!);
+      if (!(await until(() => !pid1Alive(state), (seconds ?? state.stopTimeout ?? DEFAULT_STOP_TIMEOUT) * 1000))) sendSignal(state, SIGNALS.KILL!);
       await until(() => !pid1Alive(state), 5000);
     }),
   );
@@ -74,9 +87,7 @@ export async function stopContainers(refs: string[], timeout: string | undefined
       const now = readState(containerDirs(paths, t.id).dir);
       return !now || liveState(now) === "exited" || liveState(now) === "created";
     }, 5000);
-    writeSync(1, `${t.ref}\n`);
   }
-  return 0;
 }
 
 /** Polls done every 20 ms until it holds or ms have passed; whether it held. */

@@ -229,7 +229,7 @@ export function buildSpec(opts: RunOptions, id: string, hostEnv: Record<string, 
 function restartPolicyOf(opts: RunOptions): RestartPolicy | undefined {
   const policy = parseRestartPolicy(opts.restart);
   if (policy && opts.remove) throw new CboxError(`--restart ${opts.restart}: not with --rm (a container removed at its end cannot start again)`);
-  if (policy && !opts.detach) throw new CboxError(`--restart ${opts.restart}: needs -d; with no daemon, a detached container's monitor is what restarts it`);
+  if (policy && opts.detach === false) throw new CboxError(`--restart ${opts.restart}: needs -d; with no daemon, a detached container's monitor is what restarts it`);
   return policy;
 }
 

@@ -9,14 +9,29 @@ export type LiveState = "created" | "running" | "restarting" | "exited";
 /** What ps and inspect show: a running container whose processes are frozen (cbox pause) is paused. */
 export type ShownState = LiveState | "paused";
 
-/** Running while the cbox (or monitor) that owns it lives. */
+/** Running while the cbox (or monitor) that owns it lives; created while it starts, or waits for cbox start. */
 export function liveState(state: ContainerState): LiveState {
   return state.status === "exited" || endUnrecorded(state) ? "exited" : state.status;
 }
 
+/** Made by cbox create (or back from a first start that failed): nothing runs, no cbox owns it. */
+export function waitingForStart(state: ContainerState): boolean {
+  return state.status === "created" && state.owner === undefined;
+}
+
+/** A cbox owns it: it is starting or running (its end not yet recorded). */
+export function owned(state: ContainerState): boolean {
+  return state.status !== "exited" && state.owner !== undefined;
+}
+
 /** It has ended, but its owner died before recording that (killed, or the machine rebooted). */
 export function endUnrecorded(state: ContainerState): boolean {
-  return state.status !== "exited" && !isSameProcess(state.owner.pid, state.owner.startTime);
+  return owned(state) && !isSameProcess(state.owner!.pid, state.owner!.startTime);
+}
+
+/** Starting or running: its owner lives. */
+export function active(state: ContainerState): boolean {
+  return owned(state) && !endUnrecorded(state);
 }
 
 export function pid1Alive(state: ContainerState): boolean {

@@ -25,6 +25,7 @@ export function containerDirs(paths: Paths, id: string): ContainerDirs {
     resolvConf: join(dir, "resolv.conf"),
     log: join(dir, "container.log"),
     exit: join(dir, "exit"),
+    attach: join(dir, "attach"),
     live: join(paths.live, id),
   };
 }

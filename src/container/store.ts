@@ -14,7 +14,7 @@ import type { Limits } from "../linux/cgroups/limits.ts";
 import { withContainerLock } from "./lock.ts";
 import { CONTAINER_ID, containerDirs, listContainerIds, orphanedTemp, readNameHolder, readSpec, readState, safeReaddir } from "./store-read.ts";
 import { releaseConnected, releaseRecordedNetwork, type NetworkAttachment } from "./network/attachment.ts";
-import { endUnrecorded } from "./status.ts";
+import { endUnrecorded, owned } from "./status.ts";
 import type { ContainerDirs } from "./plan.ts";
 import type { ContainerSpec, Volume } from "./spec.ts";
 
@@ -31,8 +31,8 @@ export interface ContainerState {
   command: string[];
   created: string;
   status: Status;
-  /** The cbox process that owns a starting or running container, and its start time. */
-  owner: { pid: number; startTime: string };
+  /** The cbox process that owns a starting or running container, and its start time; none while it waits for cbox start. */
+  owner?: { pid: number; startTime: string };
   remove: boolean;
   /** The container's PID 1 on the host, and its start time (a pid alone may be reused). */
   pid?: number;
@@ -63,6 +63,8 @@ export interface ContainerState {
   restartCount?: number;
   restartDelayMs?: number;
   manuallyStopped?: boolean;
+  /** cbox restart stops it to start it again: its end must not remove it (--rm). */
+  stoppedToRestart?: boolean;
 }
 
 /** 64 hex digits. Web Crypto, not node:crypto, whose import costs ~10 ms of start-up (measured). */
@@ -227,16 +229,17 @@ function closedAncestor(path: string): string | undefined {
 
 /**
  * Merges change into state.json, and keeps live/ in step with the status: the entry is made
- * before a state that may run is written, and removed after an ended one is, so that a cbox
- * killed in between leaves an entry too many (which a start's recovery drops), never one too few.
+ * before a state that may run (owned) is written, and removed after one that cannot is, so that
+ * a cbox killed in between leaves an entry too many (which a start's recovery drops), never one
+ * too few.
  */
 export function updateState(dirs: ContainerDirs, change: Partial<ContainerState>): ContainerState | undefined {
   const state = readState(dirs.dir);
   if (!state) return undefined;
   const next = { ...state, ...change };
-  if (next.status !== "exited" && state.status === "exited") markLive(dirs.live);
+  if (owned(next) && !owned(state)) markLive(dirs.live);
   writeState(dirs.dir, next);
-  if (change.status === "exited") markEnded(dirs.live);
+  if (change.status === "exited" || (owned(state) && !owned(next))) markEnded(dirs.live);
   return next;
 }
 
@@ -293,7 +296,7 @@ export function recoverStale(paths: Paths, removeTree: (path: string) => void, s
     }
     if (!everything || !CONTAINER_ID.test(entry)) continue;
     const state = readState(containerDirs(paths, entry).dir);
-    if (state && state.status !== "exited") markLive(containerDirs(paths, entry).live);
+    if (state && owned(state)) markLive(containerDirs(paths, entry).live);
     if (state && endUnrecorded(state)) recordEndLocked(paths, entry, removeTree);
   }
   recoverLive(paths, everything ? safeReaddir(paths.live) : indexed!, removeTree);
@@ -318,7 +321,7 @@ function recoverLive(paths: Paths, ids: string[], removeTree: (path: string) => 
     if (!state) {
       // Being made (its temporary folder is there), or gone: looked for now, after live/ was read
       if (!safeReaddir(paths.containers).some((e) => e === id || (e.startsWith(".new-") && e.endsWith(`-${id}`)))) markEnded(dirs.live);
-    } else if (state.status === "exited") markEnded(dirs.live);
+    } else if (!owned(state)) markEnded(dirs.live);
     else if (endUnrecorded(state)) recordEndLocked(paths, id, removeTree);
   }
 }
@@ -341,7 +344,7 @@ export function recordEnd(paths: Paths, state: ContainerState, removeTree: (path
   const dirs = containerDirs(paths, state.id);
   const exit = readExitFile(dirs.exit);
   const oomKilled = state.cgroups ? oomKillsIn(state.cgroups, cgroupfs) > 0 : false;
-  if (state.remove) return removeContainer(paths, state.id, removeTree, { volumes: true });
+  if (state.remove && !state.stoppedToRestart) return removeContainer(paths, state.id, removeTree, { volumes: true });
   if (state.cgroups) removeCgroups(state.cgroups, cgroupfs);
   const network = releaseRecordedNetwork(state.network, state.id, paths);
   const connected = releaseConnected(state.connected, state.id, paths);

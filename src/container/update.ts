@@ -13,7 +13,7 @@ import type { Paths } from "../paths.ts";
 import { withContainerLock } from "./lock.ts";
 import { resolveContainer } from "./remove.ts";
 import { onlineCpus, parseLimits, type ResourceOptions } from "./resources.ts";
-import { liveState, pid1Alive } from "./status.ts";
+import { liveState, pid1Alive, waitingForStart } from "./status.ts";
 import { containerDirs, readSpec, readState, updateState, writeSpec, type ContainerState } from "./store.ts";
 
 /** Each flag's controller, and the limits it sets. */
@@ -57,7 +57,7 @@ export function updateContainers(refs: string[], opts: ResourceOptions, paths: P
 function plan(ref: string, state: ContainerState | undefined, opts: ResourceOptions): { limits: Limits; running: boolean } {
   if (!state) throw new CboxError(`no such container: ${ref}`);
   const live = liveState(state);
-  if (live === "created") throw new CboxError(`container ${ref} is starting; update it once it runs`);
+  if (live === "created" && !waitingForStart(state)) throw new CboxError(`container ${ref} is starting; update it once it runs`);
   const running = live === "running" && pid1Alive(state);
   const limits = mergeLimits(state.limits ?? {}, opts, onlineCpus);
   if (running) missingController(ref, state.cgroups ?? [], opts);

@@ -1,7 +1,7 @@
 // `cbox info`: reads the host's facts, runs the probes (each in namespaces of its own, leaving
 // nothing behind), and turns them into checks. Never writes into the store.
 import { containerStates } from "../container/ps.ts";
-import { liveState } from "../container/status.ts";
+import { active } from "../container/status.ts";
 import { listImageIds, readImage } from "../image/store.ts";
 import { iptablesBackend } from "../linux/firewall/common.ts";
 import { rootlessMaps, userName } from "../linux/userns.ts";
@@ -114,11 +114,11 @@ function idmappedFacts(kernel: KernelFacts, storage: StorageFacts, mountinfo: st
   return { ...facts, probe: probeIdmapped(storage.nearest) };
 }
 
-/** Running (or starting) and stopped containers, read from their state files. */
+/** Running (or starting) and stopped containers (created ones count as stopped, as docker's), read from their state files. */
 function containerCounts(paths: Paths): { running: number; stopped: number } {
   const states = containerStates(paths);
-  const stopped = states.filter((s) => liveState(s) === "exited").length;
-  return { running: states.length - stopped, stopped };
+  const running = states.filter(active).length;
+  return { running, stopped: states.length - running };
 }
 
 function cgroupSummary(c: CgroupFacts): HostInfo["cgroups"] {

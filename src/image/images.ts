@@ -1,9 +1,9 @@
 // Listing, tagging, inspecting and removing images; layers no image or container uses go with them.
 import { humanDuration, table } from "../cli/output.ts";
 import { containerStates } from "../container/ps.ts";
+import { active } from "../container/status.ts";
 import { containerDirs, readSpec } from "../container/store-read.ts";
 import { CboxError } from "../errors.ts";
-import { isSameProcess } from "../linux/proc.ts";
 import type { Paths } from "../paths.ts";
 import { formatBytes } from "./progress.ts";
 import { formatRef, parseRef } from "./ref.ts";
@@ -157,7 +157,7 @@ export function resolveImage(paths: Paths, text: string): { id: string; tagged?:
 function containersUsing(paths: Paths, imageId: string): { id: string; running: boolean }[] {
   return containerStates(paths)
     .filter((state) => state.imageId === imageId)
-    .map((state) => ({ id: state.id, running: state.status !== "exited" && isSameProcess(state.owner.pid, state.owner.startTime) }));
+    .map((state) => ({ id: state.id, running: active(state) }));
 }
 
 /**

@@ -160,8 +160,10 @@ export function spawnHeld(plan: Op[], cloneFlags: number, forward = NO_FORWARDIN
 export interface Detached {
   /** Where the monitor appends the container's output (opened by the caller, O_APPEND). */
   logFd: number;
-  /** stdin a pipe the monitor holds open (-i), else /dev/null. */
-  interactive: boolean;
+  /** The container's stdin: /dev/null, a pipe the monitor holds open (-i), or a pty whose master the monitor holds (-t). */
+  stdin: "null" | "pipe" | "tty";
+  /** The attach socket, listening: the monitor serves it while the container runs. */
+  attachFd: number;
   /** An open PID namespace (another container's) the monitor clones the container into. */
   pidNamespaceFd?: number;
   /** Where the monitor writes "STATUS FINISHED" once the container has ended. */
@@ -171,6 +173,8 @@ export interface Detached {
 }
 
 const encoder = new TextEncoder();
+/** monitor.c's STDIN_NULL, STDIN_PIPE, STDIN_TTY. */
+const STDIN_KINDS = ["null", "pipe", "tty"] as const;
 
 /** Forks a monitor that clones a child waiting to run plan, with the monitor's pipes as its stdio. */
 export function spawnDetached(plan: Op[], cloneFlags: number, d: Detached): DetachedChild {
@@ -178,7 +182,7 @@ export function spawnDetached(plan: Op[], cloneFlags: number, d: Detached): Deta
   const strs = [`${d.exitFile}.tmp`, d.exitFile, ...d.exitCommand];
   const packed = encoder.encode(strs.map((s) => `${s}\0`).join(""));
   const out = new Int32Array(5);
-  const cfg = new Int32Array([d.logFd, d.interactive ? 1 : 0, d.pidNamespaceFd ?? -1]);
+  const cfg = new Int32Array([d.logFd, STDIN_KINDS.indexOf(d.stdin), d.pidNamespaceFd ?? -1, d.attachFd]);
   const r = detachShim().cbox_detach(bytes, bytes.length, cloneFlags, cfg, packed, strs.length, out);
   if (r < 0) throw new SpawnError(-r);
   return new DetachedChild(out[0]!, out[1]!, out[2]!, out[3]!, out[4]!);

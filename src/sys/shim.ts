@@ -34,7 +34,9 @@ export interface ExtraSymbols {
   cbox_socketpair(out: Int32Array): number;
   cbox_pipe(out: Int32Array): number;
   cbox_recv_fd(sock: number): number;
-  cbox_relay(fds: Int32Array, pid: number): number;
+  cbox_relay(cfg: Int32Array, keys: Uint8Array | null, nkeys: number, forward: Int32Array | null, nforward: number, ending: Int32Array | null, nending: number, result: Int32Array): number;
+  cbox_attach_listen(path: Uint8Array): number;
+  cbox_attach_connect(path: Uint8Array, request: number): number;
   cbox_flock(fd: number, op: number): number;
   cbox_setns(fd: number, type: number): number;
 }
@@ -93,7 +95,9 @@ export function extraShim(): ExtraSymbols {
     cbox_socketpair: { args: ["ptr"], returns: "i32" },
     cbox_pipe: { args: ["ptr"], returns: "i32" },
     cbox_recv_fd: { args: ["i32"], returns: "i32" },
-    cbox_relay: { args: ["ptr", "i32"], returns: "i32" },
+    cbox_relay: { args: ["ptr", "ptr", "i32", "ptr", "i32", "ptr", "i32", "ptr"], returns: "i32" },
+    cbox_attach_listen: { args: ["ptr"], returns: "i32" },
+    cbox_attach_connect: { args: ["ptr", "i32"], returns: "i32" },
     cbox_flock: { args: ["i32", "i32"], returns: "i32" },
     cbox_setns: { args: ["i32", "i32"], returns: "i32" },
   }) as unknown as ExtraSymbols;

@@ -34,25 +34,71 @@ export function pipe(): [number, number] {
   return [out[0]!, out[1]!];
 }
 
+/** The fd sent on sock (SCM_RIGHTS). */
 export function receiveFd(sock: number): number {
   return check("recvmsg", shim().cbox_recv_fd(sock));
+}
+
+/** The fd sent on sock, or undefined when the message carried none. */
+export function receiveOptionalFd(sock: number): number | undefined {
+  const r = shim().cbox_recv_fd(sock);
+  return r === -ENODATA ? undefined : check("recvmsg", r);
+}
+
+const ENODATA = 61;
+const encoder = new TextEncoder();
+const cString = (s: string) => encoder.encode(`${s}\0`);
+
+/** A container's attach socket (the monitor serves it: monitor.c), listening at path. */
+export function listenForAttach(path: string): number {
+  return check("bind", shim().cbox_attach_listen(cString(path)));
+}
+
+/** Connected to the attach socket at path, request sent: "a" to attach, "o" to take the container's stdin over as well. */
+export function connectToAttach(path: string, request: "a" | "o"): number {
+  return check("connect", shim().cbox_attach_connect(cString(path), request.charCodeAt(0)));
 }
 
 export interface RelayFds {
   /** Copied into `to`; -1 for none. */
   in: number;
   to: number;
-  /** Copied into `out`; -1 for none. */
+  /** Copied into `out` (and err: an attach socket's stderr records); -1 for none. */
   from: number;
   out: number;
-  /** Whose window size follows SIGWINCH onto `to`; -1 for none. */
+  err: number;
+  /** Whose window size goes onto `to` at the start and at each SIGWINCH; -1 for none. */
   sizeFrom: number;
   /** Sent to `to` when `in` ends; -1 closes `to` instead (then the relay owns `to`). */
   eof: number;
 }
 
-/** Copies bytes between cbox's stdio and the container's until process pid ends. */
-export function relay(fds: RelayFds, pid: number): void {
-  const args = new Int32Array([fds.in, fds.to, fds.from, fds.out, fds.sizeFrom, fds.eof]);
-  check("relay", shim().cbox_relay(args, pid));
+export interface RelayUntil {
+  /** A foreground container: `from` is its output, copied until this process ends. Without it, `from` is an attach socket, read until it ends. */
+  pid?: number;
+  /** The input that ends the relay (detach keys). */
+  detachKeys?: Uint8Array;
+  /** Signals sent to cbox that go on to pid (docker's sig-proxy). */
+  proxy?: { pid: number; signals: number[] };
+  /** Signals sent to cbox that end the relay. */
+  ending?: number[];
+}
+
+export type RelayEnd =
+  /** The container's side ended: its wait status when the attach socket said it, else -1. */
+  | { how: "ended"; status: number }
+  | { how: "detached" }
+  | { how: "signal"; signal: number };
+
+/** Copies bytes between cbox's stdio and the container's until the container's side ends (or the user detaches). */
+export function relay(fds: RelayFds, until: RelayUntil): RelayEnd {
+  const cfg = new Int32Array([fds.in, fds.to, fds.from, fds.out, fds.err, fds.sizeFrom, fds.eof, until.pid ?? -1, until.proxy?.pid ?? -1]);
+  const keys = until.detachKeys?.length ? until.detachKeys : null;
+  const forward = until.proxy?.signals.length ? new Int32Array(until.proxy.signals) : null;
+  const ending = until.ending?.length ? new Int32Array(until.ending) : null;
+  const result = new Int32Array(2);
+  check("relay", shim().cbox_relay(cfg, keys, keys?.length ?? 0, forward, forward?.length ?? 0, ending, ending?.length ?? 0, result));
+  if (result[0] === 1) return { how: "detached" };
+  if (result[0] === 2) return { how: "signal", signal: result[1]! };
+  return { how: "ended", status: result[1]! };
 }

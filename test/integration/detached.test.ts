@@ -239,7 +239,6 @@ describe.skipIf(!isRoot)("run -d and the lifecycle of a detached container", () 
     expect(c(["run", "--name", "fg", "--rootfs", fx.rootfs, "true"]).code).toBe(0);
     const before = readdirSync(join(fx.store, "containers")).sort();
     const cases: [string[], string][] = [
-      [["run", "-d", "-t", "--rootfs", fx.rootfs, "sh"], "cbox: -d with -t is not supported yet: run -d without -t (use -i to keep stdin open)\n"],
       [["exec", "fg", "true"], "cbox: container fg is not running\n"],
       [["exec", "idle"], "cbox: no command given: cbox exec CONTAINER CMD [ARG...]\n"],
       [["exec", "nope", "true"], "cbox: no such container: nope\n"],

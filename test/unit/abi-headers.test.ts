@@ -16,7 +16,7 @@ import { evaluate, integerDefines } from "./c-constants.ts";
 
 const HEADERS = [
   "#define _GNU_SOURCE",
-  ...["errno.h", "fcntl.h", "signal.h", "sched.h", "poll.h", "stddef.h", "sys/ioctl.h", "sys/socket.h", "sys/syscall.h", "sys/prctl.h", "net/if.h",
+  ...["errno.h", "fcntl.h", "signal.h", "sched.h", "poll.h", "stddef.h", "sys/ioctl.h", "sys/socket.h", "sys/un.h", "sys/syscall.h", "sys/prctl.h", "net/if.h",
     "linux/audit.h", "linux/bpf.h", "linux/capability.h", "linux/close_range.h", "linux/mount.h", "linux/netlink.h", "linux/seccomp.h", "asm/termbits.h"]
     .map((h) => `#include <${h}>`),
 ].join("\n");
@@ -25,7 +25,7 @@ const SHIM_DIR = join(import.meta.dir, "../../src/sys/c");
 /** Where the shim's name is not the headers' own. */
 const HEADER_NAME: Record<string, string> = { LINUX_CAPABILITY_VERSION_3: "_LINUX_CAPABILITY_VERSION_3" };
 /** The shim's own names (sizes and limits), which no header declares. */
-const SHIM_OWN = new Set(["LOG_CHUNK", "MAX_ARGS", "MAX_ENV", "MAPS_SIZE", "MAX_PLAN", "MAX_INTS", "MAX_STRS", "EOF_WAIT_TRIES"]);
+const SHIM_OWN = new Set(["LOG_CHUNK", "MAX_ARGS", "MAX_ENV", "MAPS_SIZE", "MAX_PLAN", "MAX_INTS", "MAX_STRS", "EOF_WAIT_TRIES", "MAX_ATTACHED", "POLL_CLIENTS", "MAX_KEYS"]);
 
 /** Compares what cbox says (ours) with what the headers say, key by key; returns the differences. */
 function differences(ours: Record<string, bigint | number>, headers: Map<string, bigint>): string[] {
@@ -54,6 +54,8 @@ const LAYOUT: Record<string, [string, string]> = {
   iovec_size: ["sizeof(((struct fd_message *)0)->iov)", "sizeof(struct iovec)"],
   cmsg_data: ["offsetof(struct fd_message, cmsg.fd) - offsetof(struct fd_message, cmsg)", "CMSG_LEN(0)"],
   cmsg_space: ["sizeof(((struct fd_message *)0)->cmsg)", "CMSG_SPACE(sizeof(int))"],
+  sockaddr_un_size: ["sizeof(struct unix_address)", "sizeof(struct sockaddr_un)"],
+  sockaddr_un_path: ["offsetof(struct unix_address, path)", "offsetof(struct sockaddr_un, sun_path)"],
   ...Object.fromEntries(["prog_type", "insn_cnt", "insns", "license", "log_level", "log_size", "log_buf", "kern_version", "prog_flags"]
     .map((f): [string, [string, string]] => [`bpf_load_${f}`, [`offsetof(struct bpf_prog_load_attr, ${f})`, `offsetof(union bpf_attr, ${f})`]])),
   ...Object.fromEntries(["target_fd", "attach_bpf_fd", "attach_type", "attach_flags"]

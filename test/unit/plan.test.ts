@@ -22,6 +22,7 @@ const dirs: ContainerDirs = {
   live: "/s/live/id",
   log: "/s/c/id/container.log",
   exit: "/s/c/id/exit",
+  attach: "/s/c/id/attach",
 };
 const R = dirs.rootfs;
 

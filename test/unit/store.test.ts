@@ -205,6 +205,33 @@ describe("recoverStale", () => {
     expect(readdirSync(paths.live)).toEqual([kept.id]);
   });
 
+  test("a container made by cbox create waits owned by none: out of live/, never taken for ended, back in live/ once started", () => {
+    const made = state({ status: "created" });
+    const dirs = createContainer(paths, made);
+    updateState(dirs, { owner: undefined });
+    expect(readdirSync(paths.live)).toEqual([]);
+    recoverStale(paths, removeTree, "all");
+    expect(readState(dirs.dir)).toMatchObject({ status: "created" });
+    expect(readState(dirs.dir)?.owner).toBeUndefined();
+    expect(readdirSync(paths.live)).toEqual([]);
+    updateState(dirs, { owner: { pid: DEAD_PID, startTime: "123" } }); // a cbox start, killed
+    expect(readdirSync(paths.live)).toEqual([made.id]);
+    recoverStale(paths, removeTree);
+    expect(readState(dirs.dir)?.status).toBe("exited");
+    expect(readdirSync(paths.live)).toEqual([]);
+  });
+
+  test("a --rm container that cbox restart stopped is kept when its end is recorded", () => {
+    const dead = { owner: { pid: DEAD_PID, startTime: "123" }, remove: true };
+    const restarting = state({ ...dead, stoppedToRestart: true });
+    const plain = state(dead);
+    createContainer(paths, restarting);
+    createContainer(paths, plain);
+    recoverStale(paths, removeTree);
+    expect(readState(containerDirs(paths, restarting.id).dir)?.status).toBe("exited");
+    expect(readState(containerDirs(paths, plain.id).dir)).toBeUndefined();
+  });
+
   test("a start's recovery reads only live/; the full one (ps, rm) indexes every container not ended", () => {
     const dead = { owner: { pid: DEAD_PID, startTime: "123" } };
     const indexed = state(dead);

@@ -1,19 +1,21 @@
 import { defineCommand } from "citty";
 import { CboxError } from "../../errors.ts";
+import { parseAttachStreams } from "../../container/attach.ts";
+import { DEFAULT_DETACH_KEYS, parseDetachKeys } from "../../container/detach-keys.ts";
 import { runContainer } from "../../container/run.ts";
 import type { RunOptions } from "../../container/spec.ts";
-import { storagePaths } from "../../paths.ts";
+import { storagePaths, type Paths } from "../../paths.ts";
 import { pullFlags, pullOptionsOf, resourceFlags, resourceOptionsOf, rootFlag, type CommandArgs } from "../args.ts";
 import type { FlagDefs } from "../flags.ts";
 
-export const args = {
+/** What a container is made with: the flags of run and create (create.ts), so that the two never drift. */
+export const containerArgs = {
   ...rootFlag,
   ...pullFlags,
   pull: { type: "string", description: "When to pull the image: missing (the default), always or never" },
   rootfs: { type: "string", description: "Use this directory as the (read-only) lower layer instead of an image" },
   entrypoint: { type: "string", description: "Run this instead of the image's entrypoint (and drop its command; \"\" for none)" },
   rm: { type: "boolean", description: "Remove the container when it exits" },
-  detach: { type: "boolean", alias: "d", description: "Run in the background and print the container's id" },
   name: { type: "string", description: "Name the container" },
   env: { type: "string", alias: "e", multiple: true, description: "Set an environment variable (NAME=VALUE, or NAME to copy it)" },
   "env-file": { type: "string", multiple: true, description: "Read environment variables from a file" },
@@ -32,7 +34,7 @@ export const args = {
   "cap-drop": { type: "string", multiple: true, description: "Drop a capability from the default set (CHOWN, ..., ALL)" },
   privileged: { type: "boolean", description: "All capabilities, no seccomp filter, no masked paths, any device: only for what you trust" },
   "security-opt": { type: "string", multiple: true, description: "seccomp=unconfined, seccomp=FILE.json (docker's format), no-new-privileges" },
-  network: { type: "string", alias: "net", description: "Network: bridge (default; cbox0, or slirp4netns for a user), none (loopback only) or host" },
+  network: { type: "string", alias: "net", description: "Network: bridge (default; cbox0, or slirp4netns for a user), none (loopback only), host, container:NAME, or a named network" },
   restart: { type: "string", description: "Restart policy of a detached container: no (default), on-failure[:MAX-RETRIES], always, unless-stopped" },
   "network-alias": { type: "string", alias: "net-alias", multiple: true, description: "Another name the container has on its named network" },
   publish: { type: "string", alias: "p", multiple: true, description: "Publish a port: [HOST_IP:][HOST_PORT:]CONTAINER_PORT[/tcp|/udp] (no HOST_PORT: a free one)" },
@@ -59,69 +61,82 @@ export const args = {
   uts: { type: "string", description: "UTS namespace (host and domain name): private (default) or host" },
 } satisfies FlagDefs;
 
+export const args = {
+  ...containerArgs,
+  detach: { type: "boolean", alias: "d", description: "Run in the background and print the container's id" },
+  attach: { type: "string", alias: "a", multiple: true, description: "Attach only these streams: STDIN, STDOUT or STDERR (the others go to cbox logs)" },
+  "sig-proxy": { type: "boolean", description: "Pass the signals cbox gets on to the container (default true; false: Ctrl-C leaves it running)" },
+} satisfies FlagDefs;
+
 export default defineCommand({
   meta: { name: "run", description: "Run a command in a new container: cbox run [FLAGS] IMAGE [CMD...], or --rootfs DIR CMD..." },
   args,
   async run({ args: a }: { args: CommandArgs<typeof args> }) {
     const paths = storagePaths(a.root);
-    let source: Pick<RunOptions, "rootfs" | "layers" | "image" | "command" | "config"> = { rootfs: a.rootfs, command: a.entrypoint ? [a.entrypoint, ...a._] : a._ };
-    if (a.rootfs && a.pull !== undefined) throw new CboxError("--pull is for images: --rootfs runs a folder, which is never pulled");
-    if (!a.rootfs) {
-      // Loaded only here: the image code stays off the start path of --rootfs runs.
-      const { imageForRun, parsePullPolicy } = await import("../../image/use.ts");
-      const policy = parsePullPolicy(a.pull);
-      source = await imageForRun(paths, a._, a.entrypoint, () => ({
-        ...pullOptionsOf(a),
-        progress: a.quiet ? "quiet" : process.stderr.isTTY ? "bar" : "lines",
-        out: process.stderr,
-      }), policy);
-    }
-    return runContainer(
-      {
-        ...source,
-        name: a.name,
-        env: a.env ?? [],
-        envFiles: a["env-file"] ?? [],
-        workdir: a.workdir,
-        user: a.user,
-        hostname: a.hostname,
-        interactive: !!a.interactive,
-        tty: !!a.tty,
-        remove: !!a.rm,
-        detach: !!a.detach,
-        stopTimeout: a["stop-timeout"],
-        stopSignal: a["stop-signal"],
-        publishAll: !!a["publish-all"],
-        init: !!a.init,
-        volumes: a.volume ?? [],
-        tmpfs: a.tmpfs ?? [],
-        mounts: a.mount ?? [],
-        userns: a.userns,
-        network: a.network,
-        publish: a.publish ?? [],
-        devices: a.device,
-        groupAdd: a["group-add"],
-        ulimits: a.ulimit,
-        sysctls: a.sysctl,
-        etc: { addHosts: a["add-host"], dns: a.dns, dnsSearch: a["dns-search"], dnsOptions: a["dns-option"] },
-        shmSize: a["shm-size"],
-        labels: a.label,
-        cidfile: a.cidfile,
-        oomScoreAdj: a["oom-score-adj"],
-        domainname: a.domainname,
-        networkAliases: a["network-alias"],
-        restart: a.restart,
-        namespaces: { pid: a.pid, ipc: a.ipc, uts: a.uts },
-        security: {
-          capAdd: a["cap-add"] ?? [],
-          capDrop: a["cap-drop"] ?? [],
-          privileged: !!a.privileged,
-          securityOpt: a["security-opt"] ?? [],
-          readOnly: !!a["read-only"],
-        },
-        resources: resourceOptionsOf(a),
-      },
-      paths,
-    );
+    if (a.detach && a.attach?.length) throw new CboxError("-a and -d conflict: a detached container's output goes to its log (cbox logs), or attach with cbox attach");
+    const streams = parseAttachStreams(a.attach, !!a.interactive);
+    // Through a monitor, as cbox attach: unattached streams go to the log, and a signal that ends cbox leaves the container running.
+    const viaMonitor = !a.detach && (!!a.attach?.length || a["sig-proxy"] === false);
+    const attach = viaMonitor ? { ...streams, once: true, sigProxy: a["sig-proxy"] !== false, detachKeys: parseDetachKeys(DEFAULT_DETACH_KEYS) } : undefined;
+    return runContainer({ ...(await containerOptionsOf(a, paths)), detach: !!a.detach }, paths, attach);
   },
 });
+
+/** The container's options from the flags of run and create, its image pulled if it must be. */
+export async function containerOptionsOf(a: CommandArgs<typeof containerArgs>, paths: Paths): Promise<RunOptions> {
+  let source: Pick<RunOptions, "rootfs" | "layers" | "image" | "command" | "config"> = { rootfs: a.rootfs, command: a.entrypoint ? [a.entrypoint, ...a._] : a._ };
+  if (a.rootfs && a.pull !== undefined) throw new CboxError("--pull is for images: --rootfs runs a folder, which is never pulled");
+  if (!a.rootfs) {
+    // Loaded only here: the image code stays off the start path of --rootfs runs.
+    const { imageForRun, parsePullPolicy } = await import("../../image/use.ts");
+    const policy = parsePullPolicy(a.pull);
+    source = await imageForRun(paths, a._, a.entrypoint, () => ({
+      ...pullOptionsOf(a),
+      progress: a.quiet ? "quiet" : process.stderr.isTTY ? "bar" : "lines",
+      out: process.stderr,
+    }), policy);
+  }
+  return {
+    ...source,
+    name: a.name,
+    env: a.env ?? [],
+    envFiles: a["env-file"] ?? [],
+    workdir: a.workdir,
+    user: a.user,
+    hostname: a.hostname,
+    interactive: !!a.interactive,
+    tty: !!a.tty,
+    remove: !!a.rm,
+    stopTimeout: a["stop-timeout"],
+    stopSignal: a["stop-signal"],
+    publishAll: !!a["publish-all"],
+    init: !!a.init,
+    volumes: a.volume ?? [],
+    tmpfs: a.tmpfs ?? [],
+    mounts: a.mount ?? [],
+    userns: a.userns,
+    network: a.network,
+    publish: a.publish ?? [],
+    devices: a.device,
+    groupAdd: a["group-add"],
+    ulimits: a.ulimit,
+    sysctls: a.sysctl,
+    etc: { addHosts: a["add-host"], dns: a.dns, dnsSearch: a["dns-search"], dnsOptions: a["dns-option"] },
+    shmSize: a["shm-size"],
+    labels: a.label,
+    cidfile: a.cidfile,
+    oomScoreAdj: a["oom-score-adj"],
+    domainname: a.domainname,
+    networkAliases: a["network-alias"],
+    restart: a.restart,
+    namespaces: { pid: a.pid, ipc: a.ipc, uts: a.uts },
+    security: {
+      capAdd: a["cap-add"] ?? [],
+      capDrop: a["cap-drop"] ?? [],
+      privileged: !!a.privileged,
+      securityOpt: a["security-opt"] ?? [],
+      readOnly: !!a["read-only"],
+    },
+    resources: resourceOptionsOf(a),
+  };
+}

@@ -26,7 +26,6 @@ static int open_dup(const char *path, int flags, int target) {
  * process's controlling terminal and its stdin, stdout and stderr. Call after setsid.
  */
 static int console(int sock, unsigned int uid, int rows, int cols) {
-  struct fd_message m;
   unsigned short size[4];
   int unlock = 0, master, slave = -1, fd, err;
   master = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
@@ -37,8 +36,7 @@ static int console(int sock, unsigned int uid, int rows, int cols) {
   size[0] = (unsigned short)rows; size[1] = (unsigned short)cols; size[2] = size[3] = 0;
   if (rows > 0 && ioctl(slave, TIOCSWINSZ, size) < 0) goto fail;
   if (uid != 0 && fchown(slave, uid, ~0U) < 0) goto fail;
-  fd_message_init(&m, master);
-  if (sendmsg(sock, &m.hdr, 0x4000 /* MSG_NOSIGNAL */) < 0) goto fail;
+  if (send_fd(sock, master) < 0) goto fail;
   close(master);
   close(sock);
   if (ioctl(slave, TIOCSCTTY, 0) < 0) { master = -1; goto fail; }

@@ -1,9 +1,17 @@
 /*
  * cbox run -d: the monitor, a process forked from cbox that runs only this C. It clones the
  * container itself (so the container's PDEATHSIG is tied to the monitor, not to the cbox that
- * started it), copies the container's stdout and stderr into its log, waits for it, writes its
- * wait status to a file, and then execs cbox's exit command, which records the end. No second
- * Bun runs beside a detached container.
+ * started it), copies the container's stdout and stderr (or its terminal's output) into its log
+ * and to the clients attached on its attach socket, waits for it, writes its wait status to a
+ * file, and then execs cbox's exit command, which records the end. No second Bun runs beside a
+ * detached container.
+ *
+ * The attach socket (unix, seqpacket, made and bound by cbox): a client sends one byte, 'a' to
+ * attach or 'o' to attach and take the container's stdin over (the monitor closes its own copy,
+ * so the container's input ends with the client's). It gets one byte back, carrying the
+ * container's stdin as an fd (the pty master, or the stdin pipe's write end) when there is one,
+ * then records: the stream (1 stdout, 2 stderr) and the bytes; once the container has ended,
+ * 3 and its wait status (an int); then the end of the socket.
  */
 
 extern int clock_gettime(int clock, long long ts[2]);
@@ -17,6 +25,7 @@ extern char **environ;
 #define MAX_ARGS 64
 #define MAX_ENV 1024
 #define MAPS_SIZE (1 << 20)
+#define MAX_ATTACHED 8
 
 static const char *next_str(const char *s) {
   while (*s) s++;
@@ -182,20 +191,82 @@ static void log_record(int log, const char *stream, int full, const char *text, 
   write_all(log, rec, len);
 }
 
-/* Reads what fd has and logs it line by line; the fd, or -1 once it has ended (and is closed). */
-static int copy_to_log(int fd, int log, const char *stream) {
-  static char buf[LOG_CHUNK];
+/* Attached clients: their sockets (-1: a free slot), and whether each has made its request. */
+static int client_fd[MAX_ATTACHED];
+static char client_on[MAX_ATTACHED];
+
+static void drop_client(int i) {
+  close(client_fd[i]);
+  client_fd[i] = -1;
+  client_on[i] = 0;
+}
+
+/* One record to every attached client; a client that cannot take it is dropped. */
+static void broadcast(const char *rec, int n) {
+  int i;
+  ssize_t w;
+  for (i = 0; i < MAX_ATTACHED; i++) {
+    if (!client_on[i]) continue;
+    while ((w = send(client_fd[i], rec, (size_t)n, MSG_NOSIGNAL)) < 0 && errno == EINTR) {}
+    if (w != n) drop_client(i);
+  }
+}
+
+/* Reads what fd (a stdout or stderr pipe, or the pty master) has, logs it line by line and sends
+ * it to the attached clients; the fd, or -1 once it has ended (and is closed). */
+static int copy_output(int fd, int log, int stream) {
+  static char buf[1 + LOG_CHUNK];
+  const char *name = stream == 1 ? "stdout" : "stderr";
+  char *text = buf + 1;
   int n, start = 0, i;
-  n = (int)read(fd, buf, sizeof buf);
-  if (n < 0 && errno == EINTR) return fd;
+  n = (int)read(fd, text, LOG_CHUNK);
+  /* EAGAIN: an attached client made the pty master non-blocking (it shares the master's file) */
+  if (n < 0 && (errno == EINTR || errno == EAGAIN)) return fd;
   if (n <= 0) { close(fd); return -1; }
   for (i = 0; i < n; i++) {
-    if (buf[i] != '\n') continue;
-    log_record(log, stream, 1, buf + start, i - start);
+    if (text[i] != '\n') continue;
+    log_record(log, name, 1, text + start, i - start);
     start = i + 1;
   }
-  if (start < n) log_record(log, stream, 0, buf + start, n - start);
+  if (start < n) log_record(log, name, 0, text + start, n - start);
+  buf[0] = (char)stream;
+  broadcast(buf, n + 1);
   return fd;
+}
+
+/* Answers client i's request (see the top of this file); a client whose socket ended is dropped. */
+static void serve_client(int i, int *in_w) {
+  char req;
+  ssize_t n;
+  while ((n = recv(client_fd[i], &req, 1, MSG_DONTWAIT)) < 0 && errno == EINTR) {}
+  if (n < 0 && errno == EAGAIN) return;
+  if (n <= 0) { drop_client(i); return; }
+  if (client_on[i]) return;
+  if (send_fd(client_fd[i], *in_w) < 0) { drop_client(i); return; }
+  client_on[i] = 1;
+  if (req == 'o' && *in_w >= 0) { close(*in_w); *in_w = -1; }
+}
+
+/* A new connection on the attach socket, served at once if its request is there already (cbox
+ * start -a sends it before the container runs, so it misses none of its output). */
+static void accept_client(int listener, int *in_w) {
+  int i, fd = accept4(listener, 0, 0, SOCK_CLOEXEC);
+  if (fd < 0) return;
+  for (i = 0; i < MAX_ATTACHED && client_fd[i] >= 0; i++) {}
+  if (i == MAX_ATTACHED) { close(fd); return; }
+  client_fd[i] = fd;
+  client_on[i] = 0;
+  serve_client(i, in_w);
+}
+
+/* The container has ended: each attached client gets its wait status, then the end of its socket. */
+static void say_goodbye(int status) {
+  char rec[1 + sizeof status];
+  int i;
+  rec[0] = 3;
+  for (i = 0; i < (int)sizeof status; i++) rec[1 + i] = ((const char *)&status)[i];
+  broadcast(rec, sizeof rec);
+  for (i = 0; i < MAX_ATTACHED; i++) if (client_fd[i] >= 0) drop_client(i);
 }
 
 /* Moves fds[0..n) to 3..3+n (close-on-exec) and closes every other fd from 3 up: what the
@@ -231,19 +302,44 @@ static void write_exit_file(const char *tmp, const char *path, int status, const
   rename(tmp, path);
 }
 
-enum { M_RELEASE_R, M_ERROR_W, M_REPORT_W, M_DONE_R, M_LOG, M_OUT_R, M_ERR_R, M_IN_W, M_COUNT };
+enum { M_RELEASE_R, M_ERROR_W, M_REPORT_W, M_DONE_R, M_LOG, M_LISTEN, M_OUT_R, M_ERR_R, M_IN_W, M_COUNT };
+
+/* The container's stdin: /dev/null, a pipe the monitor holds open (-i), or a terminal (-t): then
+ * the container's end of a socket pair is its 0, 1 and 2 until its plan's console op has sent the
+ * pty master over it and put the slave there. */
+enum { STDIN_NULL, STDIN_PIPE, STDIN_TTY };
+
+/* The container's stdio: its ends on 0, 1 and 2; the monitor's in fd[M_OUT_R], [M_ERR_R], [M_IN_W]
+ * (for a terminal, the socket the master comes over in fd[M_OUT_R]). 0 or -1. */
+static int container_stdio(int *fd, int stdin_kind) {
+  int in[2] = {-1, -1}, out[2], err[2], tty[2];
+  if (stdin_kind == STDIN_TTY) {
+    if (socketpair(AF_UNIX, SOCK_STREAM | O_CLOEXEC, 0, tty) < 0) return -1;
+    if (dup2(tty[1], 0) < 0 || dup2(tty[1], 1) < 0 || dup2(tty[1], 2) < 0) return -1;
+    fd[M_OUT_R] = tty[0]; fd[M_ERR_R] = -1; fd[M_IN_W] = -1;
+    return 0;
+  }
+  if (pipe2(out, O_CLOEXEC) < 0 || pipe2(err, O_CLOEXEC) < 0) return -1;
+  if (stdin_kind == STDIN_PIPE) { if (pipe2(in, O_CLOEXEC) < 0) return -1; }
+  else in[0] = open("/dev/null", O_RDONLY | O_CLOEXEC);
+  if (dup2(in[0], 0) < 0 || dup2(out[1], 1) < 0 || dup2(err[1], 2) < 0) return -1;
+  fd[M_OUT_R] = out[0]; fd[M_ERR_R] = err[0]; fd[M_IN_W] = in[1];
+  return 0;
+}
+
+#define POLL_CLIENTS 5 /* the first of p[] that watches a client */
 
 /*
- * The monitor's life: stdio pipes, the container cloned with them as its 0, 1 and 2, its pid
- * reported to cbox; then logging until it has ended and cbox has said whether the start went
- * through ('g' on the done pipe). Without it the container is killed and nothing is recorded:
- * the cbox that gave up cleans up. strs: the exit file's temporary name, its name, the exit
- * command's argv.
+ * The monitor's life: stdio, the container cloned with it as its 0, 1 and 2, its pid reported to
+ * cbox; then logging and serving attached clients until it has ended and cbox has said whether
+ * the start went through ('g' on the done pipe). Without it the container is killed and nothing
+ * is recorded: the cbox that gave up cleans up. strs: the exit file's temporary name, its name,
+ * the exit command's argv.
  */
-static void monitor_main(struct spawn *sp, int flags, int *fd, int interactive, int pidns, const char *strs, int nstrs) {
+static void monitor_main(struct spawn *sp, int flags, int *fd, int stdin_kind, int pidns, const char *strs, int nstrs) {
   char finished[30], decision;
-  int in[2], out[2], err[2], pid, pidfd, nul, i, status = 0, exited = 0, decided = 0, go = 0;
-  struct pollfd p[4];
+  int pid, pidfd, nul, i, status = 0, exited = 0, decided = 0, go = 0, master, awaiting_master = stdin_kind == STDIN_TTY;
+  struct pollfd p[POLL_CLIENTS + MAX_ATTACHED];
 
   struct range keep[4];
   setsid();
@@ -262,14 +358,11 @@ static void monitor_main(struct spawn *sp, int flags, int *fd, int interactive, 
   keep[3].lo = keep[3].hi = (unsigned long)__errno_location(); /* thread-local storage */
   shed_inherited_memory(keep, 4);
   prctl(15 /* PR_SET_NAME */, (unsigned long)"cbox-monitor", 0, 0, 0);
+  for (i = 0; i < MAX_ATTACHED; i++) client_fd[i] = -1;
   /* 0, 1 and 2 open, so that no pipe below takes one of their numbers */
   while ((nul = open("/dev/null", O_RDWR)) >= 0 && nul < 3) {}
   if (nul >= 0) close(nul);
-  if (pipe2(out, O_CLOEXEC) < 0 || pipe2(err, O_CLOEXEC) < 0) _exit(125);
-  if (interactive) { if (pipe2(in, O_CLOEXEC) < 0) _exit(125); }
-  else { in[0] = open("/dev/null", O_RDONLY | O_CLOEXEC); in[1] = -1; }
-  if (dup2(in[0], 0) < 0 || dup2(out[1], 1) < 0 || dup2(err[1], 2) < 0) _exit(125);
-  fd[M_OUT_R] = out[0]; fd[M_ERR_R] = err[0]; fd[M_IN_W] = in[1];
+  if (container_stdio(fd, stdin_kind) < 0) _exit(125);
   if (keep_only(fd, M_COUNT) < 0) _exit(125);
   sp->release_r = fd[M_RELEASE_R]; sp->release_w = -1;
   sp->error_r = -1; sp->error_w = fd[M_ERROR_W];
@@ -289,13 +382,25 @@ static void monitor_main(struct spawn *sp, int flags, int *fd, int interactive, 
   while (!(exited && decided && fd[M_OUT_R] < 0 && fd[M_ERR_R] < 0)) {
     p[0].fd = fd[M_OUT_R]; p[1].fd = fd[M_ERR_R];
     p[2].fd = decided ? -1 : fd[M_DONE_R]; p[3].fd = exited ? -1 : pidfd;
-    for (i = 0; i < 4; i++) { p[i].events = POLLIN; p[i].revents = 0; }
-    if (poll(p, 4, -1) < 0) {
+    /* a terminal's clients wait until there is a master to give them */
+    p[4].fd = awaiting_master ? -1 : fd[M_LISTEN];
+    for (i = 0; i < MAX_ATTACHED; i++) p[POLL_CLIENTS + i].fd = client_fd[i];
+    for (i = 0; i < POLL_CLIENTS + MAX_ATTACHED; i++) { p[i].events = POLLIN; p[i].revents = 0; }
+    if (poll(p, POLL_CLIENTS + MAX_ATTACHED, -1) < 0) {
       if (errno == EINTR) continue;
       _exit(125);
     }
-    if (p[0].revents) fd[M_OUT_R] = copy_to_log(fd[M_OUT_R], fd[M_LOG], "stdout");
-    if (p[1].revents) fd[M_ERR_R] = copy_to_log(fd[M_ERR_R], fd[M_LOG], "stderr");
+    /* clients first: one that connected before the container ran gets all of its output */
+    for (i = 0; i < MAX_ATTACHED; i++) if (p[POLL_CLIENTS + i].revents && client_fd[i] >= 0) serve_client(i, &fd[M_IN_W]);
+    if (p[4].revents) accept_client(fd[M_LISTEN], &fd[M_IN_W]);
+    if (p[0].revents && awaiting_master) {
+      recv_fd(fd[M_OUT_R], &master);
+      close(fd[M_OUT_R]);
+      fd[M_OUT_R] = master;
+      if (master >= 0) fd[M_IN_W] = fcntl(master, 1030 /* F_DUPFD_CLOEXEC */, 3);
+      awaiting_master = 0;
+    } else if (p[0].revents) fd[M_OUT_R] = copy_output(fd[M_OUT_R], fd[M_LOG], 1);
+    if (p[1].revents) fd[M_ERR_R] = copy_output(fd[M_ERR_R], fd[M_LOG], 2);
     if (p[2].revents) {
       i = (int)read(fd[M_DONE_R], &decision, 1);
       if (i < 0 && errno == EINTR) continue;
@@ -311,6 +416,8 @@ static void monitor_main(struct spawn *sp, int flags, int *fd, int interactive, 
     }
   }
   if (!go) _exit(0);
+  if (fd[M_LISTEN] >= 0) close(fd[M_LISTEN]); /* from now on an attach is refused */
+  say_goodbye(status);
   if (fd[M_IN_W] >= 0) close(fd[M_IN_W]);
   close(fd[M_LOG]);
   write_exit_file(own->exit_tmp, own->exit_path, status, finished);
@@ -335,9 +442,9 @@ static int read_int(int fd, int *v) {
 }
 
 /*
- * Forks the monitor, which clones the container held as cbox_spawn's is. cfg: [log fd, 1 for a
- * stdin pipe the monitor keeps open (-i) or 0 for /dev/null, a PID namespace's fd to clone into
- * or -1]. strs: nstrs NUL-ended strings (see
+ * Forks the monitor, which clones the container held as cbox_spawn's is. cfg: [log fd, the
+ * container's stdin (STDIN_NULL, STDIN_PIPE for -i, STDIN_TTY for -t), a PID namespace's fd to
+ * clone into or -1, the attach socket listening or -1]. strs: nstrs NUL-ended strings (see
  * monitor_main). out: [pid, release_w, error_r, done_w, monitor pid]; write 'g' to done_w once
  * the start went through. Returns 0 or -errno.
  */
@@ -357,7 +464,7 @@ int cbox_detach(const unsigned char *plan, int len, int flags, const int *cfg, c
   if (monitor == 0) {
     close(release[1]); close(error[0]); close(report[0]); close(done[1]);
     fd[M_RELEASE_R] = release[0]; fd[M_ERROR_W] = error[1]; fd[M_REPORT_W] = report[1];
-    fd[M_DONE_R] = done[0]; fd[M_LOG] = cfg[0];
+    fd[M_DONE_R] = done[0]; fd[M_LOG] = cfg[0]; fd[M_LISTEN] = cfg[3];
     monitor_main(sp, flags, fd, cfg[1], cfg[2], strs, nstrs);
   }
   err = errno;

@@ -5,22 +5,17 @@
  */
 
 extern int setsockopt(int fd, int level, int name, const void *val, unsigned int len);
-extern ssize_t send(int fd, const void *buf, size_t n, int flags);
-extern ssize_t recv(int fd, void *buf, size_t n, int flags);
-extern int connect(int fd, const void *addr, unsigned int len);
 extern int shutdown(int fd, int how);
 extern void abort(void);
 extern int munmap(void *addr, size_t len);
 
 #define AF_NETLINK 16
 #define SOCK_RAW 3
-#define SOCK_CLOEXEC 02000000
 #define SOL_NETLINK 270
 #define NETLINK_CAP_ACK 10
 #define NETLINK_EXT_ACK 11
 #define CLONE_NEWNET 0x40000000
 #define SHUT_WR 1
-#define MSG_DONTWAIT 0x40
 #define CLONE_VM 0x100
 
 /* A netlink socket of protocol (NETLINK_ROUTE, NETLINK_NETFILTER...) in the network namespace open
@@ -126,12 +121,9 @@ int cbox_close_in_child(int fd) {
 }
 
 int cbox_unix_connect(const char *path) {
-  struct { unsigned short family; char path[108]; } addr;
-  int fd, i, err;
-  for (i = 0; path[i] && i < (int)sizeof addr.path - 1; i++) addr.path[i] = path[i];
-  if (path[i]) return -36; /* ENAMETOOLONG */
-  addr.path[i] = 0;
-  addr.family = AF_UNIX;
+  struct unix_address addr;
+  int fd, err;
+  if ((err = unix_address(&addr, path)) < 0) return err;
   fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return -errno;
   if (connect(fd, &addr, sizeof addr) < 0) { err = errno; close(fd); return -err; }

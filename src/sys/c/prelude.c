@@ -30,6 +30,12 @@ extern int setsid(void);
 extern int socketpair(int domain, int type, int proto, int fds[2]);
 extern ssize_t sendmsg(int fd, const void *msg, int flags);
 extern ssize_t recvmsg(int fd, void *msg, int flags);
+extern ssize_t send(int fd, const void *buf, size_t n, int flags);
+extern ssize_t recv(int fd, void *buf, size_t n, int flags);
+extern int connect(int fd, const void *addr, unsigned int len);
+extern int bind(int fd, const void *addr, unsigned int len);
+extern int listen(int fd, int backlog);
+extern int accept4(int fd, void *addr, void *len, int flags);
 extern int poll(void *fds, unsigned long n, int timeout);
 extern unsigned int alarm(unsigned int seconds);
 extern int mount(const char *src, const char *dst, const char *type, unsigned long flags, const void *data);
@@ -84,6 +90,10 @@ extern int *__errno_location(void);
 #define SOCK_DGRAM 2
 #define AF_UNIX 1
 #define SOCK_STREAM 1
+#define SOCK_SEQPACKET 5
+#define SOCK_CLOEXEC 02000000
+#define MSG_DONTWAIT 0x40
+#define MSG_NOSIGNAL 0x4000
 #define SOL_SOCKET 1
 #define SCM_RIGHTS 1
 #define TIOCGWINSZ 0x5413
@@ -169,4 +179,37 @@ static void fd_message_init(struct fd_message *m, int fd) {
   m->hdr.control = &m->cmsg; m->hdr.controllen = sizeof m->cmsg;
   m->cmsg.len = 20; /* CMSG_LEN(sizeof(int)) */
   m->cmsg.level = SOL_SOCKET; m->cmsg.type = SCM_RIGHTS; m->cmsg.fd = fd;
+}
+
+/* Sends one byte on sock with fd attached (SCM_RIGHTS), or alone when fd < 0. 0, or -1 and errno. */
+static int send_fd(int sock, int fd) {
+  struct fd_message m;
+  fd_message_init(&m, fd);
+  if (fd < 0) { m.hdr.control = 0; m.hdr.controllen = 0; }
+  while (sendmsg(sock, &m.hdr, MSG_NOSIGNAL) < 0) if (errno != EINTR) return -1;
+  return 0;
+}
+
+/* Receives a message of send_fd's: *fd is the fd it carried (close-on-exec here), or -1. The bytes
+ * read (0: the peer is gone), or -1 and errno. */
+static int recv_fd(int sock, int *fd) {
+  struct fd_message m;
+  ssize_t n;
+  fd_message_init(&m, -1);
+  while ((n = recvmsg(sock, &m.hdr, 0x40000000 /* MSG_CMSG_CLOEXEC */)) < 0 && errno == EINTR) {}
+  *fd = n > 0 && m.cmsg.level == SOL_SOCKET && m.cmsg.type == SCM_RIGHTS ? m.cmsg.fd : -1;
+  return (int)n;
+}
+
+/* struct sockaddr_un. */
+struct unix_address { unsigned short family; char path[108]; };
+
+/* addr for path: 0, or -ENAMETOOLONG. */
+static int unix_address(struct unix_address *addr, const char *path) {
+  int i;
+  for (i = 0; path[i] && i < (int)sizeof addr->path - 1; i++) addr->path[i] = path[i];
+  if (path[i]) return -36; /* ENAMETOOLONG */
+  addr->path[i] = 0;
+  addr->family = AF_UNIX;
+  return 0;
 }
