@@ -37,27 +37,54 @@ const commands: Record<string, () => Promise<{ default: CommandDef<any>; args: F
   "image inspect": () => import("./cli/commands/image-inspect.ts"),
   "image prune": () => import("./cli/commands/image-prune.ts"),
   import: () => import("./cli/commands/import.ts"),
+  cp: () => import("./cli/commands/cp.ts"),
+  diff: () => import("./cli/commands/diff.ts"),
+  export: () => import("./cli/commands/export.ts"),
+  "container prune": () => import("./cli/commands/container-prune.ts"),
+  "system prune": () => import("./cli/commands/system-prune.ts"),
+  "system df": () => import("./cli/commands/system-df.ts"),
   info: () => import("./cli/commands/info.ts"),
   _exited: () => import("./cli/commands/exited.ts"),
+  _cp: () => import("./cli/commands/cp-side.ts"),
 };
 
-/** `cbox image SUB`, docker's management command: each SUB is one of the commands above. */
-const imageCommands: Record<string, string> = {
-  ls: "images", list: "images", pull: "pull", tag: "tag", inspect: "image inspect",
-  rm: "rmi", remove: "rmi", prune: "image prune", save: "save", load: "load",
+/** docker's management commands (`cbox image SUB`, `cbox container SUB`, `cbox system SUB`): each SUB is one of the commands above. */
+const groups: Record<string, { description: string; commands: Record<string, string> }> = {
+  image: {
+    description: "Manage images",
+    commands: { ls: "images", list: "images", pull: "pull", tag: "tag", inspect: "image inspect", rm: "rmi", remove: "rmi", prune: "image prune", save: "save", load: "load" },
+  },
+  container: {
+    description: "Manage containers",
+    commands: {
+      ls: "ps", list: "ps", ps: "ps", run: "run", rm: "rm", remove: "rm", inspect: "inspect", start: "start", stop: "stop", kill: "kill", pause: "pause", unpause: "unpause",
+      rename: "rename", top: "top", stats: "stats", update: "update", logs: "logs", exec: "exec", wait: "wait", port: "port", cp: "cp", diff: "diff", export: "export",
+      prune: "container prune",
+    },
+  },
+  system: {
+    description: "Manage cbox's storage",
+    commands: { df: "system df", prune: "system prune", info: "info" },
+  },
 };
+
 /** The command tree as the usage shows it: made only when a usage is printed (start-up counts). */
-function usageTree(): { root: CommandDef<any>; imageGroup: CommandDef<any> } {
-  const imageGroup = defineCommand({ meta: { name: "image", description: `Manage images: cbox image ${Object.keys(imageCommands).filter((c) => c !== "list" && c !== "remove").join("|")}` } });
+function usageTree(): { root: CommandDef<any>; groupDefs: Record<string, CommandDef<any>> } {
+  const groupDefs = Object.fromEntries(
+    Object.entries(groups).map(([name, g]) => [
+      name,
+      defineCommand({ meta: { name, description: `${g.description}: cbox ${name} ${Object.keys(g.commands).filter((c) => c !== "list" && c !== "remove").join("|")}` } }),
+    ]),
+  );
   const root = defineCommand({
     meta: { name: "cbox", version, description: "Containers for Linux in one executable, with no daemon" },
-    // Names starting with _ are cbox's own (its monitor runs them), those with a space are reached through `image`: not listed.
+    // Names starting with _ are cbox's own (its monitor runs them), those with a space are reached through a group: not listed.
     subCommands: {
       ...Object.fromEntries(Object.entries(commands).filter(([name]) => !name.startsWith("_") && !name.includes(" ")).map(([name, load]) => [name, () => load().then((m) => m.default)])),
-      image: imageGroup,
+      ...groupDefs,
     },
   });
-  return { root, imageGroup };
+  return { root, groupDefs };
 }
 
 /** Commands whose operands are a container command line (top: ps's options): flags end at the first operand. */
@@ -65,17 +92,19 @@ const stopsAtOperand = new Set(["run", "exec", "top"]);
 
 async function main(argv: string[]): Promise<number> {
   let [name, ...rest] = argv;
-  if (name === "image") {
+  const group = name !== undefined && Object.hasOwn(groups, name) ? groups[name]! : undefined;
+  if (group) {
     const sub = rest[0] ?? "";
-    if (!imageCommands[sub] || !commands[imageCommands[sub]]) {
+    const target = Object.hasOwn(group.commands, sub) ? group.commands[sub]! : undefined;
+    if (!target || !commands[target]) {
       if (sub === "" || sub === "--help") {
-        const { root, imageGroup } = usageTree();
-        await showUsage(imageGroup, root);
+        const { root, groupDefs } = usageTree();
+        await showUsage(groupDefs[name!]!, root);
         return sub === "" ? ExitCode.cboxError : 0;
       }
-      throw new CboxError(`unknown command "image ${sub}"; see cbox image --help`);
+      throw new CboxError(`unknown command "${name} ${sub}"; see cbox ${name} --help`);
     }
-    [name, ...rest] = [imageCommands[sub]!, ...rest.slice(1)];
+    [name, ...rest] = [target, ...rest.slice(1)];
   }
   if (name === undefined || name === "--help" || name === "help") {
     await showUsage(usageTree().root);

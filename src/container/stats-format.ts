@@ -64,6 +64,11 @@ export function decimalSize(bytes: number): string {
   return scaled(bytes, 1000, ["B", "kB", "MB", "GB", "TB", "PB"], 3);
 }
 
+/** Sizes as docker's system df and prune show them: 1000-based, four significant digits ("16.43MB", "0B"). */
+export function humanSize(bytes: number): string {
+  return scaled(bytes, 1000, ["B", "kB", "MB", "GB", "TB", "PB"], 4);
+}
+
 function scaled(value: number, base: number, units: string[], digits: number): string {
   let i = 0;
   while (value >= base && i < units.length - 1) {
