@@ -45,6 +45,12 @@ const commands: Record<string, () => Promise<{ default: CommandDef<any>; args: F
   "volume inspect": () => import("./cli/commands/volume-inspect.ts"),
   "volume rm": () => import("./cli/commands/volume-rm.ts"),
   "volume prune": () => import("./cli/commands/volume-prune.ts"),
+  cp: () => import("./cli/commands/cp.ts"),
+  diff: () => import("./cli/commands/diff.ts"),
+  export: () => import("./cli/commands/export.ts"),
+  "container prune": () => import("./cli/commands/container-prune.ts"),
+  "system prune": () => import("./cli/commands/system-prune.ts"),
+  "system df": () => import("./cli/commands/system-df.ts"),
   info: () => import("./cli/commands/info.ts"),
   "network create": () => import("./cli/commands/network-create.ts"),
   "network ls": () => import("./cli/commands/network-ls.ts"),
@@ -53,9 +59,10 @@ const commands: Record<string, () => Promise<{ default: CommandDef<any>; args: F
   "network connect": () => import("./cli/commands/network-connect.ts"),
   "network disconnect": () => import("./cli/commands/network-disconnect.ts"),
   _exited: () => import("./cli/commands/exited.ts"),
+  _cp: () => import("./cli/commands/cp-side.ts"),
 };
 
-/** docker's management commands (`cbox image SUB`, `cbox volume SUB`, `cbox network SUB`): each SUB is one of the commands above. */
+/** docker's management commands (`cbox image SUB`, `cbox container SUB`, `cbox volume SUB`, ...): each SUB is one of the commands above. */
 const groups: Record<string, { description: string; commands: Record<string, string> }> = {
   image: {
     description: "Manage images",
@@ -68,6 +75,18 @@ const groups: Record<string, { description: string; commands: Record<string, str
   network: {
     description: "Manage named networks",
     commands: { create: "network create", ls: "network ls", list: "network ls", inspect: "network inspect", rm: "network rm", remove: "network rm", connect: "network connect", disconnect: "network disconnect" },
+  },
+  container: {
+    description: "Manage containers",
+    commands: {
+      ls: "ps", list: "ps", ps: "ps", run: "run", create: "create", start: "start", restart: "restart", attach: "attach", rm: "rm", remove: "rm", inspect: "inspect",
+      stop: "stop", kill: "kill", pause: "pause", unpause: "unpause", rename: "rename", top: "top", stats: "stats", update: "update", logs: "logs", exec: "exec",
+      wait: "wait", port: "port", cp: "cp", diff: "diff", export: "export", prune: "container prune",
+    },
+  },
+  system: {
+    description: "Manage cbox's storage",
+    commands: { df: "system df", prune: "system prune", info: "info" },
   },
 };
 

@@ -1,14 +1,13 @@
 // `cbox exec`: a new process in a running container. It joins every namespace and the cgroup
 // of the container's PID 1, with the container's environment, user and working directory
 // unless -e, -u and -w say otherwise, and its exit code is cbox's, as with run.
-import { readFileSync } from "node:fs";
 import { CboxError, systemErrorText } from "../errors.ts";
 import { closeNamespaces, openNamespaces, type NamespaceFd } from "../linux/namespaces.ts";
 import { enterCgroups, selfEntryFiles } from "../linux/cgroups/cgroup.ts";
 import { cgroupfs } from "../linux/cgroups/fs.ts";
 import type { Paths } from "../paths.ts";
 import { requireSupportedKernel } from "../host/kernel.ts";
-import { detectRootlessMaps, processMaps } from "../linux/userns.ts";
+import { detectRootlessMaps, processMaps, setgroupsAllowedIn } from "../linux/userns.ts";
 import { exitCodeOf } from "../sys/process.ts";
 import { lockdownFor } from "./lockdown.ts";
 import { buildExecPlan, type ExecSpec } from "./plan.ts";
@@ -81,19 +80,10 @@ function execSpec(spec: ContainerSpec, pid: number, namespaces: NamespaceFd[], o
     workdir: opts.workdir ?? spec.workdir,
     command: opts.command,
     env: applyEnv(base, { env: opts.env, envFiles: [] }, process.env),
-    setgroupsAllowed: readSetgroups(pid),
+    setgroupsAllowed: setgroupsAllowedIn(pid),
     // What the container's own process got: the same capabilities, no_new_privs and filter.
     lockdown: lockdownFor(spec.security),
   };
-}
-
-/** Whether the container's user namespace lets setgroups(2) be called ("deny" for most rootless ones). */
-function readSetgroups(pid: number): boolean {
-  try {
-    return readFileSync(`/proc/${pid}/setgroups`, "utf8").trim() === "allow";
-  } catch {
-    return true;
-  }
 }
 
 /** Before its release: the process (and so the command it forks) counts against the container's limits. */

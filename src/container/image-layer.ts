@@ -40,12 +40,13 @@ export function imageLowers(
   if (!maps?.privileged) return { ...relativeTo(layers), mounted: [] };
   if (env.CBOX_IDMAP !== "0") {
     const lower = join(containerDir, "lower");
-    mkdirSync(lower, { mode: 0o711 }); // entered by the container's root, a host id of the range
+    // Entered by the container's root, a host id of the range. Left from an earlier start (or cbox cp), empty.
+    mkdirSync(lower, { mode: 0o711, recursive: true });
     const mounted: string[] = [];
     try {
       layers.forEach((layer, i) => {
         const target = join(lower, String(i));
-        mkdirSync(target, { mode: 0o700 });
+        mkdirSync(target, { mode: 0o700, recursive: true });
         mountIdmappedWith(layer, maps, target);
         mounted.push(target);
       });

@@ -9,18 +9,33 @@ const LOCK_EX = 2;
 
 /** Runs fn holding the folder's lock; a folder already gone needs no lock. */
 export function withFolderLock<T>(dir: string, fn: () => T): T {
+  const release = holdFolderLock(dir);
+  try {
+    return fn();
+  } finally {
+    release();
+  }
+}
+
+/** Takes the folder's lock until the function returned is called (for work that awaits; calling it again does nothing). */
+export function holdFolderLock(dir: string): () => void {
   let fd: number;
   try {
     fd = openSync(dir, "r");
   } catch {
-    return fn();
+    return () => {};
   }
   try {
     checkErrno("flock", extraShim().cbox_flock(fd, LOCK_EX));
-    return fn();
-  } finally {
-    closeSync(fd); // releases the lock
+  } catch (err) {
+    closeSync(fd);
+    throw err;
   }
+  let held = true;
+  return () => {
+    if (held) closeSync(fd); // releases the lock
+    held = false;
+  };
 }
 
 /** Runs fn holding the container's lock (its folder's). */

@@ -140,11 +140,9 @@ export function buildPlan(spec: ContainerSpec, dirs: ContainerDirs, host: HostFa
     ...copyOtherShm(prepared.shm),
     // Only now, in its cgroup, so that the container sees that cgroup as its root.
     { op: "unshare", ints: [CloneFlag.newcgroup] },
-    ...(host.userNamespace ? becomeNamespaceRoot(host) : []),
+    ...(host.userNamespace ? becomeNamespaceRoot(host.setgroupsAllowed) : []),
     { op: "umask", ints: [0] },
-    privatePropagation(),
-    ...(prepared.lowerBase ? [{ op: "chdir", strs: [prepared.lowerBase] } satisfies Op] : []),
-    ...overlayRoot(root, { lower: prepared.lowerdirs, upper: dirs.upper, work: dirs.work, volatile: spec.remove }, host.userNamespace),
+    ...mountRoot(dirs, prepared.lowerdirs, prepared.lowerBase, host.userNamespace, spec.remove),
     ...kernelFilesystems(root, { sysWritable: !confined, sysFromHost: hostNetwork && host.userNamespace }),
     ...kernelSettings(root, spec),
     ...cgroupFilesystem(root, host.cgroups, { writable: !confined, sysFromHost: hostNetwork && host.userNamespace }),
@@ -243,11 +241,23 @@ function enterCgroupsItself(tasksFiles: string[]): Op[] {
  * (--userns=private) are not mapped inside, so files it made and permission checks it met
  * would be host root's. It takes the namespace's root ids before touching anything.
  */
-function becomeNamespaceRoot(host: HostFacts): Op[] {
+export function becomeNamespaceRoot(setgroupsAllowed: boolean): Op[] {
   return [
-    ...(host.setgroupsAllowed ? [{ op: "setgroups", ints: [0] } satisfies Op] : []),
+    ...(setgroupsAllowed ? [{ op: "setgroups", ints: [0] } satisfies Op] : []),
     { op: "setgid", ints: [0] },
     { op: "setuid", ints: [0] },
+  ];
+}
+
+/**
+ * The container's root: its overlay mounted on its rootfs folder, nothing propagating to the host
+ * (lower folders may be relative to lowerBase, entered first). volatile: an upper layer thrown away.
+ */
+export function mountRoot(dirs: ContainerDirs, lowerdirs: string[], lowerBase: string | undefined, userNamespace: boolean, volatile = false): Op[] {
+  return [
+    privatePropagation(),
+    ...(lowerBase ? [{ op: "chdir", strs: [lowerBase] } satisfies Op] : []),
+    ...overlayRoot(dirs.rootfs, { lower: lowerdirs, upper: dirs.upper, work: dirs.work, volatile }, userNamespace),
   ];
 }
 
@@ -256,7 +266,7 @@ function workdirOps(workdir: string): Op[] {
   return [...mkdirAll(workdir), { op: "chdir", strs: [workdir] }];
 }
 
-function execOp(command: string[], env: string[]): Op {
+export function execOp(command: string[], env: string[]): Op {
   const path = env.find((e) => e.startsWith("PATH="))?.slice(5) ?? DEFAULT_PATH;
   return { op: "exec", ints: [command.length, env.length], strs: [path, ...command, ...env] };
 }

@@ -11,12 +11,13 @@ import { cgroupView } from "../linux/cgroups/mount-plan.ts";
 import { formatBinaryBytes, type Limits } from "../linux/cgroups/limits.ts";
 import { containerCloneFlags, withChildrenInPidNamespace } from "../linux/namespaces.ts";
 import { processStartTime } from "../linux/proc.ts";
-import { detectPrivateMaps, detectRootlessMaps, hostIdOfRoot, setgroupsAllowed, writeMaps, type UserMaps } from "../linux/userns.ts";
+import { detectRootlessMaps, hostIdOfRoot, requirePrivateMaps, setgroupsAllowed, writeMaps, type UserMaps } from "../linux/userns.ts";
 import type { Paths } from "../paths.ts";
 import type { Op } from "../sys/ops.ts";
 import { DetachedChild, exitCodeOf, spawnDetached, spawnHeld, SpawnError, type HeldChild } from "../sys/process.ts";
 import { requireSupportedKernel } from "../host/kernel.ts";
 import { mark } from "../timing.ts";
+import { selfCommand } from "../self-command.ts";
 import { CleanupStack } from "./cleanup.ts";
 import { NO_NAMESERVERS_WARNING, writeEtcFiles } from "./etc-files.ts";
 import { connectNetwork, etcNetwork, releaseConnected, releaseRecordedNetwork, reserveNetwork } from "./network/attachment.ts";
@@ -179,7 +180,7 @@ export function startContainer(spec: ContainerSpec, paths: Paths, mode: StartMod
   const { mountinfo, cgroups } = mode.mounts ?? readMountsAndWarm();
   const { cgroup, warning } = chooseCgroup(spec.id, spec.limits, hostCgroups(rootless, cgroups), devices);
   if (warning) warn(warning);
-  const maps = mode.rootlessMaps ?? (spec.userns === "private" ? privateMaps() : undefined);
+  const maps = mode.rootlessMaps ?? (spec.userns === "private" ? requirePrivateMaps(process.env) : undefined);
   const host = hostFacts(maps, mountinfo, cgroups);
   checkSharingAllowed(spec, host.userNamespace);
   // Another container whose namespaces it joins must run when it starts, not when it is made.
@@ -315,12 +316,6 @@ function newState(spec: ContainerSpec, cgroup: ContainerCgroup | undefined, deta
   };
 }
 
-function privateMaps(): UserMaps {
-  const maps = detectPrivateMaps(process.env);
-  if (typeof maps === "string") throw new CboxError(`--userns=private: ${maps}`);
-  return maps;
-}
-
 function hostFacts(maps: UserMaps | undefined, mountinfo: string, layout: CgroupLayout): HostFacts {
   const inNamespace = maps !== undefined;
   const gidMapped = (gid: number) =>
@@ -384,11 +379,6 @@ function spawnInPidNamespace<T>(other: JoinedContainer | undefined, detach: bool
   } finally {
     closeSync(fd);
   }
-}
-
-/** How to run this cbox again: the executable, and the script when not compiled. */
-function selfCommand(): string[] {
-  return Bun.main.startsWith("/$bunfs/") ? [process.execPath] : [process.execPath, Bun.main];
 }
 
 function namespaceError(err: unknown): unknown {

@@ -66,7 +66,7 @@ export function decimalSize(bytes: number): string {
   return scaled(bytes, 1000, DECIMAL_UNITS, 3);
 }
 
-/** Other sizes as docker shows them (reclaimed space): 1000-based, four significant digits ("1.234kB", "36B"). */
+/** Other sizes as docker shows them (system df, reclaimed space): 1000-based, four significant digits ("16.43MB", "36B"). */
 export function humanSize(bytes: number): string {
   return scaled(bytes, 1000, DECIMAL_UNITS, 4);
 }

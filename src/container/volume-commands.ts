@@ -1,10 +1,9 @@
 // What `cbox volume create|ls|inspect|rm|prune` do, docker's way, on the volume store.
-import { lstatSync, readdirSync } from "node:fs";
-import { join } from "node:path";
 import { table } from "../cli/output.ts";
 import { CboxError } from "../errors.ts";
 import type { Paths } from "../paths.ts";
 import { recoverStaleStore } from "./remove.ts";
+import { treeBytes } from "./disk-usage.ts";
 import { humanSize } from "./stats-format.ts";
 import { isVolumeName, newVolumeName, VOLUME_NAME_RULE } from "./volume-name.ts";
 import { createVolume, describeUser, listVolumes, noSuchVolume, readVolume, removeUnfinished, volumeDir, volumeUsers, withVolumesLock, type VolumeRecord } from "./volume-store.ts";
@@ -88,25 +87,4 @@ export function pruneVolumes(paths: Paths, all: boolean): string {
     const list = deleted.length ? `Deleted Volumes:\n${deleted.map((n) => `${n}\n`).join("")}\n` : "";
     return `${list}Total reclaimed space: ${humanSize(bytes)}\n`;
   });
-}
-
-/** The bytes of the files under dir, each hard-linked file once; what cannot be read counts nothing. */
-function treeBytes(dir: string, seen = new Set<number>()): number {
-  let bytes = 0;
-  let names: string[];
-  try {
-    names = readdirSync(dir);
-  } catch {
-    return 0;
-  }
-  for (const name of names) {
-    const st = lstatSync(join(dir, name), { throwIfNoEntry: false });
-    if (!st) continue;
-    if (st.isDirectory()) bytes += treeBytes(join(dir, name), seen);
-    else if (!seen.has(st.ino)) {
-      seen.add(st.ino);
-      bytes += st.size;
-    }
-  }
-  return bytes;
 }

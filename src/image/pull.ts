@@ -21,7 +21,6 @@ import {
   recoverImageTemps,
   recoverTempsIn,
   setTag,
-  taggedId,
   withImageLock,
   type ImageRecord,
 } from "./store.ts";

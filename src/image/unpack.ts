@@ -73,6 +73,20 @@ interface Tail {
   gid: number;
 }
 
+/**
+ * An entry's path as its parts below the folder it is unpacked into (no "", ".", or trailing
+ * "/"), or UnsafeEntryError: `..` or an absolute path, names over the kernel's limits. `subject`
+ * is what the reason speaks of: the entry's own path, or its hard link target; `root` names the folder.
+ */
+export function entryParts(raw: string, entryName: string, subject = "path", root = "the image root"): string[] {
+  const refuse = (reason: string) => new UnsafeEntryError(entryName, reason);
+  const parts = raw.split("/").filter((p) => p !== "" && p !== ".");
+  if (raw.startsWith("/") || parts.includes("..")) throw refuse(`${subject} leaves ${root}`);
+  if (parts.some((p) => Buffer.byteLength(p) > NAME_MAX)) throw refuse(`name longer than ${NAME_MAX} bytes`);
+  if (Buffer.byteLength(parts.join("/")) > PATH_MAX) throw refuse(`path longer than ${PATH_MAX} bytes`);
+  return parts;
+}
+
 export interface TarEntry {
   header: Headers;
   [Symbol.asyncIterator](): AsyncIterator<Uint8Array>;
@@ -197,22 +211,14 @@ export class Unpacker {
     }
   }
 
-  /**
-   * The path relative to the root (no "./", no trailing "/"), or UnsafeEntryError. `subject` is
-   * what the reason speaks of: the entry's own path, or its hard link target.
-   */
+  /** The path relative to the root (entryParts), refused when it goes through a symlink an earlier entry made. */
   private checkPath(raw: string, entryName: string, subject = "path"): string {
-    const refuse = (reason: string) => new UnsafeEntryError(entryName, reason);
-    const parts = raw.split("/").filter((p) => p !== "" && p !== ".");
-    if (raw.startsWith("/") || parts.includes("..")) throw refuse(`${subject} leaves the image root`);
-    if (parts.some((p) => Buffer.byteLength(p) > NAME_MAX)) throw refuse(`name longer than ${NAME_MAX} bytes`);
-    const rel = parts.join("/");
-    if (Buffer.byteLength(rel) > PATH_MAX) throw refuse(`path longer than ${PATH_MAX} bytes`);
+    const parts = entryParts(raw, entryName, subject);
     for (let i = 1; i < parts.length; i++) {
       const link = parts.slice(0, i).join("/");
-      if (this.symlinks.has(link)) throw refuse(`${subject} goes through the symlink "${link}"`);
+      if (this.symlinks.has(link)) throw new UnsafeEntryError(entryName, `${subject} goes through the symlink "${link}"`);
     }
-    return rel;
+    return parts.join("/");
   }
 
   /** Removes what stands at path unless it is a folder (a later entry may replace a file). */
@@ -275,7 +281,11 @@ export class Unpacker {
   }
 }
 
-async function writeFile(path: string, entry: TarEntry): Promise<number> {
+/**
+ * Makes the file at path (which must not exist; a link there is never followed) with the entry's
+ * content; `done` gets its fd before it is closed. Returns the bytes written.
+ */
+export async function writeFile(path: string, entry: TarEntry, done?: (fd: number) => void): Promise<number> {
   const fd = openSync(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
   let bytes = 0;
   try {
@@ -284,13 +294,14 @@ async function writeFile(path: string, entry: TarEntry): Promise<number> {
       while (off < chunk.length) off += writeSync(fd, chunk, off, chunk.length - off);
       bytes += chunk.length;
     }
+    done?.(fd);
   } finally {
     closeSync(fd);
   }
   return bytes;
 }
 
-async function drain(entry: TarEntry): Promise<void> {
+export async function drain(entry: TarEntry): Promise<void> {
   for await (const _ of entry) {
     // entries without data still need their stream consumed before the next one
   }

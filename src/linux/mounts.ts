@@ -68,6 +68,9 @@ export function overlayRoot(target: string, dirs: OverlayDirs, inUserNamespace: 
   return [mount("overlay", target, "overlay", 0, data.join(","))];
 }
 
+/** Where every container has the kernel's file systems mounted (kernelFilesystems, devFilesystem): not its own files. */
+export const KERNEL_MOUNT_POINTS = ["/proc", "/sys", "/dev"];
+
 /** /sys is read-only unless --privileged. */
 /**
  * sysfs belongs to a network namespace: a user namespace may mount it only for a network

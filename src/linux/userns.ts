@@ -1,5 +1,6 @@
 // User namespace maps: who the container's ids are on the host.
 import { readFileSync, writeFileSync } from "node:fs";
+import { CboxError } from "../errors.ts";
 
 /** One line of /proc/PID/uid_map or gid_map: `inside outside count`. */
 export interface IdRange {
@@ -52,6 +53,12 @@ export function privateMaps(uidStart: number, gidStart: number): UserMaps {
 /** The first id a map gives to id 0 inside (the host owner of the container's root files). */
 export function hostIdOfRoot(ranges: IdRange[]): number {
   return ranges.find((r) => r.inside === 0)!.outside;
+}
+
+/** The id a host id is inside a user namespace with these maps; 65534 (nobody) when they map none, as the kernel shows it. */
+export function insideId(ranges: IdRange[], hostId: number): number {
+  const r = ranges.find((r) => hostId >= r.outside && hostId < r.outside + r.count);
+  return r ? r.inside + hostId - r.outside : 65534;
 }
 
 /** Subordinate ranges of a user from /etc/subuid or /etc/subgid text (`name-or-id:start:count`). */
@@ -115,6 +122,19 @@ export function detectPrivateMaps(env: Record<string, string | undefined>): User
   return privateMaps(uid, gid);
 }
 
+/** --userns=private's maps, or a CboxError that says why they cannot be had. */
+export function requirePrivateMaps(env: Record<string, string | undefined>): UserMaps {
+  const maps = detectPrivateMaps(env);
+  if (typeof maps === "string") throw new CboxError(`--userns=private: ${maps}`);
+  return maps;
+}
+
+/** The maps of a container's user namespace: an ordinary user's always, root's with --userns=private; none for root's others. */
+export function containerUserMaps(userns: string | undefined): UserMaps | undefined {
+  if (process.getuid!() !== 0) return detectRootlessMaps();
+  return userns === "private" ? requirePrivateMaps(process.env) : undefined;
+}
+
 /** Reads /etc/subuid, /etc/subgid and finds the setuid helpers for the calling user. */
 export function detectRootlessMaps(): UserMaps {
   const uid = process.getuid!();
@@ -154,6 +174,16 @@ export function formatMap(ranges: IdRange[]): string {
 /** Whether setgroups(2) may be called inside: not when we had to write "deny" to get a gid map. */
 export function setgroupsAllowed(maps: UserMaps | undefined): boolean {
   return !maps || !!maps.helpers || !!maps.privileged;
+}
+
+/** Whether this process runs in a user namespace other than the host's (its uid map is not the whole range). */
+export function inUserNamespace(): boolean {
+  return !/^\s*0\s+0\s+4294967295\s*$/.test(read("/proc/self/uid_map") || "0 0 4294967295");
+}
+
+/** Whether process pid's user namespace lets setgroups(2) be called ("deny" for most rootless ones). */
+export function setgroupsAllowedIn(pid: number): boolean {
+  return read(`/proc/${pid}/setgroups`).trim() !== "deny";
 }
 
 /** Writes the maps of a child that waits in a new user namespace. Throws with the step named. */

@@ -1,6 +1,6 @@
 // `create`: the container is made and its process set up, then left waiting on the exec fifo for
 // `start`; create returns and whoever started it (an engine's shim) becomes its parent.
-import { closeSync, constants, openSync, readFileSync, renameSync, statSync, writeFileSync, writeSync } from "node:fs";
+import { closeSync, openSync, readFileSync, renameSync, statSync, writeFileSync, writeSync } from "node:fs";
 import { release } from "node:os";
 import { CboxError, describeErrno, systemErrorText } from "../errors.ts";
 import { ALLOWED_DEVICES } from "../linux/cgroups/devices.ts";
@@ -14,7 +14,7 @@ import { hostSeccompArch } from "../linux/seccomp/arch.ts";
 import { packFilter } from "../linux/seccomp/bpf.ts";
 import { compileFilter } from "../linux/seccomp/compile.ts";
 import { parseDockerProfile } from "../linux/seccomp/docker-profile.ts";
-import { writeMaps, type UserMaps } from "../linux/userns.ts";
+import { inUserNamespace, writeMaps, type UserMaps } from "../linux/userns.ts";
 import { makeDeviceNodes } from "../sys/nodes.ts";
 import { spawnHeld, SpawnError, type HeldChild, type Forwarding } from "../sys/process.ts";
 import { netShim } from "../sys/shim.ts";
@@ -25,7 +25,7 @@ import { cgroupRelativePath, deviceAllowList, RuntimeCgroup } from "./cgroup.ts"
 import { hasLimits, loadBundle, type Bundle, type OciConfig, type OciNamespace, type OciResources } from "./config.ts";
 import { runHooks } from "./hooks.ts";
 import { buildRuntimePlan, hasNamespace, joinsUserNamespace, namespaceFlag, runtimeCloneFlags } from "./plan.ts";
-import { checkId, inUserNamespace, specState, type RuntimeState, type StateDir } from "./state.ts";
+import { checkId, specState, type RuntimeState, type StateDir } from "./state.ts";
 
 export interface CreateOptions {
   id: string;

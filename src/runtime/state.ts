@@ -4,6 +4,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, w
 import { join } from "node:path";
 import { CboxError } from "../errors.ts";
 import { isSameProcess } from "../linux/proc.ts";
+import { inUserNamespace } from "../linux/userns.ts";
 import { parseLayout, type CgroupLayout } from "../linux/cgroups/detect.ts";
 import { cgroupProcs } from "../linux/cgroups/cgroup.ts";
 import { cgroupfs } from "../linux/cgroups/fs.ts";
@@ -137,13 +138,4 @@ export function defaultRoot(env: Record<string, string | undefined>): string {
   const runtimeDir = env.XDG_RUNTIME_DIR;
   if (process.getuid!() === 0 && (!inUserNamespace() || !runtimeDir)) return "/run/cbox-runtime";
   return runtimeDir ? join(runtimeDir, "cbox-runtime") : `/tmp/cbox-runtime-${process.getuid!()}`;
-}
-
-/** Whether this process runs in a user namespace other than the host's (its uid map is not the whole range). */
-export function inUserNamespace(): boolean {
-  try {
-    return !/^\s*0\s+0\s+4294967295\s*$/.test(readFileSync("/proc/self/uid_map", "utf8"));
-  } catch {
-    return false;
-  }
 }

@@ -1,8 +1,9 @@
-// Device nodes and extended attributes on the host (for image layers): Node has neither mknod
-// nor setxattr, so a shim child makes them.
+// Device nodes and extended attributes on the host (for image layers and container files): Node
+// has neither mknod nor setxattr, so a shim child makes them; getxattr is one call into the shim.
 import { CloneFlag } from "../linux/namespaces.ts";
 import type { Op } from "./ops.ts";
 import { exitCodeOf, spawnHeld } from "./process.ts";
+import { extraShim } from "./shim.ts";
 
 export interface DeviceNode {
   path: string;
@@ -36,4 +37,14 @@ function runFileOps(ops: Op[]): { index: number; errno: number } | null {
   if (failure) return { index: failure.index - 1, errno: failure.errno };
   if (exitCodeOf(status) !== 0) return { index: -1, errno: 0 };
   return null;
+}
+
+const cstr = (s: string) => Buffer.from(`${s}\0`);
+
+/** The attribute's value on the path itself (never through a symlink), or undefined when it has none or it cannot be read. */
+export function getXattr(path: string, name: string): string | undefined {
+  const buf = new Uint8Array(256);
+  const n = extraShim().cbox_lgetxattr(cstr(path), cstr(name), buf, buf.length);
+  if (n < 0) return undefined; // ENODATA (none), or not readable to us
+  return Buffer.from(buf.subarray(0, n)).toString("utf8");
 }

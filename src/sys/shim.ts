@@ -39,6 +39,7 @@ export interface ExtraSymbols {
   cbox_attach_connect(path: Uint8Array, request: number): number;
   cbox_flock(fd: number, op: number): number;
   cbox_setns(fd: number, type: number): number;
+  cbox_lgetxattr(path: Uint8Array, name: Uint8Array, buf: Uint8Array, size: number): number;
 }
 
 export interface DeviceSymbols {
@@ -85,7 +86,7 @@ export function detachShim(): DetachSymbols {
   return detach;
 }
 
-/** The rest: stdio relaying, terminals, idmapped mounts, locks. */
+/** The rest: stdio relaying, terminals, idmapped mounts, locks, reading xattrs. */
 export function extraShim(): ExtraSymbols {
   extra ??= bind({
     cbox_idmapped_mount: { args: ["ptr", "i32", "ptr"], returns: "i32" },
@@ -100,6 +101,7 @@ export function extraShim(): ExtraSymbols {
     cbox_attach_connect: { args: ["ptr", "i32"], returns: "i32" },
     cbox_flock: { args: ["i32", "i32"], returns: "i32" },
     cbox_setns: { args: ["i32", "i32"], returns: "i32" },
+    cbox_lgetxattr: { args: ["ptr", "ptr", "ptr", "i32"], returns: "i32" },
   }) as unknown as ExtraSymbols;
   return extra;
 }

@@ -1,8 +1,8 @@
 import { defineCommand } from "citty";
-import { closeSync, openSync, renameSync, rmSync, writeSync } from "node:fs";
 import { CboxError } from "../../errors.ts";
 import { saveImages } from "../../image/save.ts";
 import { storagePaths } from "../../paths.ts";
+import { writeArchive } from "../archive-output.ts";
 import { rootFlag, type CommandArgs } from "../args.ts";
 import type { FlagDefs } from "../flags.ts";
 
@@ -16,27 +16,9 @@ export default defineCommand({
   args,
   async run({ args: a }: { args: CommandArgs<typeof args> }) {
     if (a._.length === 0) throw new CboxError("cbox save needs at least one image: cbox save -o FILE IMAGE...");
-    if (!a.output && process.stdout.isTTY) throw new CboxError("cbox save writes a tar archive, and standard output is a terminal: give -o FILE or redirect it (cbox save IMAGE > image.tar)");
     const paths = storagePaths(a.root);
-    // Into a temp name beside the file, renamed once whole: a failed save leaves nothing.
-    const target = a.output;
-    const temp = target ? `${target}.tmp-${process.pid}` : undefined;
-    const fd = temp ? openSync(temp, "wx", 0o644) : 1;
-    try {
-      await saveImages(paths, a._, (chunk) => {
-        for (let off = 0; off < chunk.length; ) off += writeSync(fd, chunk, off);
-      });
-      if (temp) {
-        closeSync(fd);
-        renameSync(temp, target!);
-      }
-    } catch (err) {
-      if (temp) {
-        closeSync(fd);
-        rmSync(temp, { force: true });
-      }
-      throw err;
-    }
+    const refusal = "cbox save writes a tar archive, and standard output is a terminal: give -o FILE or redirect it (cbox save IMAGE > image.tar)";
+    await writeArchive(a.output, refusal, (sink) => saveImages(paths, a._, sink));
     return 0;
   },
 });

@@ -1,6 +1,7 @@
 /* Calls cbox makes for itself, outside any container: the idmapped image, its detach, and locks. */
 
 extern int flock(int fd, int op);
+extern ssize_t lgetxattr(const char *path, const char *name, void *value, size_t size);
 
 /* A detached idmapped copy of the mount tree at path: its fd (closing it drops the copy), or -errno. */
 int cbox_idmapped_clone(const char *path, int userns_fd) {
@@ -32,4 +33,10 @@ int cbox_flock(int fd, int op) {
   int r;
   while ((r = flock(fd, op)) < 0 && errno == EINTR) {}
   return r < 0 ? -errno : 0;
+}
+
+/* The value of the extended attribute name of path itself (never through a symlink) into buf: its length, or -errno. */
+int cbox_lgetxattr(const char *path, const char *name, char *buf, int size) {
+  ssize_t n = lgetxattr(path, name, buf, (size_t)size);
+  return n < 0 ? -errno : (int)n;
 }
