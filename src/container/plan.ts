@@ -166,7 +166,8 @@ export function buildPlan(spec: ContainerSpec, dirs: ContainerDirs, host: HostFa
     ...processLimits(spec),
     ...becomeUser(spec.user, host.setgroupsAllowed, prepared.lockdown),
     { op: "closeFrom", ints: [3] },
-    ...(spec.init ? [{ op: "init" } satisfies Op] : []),
+    // Its command line (ps, /proc/1/cmdline) is "init" and the command, not cbox's on the host.
+    ...(spec.init ? [{ op: "init", strs: [["init", ...spec.command].join(" ")] } satisfies Op] : []),
     execOp(spec.command, spec.env),
   ];
 }

@@ -355,7 +355,8 @@ function spawnDetachedContainer(
     opts.onListening?.(dirs);
     const exitCommand = [...selfCommand(), "_exited", "--root", paths.root, spec.id];
     const stdin = spec.tty ? "tty" : spec.interactive ? "pipe" : "null";
-    return spawnDetached(plan, flags, { logFd, stdin, attachFd, exitFile: dirs.exit, exitCommand, pidNamespaceFd: opts.pidNamespaceFd });
+    const title = `cbox-monitor ${spec.name || spec.id.slice(0, 12)}`;
+    return spawnDetached(plan, flags, { logFd, stdin, attachFd, exitFile: dirs.exit, exitCommand, title, pidNamespaceFd: opts.pidNamespaceFd });
   } catch (err) {
     throw namespaceError(err);
   } finally {

@@ -1,5 +1,5 @@
 // Getting images into the store: pulled from an Alpine mirror, or imported from a local archive.
-import { rmSync, statSync } from "node:fs";
+import { existsSync, readFileSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { warn } from "../cli/output.ts";
 import { CboxError } from "../errors.ts";
@@ -100,10 +100,31 @@ export async function importImage(paths: Paths, file: string, text: string): Pro
   if (!statSync(file, { throwIfNoEntry: false })?.isFile()) throw new CboxError(`cbox import: ${file}: no such file`);
   recoverImageTemps(paths);
   const record = await intoStore(paths, file, Bun.file(file).stream(), {
+    check: (_, rootfs) => refuseImageArchive(file, rootfs),
     record: (r) => ({ id: r.sha256, source: `import ${file}`, arch: imageArch(), created: new Date().toISOString(), size: r.bytes }),
   });
   setTag(paths, ref, record.id);
   return record;
+}
+
+/**
+ * import takes a root file system; a `docker save` archive or an OCI layout unpacked would make
+ * an image whose root holds manifest.json and layer blobs. Those are what `cbox load` reads.
+ */
+function refuseImageArchive(file: string, rootfs: string): void {
+  const has = (name: string) => existsSync(join(rootfs, name));
+  if (has("oci-layout") || (has("manifest.json") && (has("repositories") || has("blobs") || manifestListsLayers(join(rootfs, "manifest.json"))))) {
+    throw new CboxError(`cbox import: ${file} is an image archive (docker save or an OCI layout), not a root file system: load it with cbox load -i ${file}`);
+  }
+}
+
+function manifestListsLayers(path: string): boolean {
+  try {
+    const manifest = JSON.parse(readFileSync(path, "utf8"));
+    return Array.isArray(manifest) && manifest.some((m) => Array.isArray(m?.Layers));
+  } catch {
+    return false;
+  }
 }
 
 /** Unpacks into a temp folder, checks, and stores; on any failure nothing stays behind. */
@@ -111,12 +132,12 @@ async function intoStore(
   paths: Paths,
   describe: string,
   source: AsyncIterable<Uint8Array>,
-  how: { onBytes?: (n: number) => void; check?: (r: ArchiveResult) => void; record: (r: ArchiveResult) => ImageRecord },
+  how: { onBytes?: (n: number) => void; check?: (r: ArchiveResult, rootfs: string) => void; record: (r: ArchiveResult) => ImageRecord },
 ): Promise<ImageRecord> {
   const tmp = newTempDir(paths);
   try {
     const result = await unpackArchive(source, join(tmp, "rootfs"), { asRoot: asRoot(), onBytes: how.onBytes, describe });
-    how.check?.(result);
+    how.check?.(result, join(tmp, "rootfs"));
     const n = result.skippedDevices;
     if (n) warn(`${n} device node${n === 1 ? " was" : "s were"} skipped in ${describe}: only root can create them`);
     const record = how.record(result);

@@ -170,6 +170,8 @@ export interface Detached {
   exitFile: string;
   /** What the monitor then becomes (execve): cbox recording the end. */
   exitCommand: string[];
+  /** The monitor's command line, as ps shows it. */
+  title: string;
 }
 
 const encoder = new TextEncoder();
@@ -179,7 +181,7 @@ const STDIN_KINDS = ["null", "pipe", "tty"] as const;
 /** Forks a monitor that clones a child waiting to run plan, with the monitor's pipes as its stdio. */
 export function spawnDetached(plan: Op[], cloneFlags: number, d: Detached): DetachedChild {
   const bytes = encodePlan(plan);
-  const strs = [`${d.exitFile}.tmp`, d.exitFile, ...d.exitCommand];
+  const strs = [`${d.exitFile}.tmp`, d.exitFile, d.title, ...d.exitCommand];
   const packed = encoder.encode(strs.map((s) => `${s}\0`).join(""));
   const out = new Int32Array(5);
   const cfg = new Int32Array([d.logFd, STDIN_KINDS.indexOf(d.stdin), d.pidNamespaceFd ?? -1, d.attachFd]);

@@ -140,6 +140,38 @@ static int run_hook(struct op *o, char **argv, char **envp) {
 }
 
 /*
+ * Shows title as this process's command line (/proc/PID/cmdline, ps), written over the memory
+ * that held its arguments: cut to fit, NUL-ended, and the area's last byte left non-NUL, so that
+ * the kernel reads one string up to that NUL (setproctitle's convention). Only for a process
+ * with a copy of cbox's memory (a fork), never one that shares it.
+ */
+static void set_title(const char *title) {
+  char stat[1024], *args;
+  unsigned long field[2] = {0, 0};
+  int fd, n, i, nr = 2;
+  size_t len, k;
+  fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return;
+  n = (int)read(fd, stat, sizeof stat - 1);
+  close(fd);
+  if (n <= 0) return;
+  stat[n] = 0;
+  for (i = n - 1; i > 0 && stat[i] != ')'; i--) {}
+  /* after the command's ')' comes field 3; arg_start and arg_end are fields 48 and 49 */
+  for (i++; stat[i] && nr < 49; i++) {
+    if (stat[i] != ' ') continue;
+    nr++;
+    if (nr == 48 || nr == 49) for (k = i + 1; stat[k] >= '0' && stat[k] <= '9'; k++) field[nr - 48] = field[nr - 48] * 10 + (unsigned long)(stat[k] - '0');
+  }
+  if (field[1] <= field[0] + 2) return;
+  args = (char *)field[0];
+  len = field[1] - field[0];
+  for (k = 0; k < len - 2 && title[k]; k++) args[k] = title[k];
+  for (; k < len - 1; k++) args[k] = 0;
+  args[len - 1] = '.';
+}
+
+/*
  * --init: this process stays as PID 1, a minimal init; a forked child goes on with the plan and
  * becomes the command. The init forwards every catchable signal to it, reaps every zombie, and
  * exits with the command's status (128+N for a death by signal N) once the command is gone.
@@ -148,7 +180,7 @@ static int run_hook(struct op *o, char **argv, char **envp) {
 static volatile int init_child;
 static void init_forward(int sig) { if (init_child > 0) kill(init_child, sig); }
 
-static int become_init(void) {
+static int become_init(const char *title) {
   int pid, sig, status, r;
   /* The raw call, not fork(): libc's fork runs the atfork handlers Bun registered, whose code
    * a detached container's monitor has already given back (a SIGSEGV in run -d --init). */
@@ -159,6 +191,7 @@ static int become_init(void) {
    * (EOF must not wait for us), and a pipe end held here would keep its reader from EOF. */
   syscall(SYS_close_range, 3U, ~0U, 0);
   prctl(15 /* PR_SET_NAME */, (unsigned long)"init", 0, 0, 0);
+  if (title) set_title(title);
   for (sig = 1; sig < 32; sig++) if (sig != 9 && sig != 19 && sig != SIGCHLD) set_handler(sig, init_forward);
   for (;;) {
     r = waitpid(-1, &status, 0);

@@ -36,7 +36,7 @@ static const char *next_str(const char *s) {
 struct monitor_memory {
   char text[1 << 16];
   char *argv[MAX_ARGS + 1], *envp[MAX_ENV + 1];
-  const char *exit_tmp, *exit_path;
+  const char *exit_tmp, *exit_path, *title;
 };
 static struct monitor_memory *own;
 
@@ -67,6 +67,7 @@ static int keep_strings(const char *strs, int nstrs) {
     if (!copy) return -1;
     if (i == 0) own->exit_tmp = copy;
     else if (i == 1) own->exit_path = copy;
+    else if (i == 2) own->title = copy;
     else if (argc < MAX_ARGS) own->argv[argc++] = copy;
   }
   own->argv[argc] = 0;
@@ -334,7 +335,7 @@ static int container_stdio(int *fd, int stdin_kind) {
  * cbox; then logging and serving attached clients until it has ended and cbox has said whether
  * the start went through ('g' on the done pipe). Without it the container is killed and nothing
  * is recorded: the cbox that gave up cleans up. strs: the exit file's temporary name, its name,
- * the exit command's argv.
+ * the monitor's command line (what ps shows), the exit command's argv.
  */
 static void monitor_main(struct spawn *sp, int flags, int *fd, int stdin_kind, int pidns, const char *strs, int nstrs) {
   char finished[30], decision;
@@ -351,6 +352,7 @@ static void monitor_main(struct spawn *sp, int flags, int *fd, int stdin_kind, i
     _exit(125);
   }
   if (keep_strings(strs, nstrs) < 0) _exit(125);
+  set_title(own->title); /* before the arguments' memory could go with the rest */
   /* the shim's own code and data are a library's mappings, kept by shed_inherited_memory */
   keep[0].lo = (unsigned long)mem; keep[0].hi = keep[0].lo + sizeof *mem;
   keep[1].lo = (unsigned long)own; keep[1].hi = keep[1].lo + sizeof *own;
@@ -452,7 +454,7 @@ int cbox_detach(const unsigned char *plan, int len, int flags, const int *cfg, c
   struct spawn *sp = &spawn_args;
   int release[2] = {-1, -1}, error[2] = {-1, -1}, report[2] = {-1, -1}, done[2] = {-1, -1};
   int fd[M_COUNT], monitor, pid, err;
-  if (nstrs < 3) return -EINVAL;
+  if (nstrs < 4) return -EINVAL;
   if ((err = load_plan(plan, len)) < 0) return err;
   sp->plan = mem->plan; sp->len = (unsigned int)len;
   if (pipe2(release, O_CLOEXEC) < 0 || pipe2(error, O_CLOEXEC) < 0 || pipe2(report, O_CLOEXEC) < 0 || pipe2(done, O_CLOEXEC) < 0) {

@@ -76,7 +76,7 @@ static int run_op(struct op *o) {
   case OP_EXEC: return exec_op(o, mem->argv, mem->envp);
   case OP_PDEATHSIG: return prctl(PR_SET_PDEATHSIG, (unsigned long)v[0], 0, 0, 0);
   case OP_EXIT: _exit((int)v[0]);
-  case OP_INIT: return become_init();
+  case OP_INIT: return become_init(o->nstrs ? s[0] : 0);
   case OP_SETSID: return setsid();
   case OP_DUP2: return v[0] == v[1] ? fcntl((int)v[0], 2 /* F_SETFD */, 0) : dup2((int)v[0], (int)v[1]);
   case OP_CONSOLE: return console((int)v[0], (unsigned int)v[1], (int)v[2], (int)v[3]);
