@@ -2,6 +2,7 @@ import { defineCommand } from "citty";
 import { writeSync } from "node:fs";
 import { CboxError } from "../../errors.ts";
 import { createNetwork } from "../../container/network/manage.ts";
+import { parseLabels } from "../../container/spec.ts";
 import { storagePaths } from "../../paths.ts";
 import { rootFlag, type CommandArgs } from "../args.ts";
 import type { FlagDefs } from "../flags.ts";
@@ -20,8 +21,7 @@ export default defineCommand({
     const a = ctx.args as unknown as CommandArgs<typeof args>; // citty's types know no repeated flags
     if (a._.length !== 1) throw new CboxError("cbox network create needs one network name");
     if (a.driver !== undefined && a.driver !== "bridge") throw new CboxError(`--driver ${a.driver}: cbox has the bridge driver only`);
-    const labels = Object.fromEntries((a.label ?? []).map((l) => [l.split("=")[0]!, l.slice(l.indexOf("=") + 1)]));
-    const net = createNetwork(storagePaths(a.root), a._[0]!, { subnet: a.subnet, labels });
+    const net = createNetwork(storagePaths(a.root), a._[0]!, { subnet: a.subnet, labels: parseLabels(a.label ?? []) });
     writeSync(1, `${net.id}\n`);
     return 0;
   },
