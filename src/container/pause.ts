@@ -7,16 +7,21 @@ import type { Paths } from "../paths.ts";
 import { withContainerLock } from "./lock.ts";
 import { resolveContainer } from "./remove.ts";
 import { liveState, pid1Alive } from "./status.ts";
-import { containerDirs, readState, type ContainerState } from "./store.ts";
+import { containerDirs, readState, updateState, type ContainerState } from "./store.ts";
+import type { ContainerDirs } from "./plan.ts";
 
 /** pause: freeze; else thaw. Every container is checked before any is changed; prints each as given. */
 export function pauseContainers(refs: string[], pause: boolean, paths: Paths): number {
   if (refs.length === 0) throw new CboxError(`cbox ${pause ? "pause" : "unpause"} needs at least one container`);
-  const targets = refs.map((ref) => ({ ref, dir: containerDirs(paths, resolveContainer(paths, ref)).dir }));
-  for (const { ref, dir } of targets) freezerOf(ref, readState(dir), pause);
-  for (const { ref, dir } of targets) {
+  const targets = refs.map((ref) => ({ ref, dirs: containerDirs(paths, resolveContainer(paths, ref)) }));
+  for (const { ref, dirs } of targets) freezerOf(ref, readState(dirs.dir), pause);
+  for (const { ref, dirs } of targets) {
     // Under the lock: the end of the container (its monitor removes the cgroup) waits for it.
-    withContainerLock(dir, () => setFrozen(freezerOf(ref, readState(dir), pause), pause));
+    withContainerLock(dirs.dir, () => {
+      setFrozen(freezerOf(ref, readState(dirs.dir), pause), pause);
+      // Recorded, so that ps reads no cgroup file per container to show it.
+      updateState(dirs, { paused: pause });
+    });
     writeSync(1, `${ref}\n`);
   }
   return 0;
@@ -36,10 +41,11 @@ function freezerOf(ref: string, state: ContainerState | undefined, pause: boolea
 }
 
 /** After a signal: a frozen process receives it only once thawed, so a paused container is thawed (docker's way). */
-export function thawAfterSignal(state: ContainerState): void {
+export function thawAfterSignal(state: ContainerState, dirs: ContainerDirs): void {
   const cgroups = state.cgroups ?? [];
   try {
     if (cgroups.length && isFrozen(cgroups)) setFrozen(cgroups, false);
+    if (state.paused) updateState(dirs, { paused: false });
   } catch {
     // its cgroup went with its end
   }

@@ -37,7 +37,7 @@ export async function removeContainers(refs: string[], force: boolean, paths: Pa
       if (!force) throw new CboxError(`container ${refs[i]} is running; stop it first or use cbox rm -f`);
       const state = markStopped(containerDirs(paths, id))!;
       if (pid1Alive(state)) killQuietly(state.pid!);
-      thawAfterSignal(state);
+      thawAfterSignal(state, containerDirs(paths, id));
       // Its owner (a foreground cbox or the monitor) records the end; removing under it would race.
       await until(() => !running(), OWNER_GRACE_MS);
     }

@@ -30,14 +30,14 @@ export function markStopped(dirs: ContainerDirs): ContainerState | undefined {
   return withContainerLock(dirs.dir, () => updateState(dirs, { manuallyStopped: true }));
 }
 
-function sendSignal(state: ContainerState, signal: number): boolean {
+function sendSignal(state: ContainerState, signal: number, dirs: ContainerDirs): boolean {
   if (liveState(state) !== "running" || !pid1Alive(state)) return false;
   try {
     process.kill(state.pid!, signal);
   } catch {
     return false; // it ended in between
   }
-  thawAfterSignal(state);
+  thawAfterSignal(state, dirs);
   return true;
 }
 
@@ -47,7 +47,7 @@ export function killContainers(refs: string[], signalName: string | undefined, p
   const targets = refs.map((ref) => ({ ref, ...containerState(paths, ref) }));
   for (const t of targets) {
     if (liveState(t.state) === "running") markStopped(containerDirs(paths, t.id));
-    if (!sendSignal(t.state, signal)) throw new CboxError(`container ${t.ref} is not running`);
+    if (!sendSignal(t.state, signal, containerDirs(paths, t.id))) throw new CboxError(`container ${t.ref} is not running`);
     writeSync(1, `${t.ref}\n`);
   }
   return 0;
@@ -77,8 +77,9 @@ export async function stopTargets(paths: Paths, targets: { id: string; state: Co
   await Promise.all(
     targets.map(async ({ id, state, dir }) => {
       if (liveState(state) !== "exited") markStopped(containerDirs(paths, id));
-      if (!sendSignal(state, readSpec(dir, state)?.stopSignal ?? SIGNALS.TERM!)) return;
-      if (!(await until(() => !pid1Alive(state), (seconds ?? state.stopTimeout ?? DEFAULT_STOP_TIMEOUT) * 1000))) sendSignal(state, SIGNALS.KILL!);
+      const dirs = containerDirs(paths, id);
+      if (!sendSignal(state, readSpec(dir, state)?.stopSignal ?? SIGNALS.TERM!, dirs)) return;
+      if (!(await until(() => !pid1Alive(state), (seconds ?? state.stopTimeout ?? DEFAULT_STOP_TIMEOUT) * 1000))) sendSignal(state, SIGNALS.KILL!, dirs);
       await until(() => !pid1Alive(state), 5000);
     }),
   );

@@ -1,6 +1,5 @@
 // What a container is doing now: its state.json read against the live processes.
 import { humanDuration } from "../cli/output.ts";
-import { isFrozen } from "../linux/cgroups/freezer.ts";
 import { isSameProcess } from "../linux/proc.ts";
 import type { ContainerState } from "./store.ts";
 
@@ -38,9 +37,9 @@ export function pid1Alive(state: ContainerState): boolean {
   return state.pid !== undefined && state.pidStartTime !== undefined && isSameProcess(state.pid, state.pidStartTime);
 }
 
-/** Its live state, paused when it runs frozen (read from its cgroup's freezer). */
+/** Its live state, paused when it runs frozen by cbox pause (recorded in its state: ps reads no cgroup). */
 export function shownState(state: ContainerState, live = liveState(state)): ShownState {
-  return live === "running" && state.cgroups?.length && isFrozen(state.cgroups) ? "paused" : live;
+  return live === "running" && state.paused ? "paused" : live;
 }
 
 /** docker's STATUS column: "Up 3 minutes", "Up 3 minutes (Paused)", "Exited (137) 2 seconds ago", "Created". */

@@ -63,6 +63,8 @@ export interface ContainerState {
   restartCount?: number;
   restartDelayMs?: number;
   manuallyStopped?: boolean;
+  /** Frozen by cbox pause (what ps shows; the freezer is the truth pause and unpause check). */
+  paused?: boolean;
   /** cbox restart stops it to start it again: its end must not remove it (--rm). */
   stoppedToRestart?: boolean;
 }
@@ -237,6 +239,7 @@ export function updateState(dirs: ContainerDirs, change: Partial<ContainerState>
   const state = readState(dirs.dir);
   if (!state) return undefined;
   const next = { ...state, ...change };
+  if (change.status === "exited") delete next.paused; // a paused container's end thaws it
   if (owned(next) && !owned(state)) markLive(dirs.live);
   writeState(dirs.dir, next);
   if (change.status === "exited" || (owned(state) && !owned(next))) markEnded(dirs.live);
