@@ -5,7 +5,8 @@ import { CloneFlag, type NamespaceFd } from "../linux/namespaces.ts";
 import type { Op } from "../sys/ops.ts";
 import { DEFAULT_PATH } from "./default-path.ts";
 import { sysctlFile } from "./sysctls.ts";
-import type { ContainerSpec, User } from "./spec.ts";
+import type { ContainerSpec } from "./spec.ts";
+import type { User } from "./user.ts";
 
 /** Host-side folders of one container. */
 export interface ContainerDirs {

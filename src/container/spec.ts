@@ -20,18 +20,9 @@ import { checkSeccompProfile } from "./lockdown.ts";
 import { parseNetwork, type NetworkSpec } from "./network/spec.ts";
 import { parseMount, parseTmpfs, parseVolume } from "./volumes.ts";
 import type { RunConfig } from "../image/image-config.ts";
-import { readImageFile } from "./image-files.ts";
-import { DEFAULT_PATH } from "./default-path.ts";
+import { containerEnv } from "./env.ts";
+import { resolveUser, type User } from "./user.ts";
 
-export interface User {
-  uid: number;
-  gid: number;
-  /** Supplementary groups: the primary one, the user's from the image's /etc/group, then --group-add's. */
-  groups: number[];
-  home: string;
-  /** --group-add's gids (in groups too). */
-  added?: number[];
-}
 
 /** The image a container's root comes from; empty for --rootfs DIR. */
 export interface ImageUse {
@@ -325,107 +316,4 @@ function checkHostname(name: string): void {
   if (!/^[a-zA-Z0-9]([a-zA-Z0-9.-]{0,62})$/.test(name)) {
     throw new CboxError(`--hostname ${JSON.stringify(name)}: not a valid host name (letters, digits, '.', '-'; at most 63)`);
   }
-}
-
-/**
- * Docker's order: defaults, the image's Env, then --env-file lines, then -e flags; a bare NAME
- * takes the host's value.
- */
-export function containerEnv(
-  opts: Pick<RunOptions, "env" | "envFiles">,
-  hostEnv: Record<string, string | undefined>,
-  ctx: { hostname: string; home: string; image?: string[] },
-): string[] {
-  const image = (ctx.image ?? []).filter((e) => e.indexOf("=") > 0);
-  return applyEnv([`PATH=${DEFAULT_PATH}`, `HOSTNAME=${ctx.hostname}`, `HOME=${ctx.home}`, ...image], opts, hostEnv);
-}
-
-/** base (NAME=VALUE entries), then --env-file lines, then -e flags, later ones winning. */
-export function applyEnv(base: string[], opts: Pick<RunOptions, "env" | "envFiles">, hostEnv: Record<string, string | undefined>): string[] {
-  const vars = new Map(base.map((e) => [e.slice(0, e.indexOf("=")), e.slice(e.indexOf("=") + 1)]));
-  const add = (entry: string, where: string) => {
-    const eq = entry.indexOf("=");
-    const key = eq < 0 ? entry : entry.slice(0, eq);
-    if (!key || /[\s\0]/.test(key)) throw new CboxError(`${where}: invalid variable name ${JSON.stringify(key)}`);
-    if (eq >= 0) vars.set(key, entry.slice(eq + 1));
-    else if (hostEnv[key] !== undefined) vars.set(key, hostEnv[key]!);
-  };
-  for (const file of opts.envFiles) {
-    let text: string;
-    try {
-      text = readFileSync(file, "utf8");
-    } catch {
-      throw new CboxError(`--env-file ${file}: cannot read it`);
-    }
-    text.split("\n").forEach((line, i) => {
-      const entry = line.replace(/^\s+/, "").replace(/\r$/, "");
-      if (entry && !entry.startsWith("#")) add(entry, `--env-file ${file}:${i + 1}`);
-    });
-  }
-  for (const e of opts.env) add(e, `--env ${e}`);
-  return [...vars].map(([k, v]) => `${k}=${v}`);
-}
-
-interface PasswdEntry {
-  name: string;
-  uid: number;
-  gid: number;
-  home: string;
-}
-
-function parsePasswd(text: string): PasswdEntry[] {
-  return text
-    .split("\n")
-    .map((l) => l.split(":"))
-    .filter((f) => f.length >= 7)
-    .map((f) => ({ name: f[0]!, uid: Number(f[2]), gid: Number(f[3]), home: f[5]! }));
-}
-
-function parseGroup(text: string): { name: string; gid: number; members: string[] }[] {
-  return text
-    .split("\n")
-    .map((l) => l.split(":"))
-    .filter((f) => f.length >= 4)
-    .map((f) => ({ name: f[0]!, gid: Number(f[2]), members: f[3]!.split(",").filter(Boolean) }));
-}
-
-const ID_MAX = 0xfffffffe;
-
-/** `-u` as docker reads it: name or uid, optionally `:group` or `:gid`, looked up in the image; groupAdd: --group-add's names or gids. */
-export function resolveUser(value: string, layers: string[], groupAdd: string[] = []): User {
-  const [userPart = "", groupPart, extra] = value.split(":");
-  if (extra !== undefined || userPart === "" || groupPart === "") {
-    throw new CboxError(`--user ${JSON.stringify(value)}: expected UID[:GID] or NAME[:GROUP]`);
-  }
-  const passwd = parsePasswd(readImageFile(layers, "/etc/passwd"));
-  const groups = parseGroup(readImageFile(layers, "/etc/group"));
-  const numeric = (s: string) => (/^\d+$/.test(s) ? Number(s) : undefined);
-  const checkId = (id: number) => {
-    if (id > ID_MAX) throw new CboxError(`--user ${JSON.stringify(value)}: id ${id} is out of range`);
-    return id;
-  };
-
-  const uidNum = numeric(userPart);
-  const entry = uidNum === undefined ? passwd.find((p) => p.name === userPart) : passwd.find((p) => p.uid === uidNum);
-  if (uidNum === undefined && !entry) throw new CboxError(`--user: no user ${JSON.stringify(userPart)} in the image's /etc/passwd`);
-  const uid = checkId(uidNum ?? entry!.uid);
-
-  let gid: number;
-  if (groupPart === undefined) gid = entry?.gid ?? 0;
-  else {
-    const gidNum = numeric(groupPart);
-    const group = gidNum === undefined ? groups.find((g) => g.name === groupPart) : undefined;
-    if (gidNum === undefined && !group) throw new CboxError(`--user: no group ${JSON.stringify(groupPart)} in the image's /etc/group`);
-    gid = checkId(gidNum ?? group!.gid);
-  }
-  // As docker: the primary group first, then the user's groups from the image's /etc/group.
-  const member = entry ? groups.filter((g) => g.members.includes(entry.name) && g.gid !== gid).map((g) => g.gid) : [];
-  const added = groupAdd.map((g) => {
-    const byName = groups.find((group) => group.name === g)?.gid;
-    const id = numeric(g) ?? byName;
-    if (id === undefined) throw new CboxError(`--group-add ${g}: no such group in the image's /etc/group (give its name or a number)`);
-    if (id > ID_MAX) throw new CboxError(`--group-add ${g}: id ${id} is out of range`);
-    return id;
-  });
-  return { uid, gid, groups: [...new Set([gid, ...member, ...added])], home: entry?.home || "/", ...(added.length && { added }) };
 }

@@ -2,7 +2,9 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { applyEnv, buildSpec, containerEnv, DEFAULT_PATH, resolveUser, type RunOptions } from "../../src/container/spec.ts";
+import { buildSpec, DEFAULT_PATH, type RunOptions } from "../../src/container/spec.ts";
+import { applyEnv, containerEnv } from "../../src/container/env.ts";
+import { resolveUser } from "../../src/container/user.ts";
 import { thrown } from "./helpers.ts";
 
 let tmp: string;
