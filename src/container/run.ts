@@ -34,6 +34,7 @@ import { Preparation } from "./prepare.ts";
 import { checkRootfsOwner, checkUserMapped } from "./rootless-fit.ts";
 import { escapeThroughSymlinks } from "./target-path.ts";
 import { deviceRules } from "./devices.ts";
+import { withCidfile } from "./cidfile.ts";
 import { checkSharingAllowed, childJoins, resolveSharedRefs, joinedContainers, sharedAtClone, sharedShm, type JoinedContainer } from "./shared-namespaces.ts";
 import { active } from "./status.ts";
 import { containerDirs, createContainer, newContainerId, ownerOf, ownerSelf, readState, recoverStale, removeContainer, updateState, type ContainerState } from "./store.ts";
@@ -102,33 +103,6 @@ export function createContainerOnly(opts: RunOptions, paths: Paths): number {
   withCidfile(opts.cidfile, spec.id, () => startContainer(spec, paths, { ...start, detach: true, createOnly: true }));
   writeSync(1, `${spec.id}\n`);
   return 0;
-}
-
-/** fn with --cidfile written first, and removed again if fn fails. */
-function withCidfile<T>(cidfile: string | undefined, id: string, fn: () => T): T {
-  if (cidfile) writeCidfile(cidfile, id);
-  try {
-    return fn();
-  } catch (err) {
-    if (cidfile) rmSync(cidfile, { force: true });
-    throw err;
-  }
-}
-
-/** --cidfile: the id, in a file that must not exist yet (another container may be using it). */
-function writeCidfile(path: string, id: string): void {
-  let fd: number;
-  try {
-    fd = openSync(path, "wx", 0o644);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === "EEXIST") throw new CboxError(`--cidfile ${path}: the file exists; make sure its container is gone, then delete it`);
-    throw new CboxError(`--cidfile: cannot create it: ${systemErrorText(err)}`);
-  }
-  try {
-    writeSync(fd, id);
-  } finally {
-    closeSync(fd);
-  }
 }
 
 export interface StartMode {
