@@ -20,7 +20,7 @@ import { mark } from "../timing.ts";
 import { selfCommand } from "../self-command.ts";
 import { CleanupStack } from "./cleanup.ts";
 import { NO_NAMESERVERS_WARNING, writeEtcFiles } from "./etc-files.ts";
-import { connectNetwork, etcNetwork, releaseConnected, releaseRecordedNetwork, reserveNetwork } from "./network/attachment.ts";
+import { connectNetwork, etcNetwork, releaseNetworks, releaseRecordedNetwork, reserveNetwork } from "./network/attachment.ts";
 import { refreshPeers } from "./network/peers.ts";
 import { findNetwork, type NamedNetwork } from "./network/named.ts";
 import { buildPlan, type ContainerDirs, type HostFacts } from "./plan.ts";
@@ -241,13 +241,10 @@ export function startContainer(spec: ContainerSpec, paths: Paths, mode: StartMod
     mark("container ran");
     const oomKilled = (cgroup?.oomKills() ?? 0) > 0;
     if (oomKilled) printError(outOfMemory(code, spec.limits));
-    keep = !spec.remove || !!readState(dirs.dir)?.stoppedToRestart;
+    const ended = readState(dirs.dir);
+    keep = !spec.remove || !!ended?.stoppedToRestart;
     if (cgroup && keep) removeOrWarn(cgroup);
-    if (keep) {
-      const released = network.mode === "bridge" ? releaseRecordedNetwork(network, spec.id, paths) : undefined;
-      const connected = releaseConnected(readState(dirs.dir)?.connected, spec.id, paths);
-      updateState(dirs, { status: "exited", exitCode: code, finished: new Date().toISOString(), oomKilled, connected, ...(released && { network: released }) });
-    }
+    if (keep) updateState(dirs, { status: "exited", exitCode: code, finished: new Date().toISOString(), oomKilled, ...(ended && releaseNetworks(ended, spec.id, paths)) });
     return code;
   } finally {
     prep?.close();

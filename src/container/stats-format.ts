@@ -66,6 +66,12 @@ export function decimalSize(bytes: number): string {
   return scaled(bytes, 1000, DECIMAL_UNITS, 3);
 }
 
+/** What a prune says, docker's way: each non-empty list under its title ("Deleted Containers:"), then the space it gave back. */
+export function pruneReport(lists: [title: string, items: string[]][], bytes: number): string {
+  const listed = lists.filter(([, items]) => items.length).map(([title, items]) => `${title}:\n${items.map((i) => `${i}\n`).join("")}\n`);
+  return `${listed.join("")}Total reclaimed space: ${humanSize(bytes)}\n`;
+}
+
 /** Other sizes as docker shows them (system df, reclaimed space): 1000-based, four significant digits ("16.43MB", "36B"). */
 export function humanSize(bytes: number): string {
   return scaled(bytes, 1000, DECIMAL_UNITS, 4);

@@ -13,7 +13,7 @@ import { exitCodeOf } from "../sys/process.ts";
 import type { Limits } from "../linux/cgroups/limits.ts";
 import { withContainerLock } from "./lock.ts";
 import { CONTAINER_ID, containerDirs, listContainerIds, orphanedTemp, readNameHolder, readSpec, readState, safeReaddir } from "./store-read.ts";
-import { releaseConnected, releaseRecordedNetwork, type NetworkAttachment } from "./network/attachment.ts";
+import { releaseNetworks, type NetworkAttachment } from "./network/attachment.ts";
 import { endUnrecorded, owned } from "./status.ts";
 import type { ContainerDirs } from "./plan.ts";
 import type { ContainerSpec, Volume } from "./spec.ts";
@@ -253,8 +253,7 @@ export function removeContainer(paths: Paths, id: string, removeTree: (path: str
   if (opts.volumes && state) for (const v of readSpec(dirs.dir, state)?.volumes ?? []) if (v.anonymous) removeTree(dirname(v.source));
   if (state?.name) releaseName(paths, state.name, id);
   if (state?.cgroups) removeCgroups(state.cgroups, cgroupfs);
-  if (state) releaseRecordedNetwork(state.network, id, paths);
-  if (state) releaseConnected(state.connected, id, paths);
+  if (state) releaseNetworks(state, id, paths);
   detachLowers(dirs.dir);
   removeTree(dirs.dir);
   markEnded(dirs.live);
@@ -349,9 +348,7 @@ export function recordEnd(paths: Paths, state: ContainerState, removeTree: (path
   const oomKilled = state.cgroups ? oomKillsIn(state.cgroups, cgroupfs) > 0 : false;
   if (state.remove && !state.stoppedToRestart) return removeContainer(paths, state.id, removeTree, { volumes: true });
   if (state.cgroups) removeCgroups(state.cgroups, cgroupfs);
-  const network = releaseRecordedNetwork(state.network, state.id, paths);
-  const connected = releaseConnected(state.connected, state.id, paths);
-  updateState(dirs, { status: "exited", exitCode: exit?.code ?? null, finished: exit?.finished ?? new Date().toISOString(), oomKilled, network, connected });
+  updateState(dirs, { status: "exited", exitCode: exit?.code ?? null, finished: exit?.finished ?? new Date().toISOString(), oomKilled, ...releaseNetworks(state, state.id, paths) });
 }
 
 /** The monitor's record of the end: "WAIT-STATUS FINISHED-TIME". */

@@ -4,7 +4,7 @@ import { CboxError } from "../errors.ts";
 import type { Paths } from "../paths.ts";
 import { recoverStaleStore } from "./remove.ts";
 import { treeBytes } from "./disk-usage.ts";
-import { humanSize } from "./stats-format.ts";
+import { pruneReport } from "./stats-format.ts";
 import { isVolumeName, newVolumeName, VOLUME_NAME_RULE } from "./volume-name.ts";
 import { createVolume, describeUser, listVolumes, noSuchVolume, readVolume, removeUnfinished, volumeDir, volumeUsers, withVolumesLock, type VolumeRecord } from "./volume-store.ts";
 
@@ -84,7 +84,6 @@ export function pruneVolumes(paths: Paths, all: boolean): string {
       removeTree(volumeDir(paths, v.name));
       deleted.push(v.name);
     }
-    const list = deleted.length ? `Deleted Volumes:\n${deleted.map((n) => `${n}\n`).join("")}\n` : "";
-    return `${list}Total reclaimed space: ${humanSize(bytes)}\n`;
+    return pruneReport([["Deleted Volumes", deleted]], bytes);
   });
 }

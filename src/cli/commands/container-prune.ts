@@ -2,7 +2,7 @@ import { defineCommand } from "citty";
 import { writeSync } from "node:fs";
 import { pruneContainers } from "../../container/prune.ts";
 import { CboxError } from "../../errors.ts";
-import { humanSize } from "../../container/stats-format.ts";
+import { pruneReport } from "../../container/stats-format.ts";
 import { storagePaths } from "../../paths.ts";
 import { rootFlag, type CommandArgs } from "../args.ts";
 import type { FlagDefs } from "../flags.ts";
@@ -20,7 +20,7 @@ export default defineCommand({
     if (a._.length) throw new CboxError(`cbox container prune takes no operands (got ${a._[0]})`);
     if (!a.force && !confirm("WARNING! This will remove all stopped containers.\nAre you sure you want to continue? [y/N] ", "-f")) return 0;
     const { removed, bytes } = pruneContainers(storagePaths(a.root));
-    writeSync(1, `${removed.length ? `Deleted Containers:\n${removed.join("\n")}\n\n` : ""}Total reclaimed space: ${humanSize(bytes)}\n`);
+    writeSync(1, pruneReport([["Deleted Containers", removed]], bytes));
     return 0;
   },
 });

@@ -4,7 +4,7 @@ import { imageBytes } from "../../container/disk-usage.ts";
 import { pruneContainers } from "../../container/prune.ts";
 import { CboxError } from "../../errors.ts";
 import { pruneImages } from "../../image/images.ts";
-import { humanSize } from "../../container/stats-format.ts";
+import { pruneReport } from "../../container/stats-format.ts";
 import { storagePaths } from "../../paths.ts";
 import { rootFlag, type CommandArgs } from "../args.ts";
 import type { FlagDefs } from "../flags.ts";
@@ -28,9 +28,7 @@ export default defineCommand({
     const before = imageBytes(paths);
     const deleted = pruneImages(paths, !!a.all);
     const reclaimed = containers.bytes + before - imageBytes(paths);
-    let out = containers.removed.length ? `Deleted Containers:\n${containers.removed.join("\n")}\n\n` : "";
-    if (deleted.length) out += `Deleted Images:\n${deleted.join("\n")}\n\n`;
-    writeSync(1, `${out}Total reclaimed space: ${humanSize(reclaimed)}\n`);
+    writeSync(1, pruneReport([["Deleted Containers", containers.removed], ["Deleted Images", deleted]], reclaimed));
     return 0;
   },
 });

@@ -10,6 +10,7 @@ import { helperMissing, rootlessHelper, startHelper, stopHelper, type HelperProc
 import type { NetworkMode, NetworkSpec, PortSpec } from "./spec.ts";
 import type { EtcNetwork } from "../etc-files.ts";
 import { refreshPeers } from "./peers.ts";
+import type { ContainerState } from "../store.ts";
 
 /** What a container's network is, as recorded in its state.json. */
 export interface NetworkAttachment {
@@ -90,9 +91,9 @@ export function releaseRecordedNetwork(net: NetworkAttachment | undefined, id: s
   return net && { ...net, released: true };
 }
 
-/** A container's networks connected after its start (network connect), each released; failures are warnings. */
-export function releaseConnected(connected: NetworkAttachment[] | undefined, id: string, paths: Paths): NetworkAttachment[] | undefined {
-  return connected?.map((net) => releaseRecordedNetwork(net, id, paths)!);
+/** At a container's end: its network and the named networks connected since (network connect), released; what its state records then. */
+export function releaseNetworks(state: Pick<ContainerState, "network" | "connected">, id: string, paths: Paths): Pick<ContainerState, "network" | "connected"> {
+  return { network: releaseRecordedNetwork(state.network, id, paths), connected: state.connected?.map((net) => releaseRecordedNetwork(net, id, paths)!) };
 }
 
 /** What /etc/hosts and /etc/resolv.conf get. */

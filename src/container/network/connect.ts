@@ -36,7 +36,7 @@ export function connectContainer(paths: Paths, networkRef: string, containerRef:
     try {
       connectNetwork(net, state.pid!, dirs.dir);
     } catch (err) {
-      releaseNetwork(net, id, paths);
+      takeAway(net, id, paths);
       updateState(dirs, { connected: state.connected });
       throw err;
     }
@@ -55,16 +55,21 @@ export function disconnectContainer(paths: Paths, networkRef: string, containerR
     }
     const net = (state.connected ?? []).find((n) => n.network === network.name && !n.released);
     if (!net) throw new CboxError(`container ${containerRef} is not connected to network ${network.name}`);
-    releaseNetwork(net, id, paths);
-    const sock = NetlinkSocket.open();
-    try {
-      deleteLink(sock, net.veth!); // both ends: the interface leaves the container now
-    } finally {
-      sock.close();
-    }
+    takeAway(net, id, paths);
     updateState(dirs, { connected: state.connected!.filter((n) => n !== net) });
   });
   refreshPeers(paths, network.name, undefined, id);
+}
+
+/** Its address and ports released, and its veth deleted: both ends, so the interface leaves the container now. */
+function takeAway(net: NetworkAttachment, id: string, paths: Paths): void {
+  releaseNetwork(net, id, paths);
+  const sock = NetlinkSocket.open();
+  try {
+    deleteLink(sock, net.veth!);
+  } finally {
+    sock.close();
+  }
 }
 
 function runningState(dir: string, ref: string, what: string): ContainerState {
