@@ -42,7 +42,11 @@ export function refreshPeers(paths: Paths, network: string, leaving?: string, al
       if (m.id !== also && !m.named.some((n) => n.network === network)) continue;
       const peers = m.named.flatMap((mine) => all.flatMap((o) => o.named.filter((n) => n.network === mine.network).map((net) => ({ id: o.id, name: o.spec.name, net }))));
       const own = etcFiles(m.spec.hostname, { ip: m.primary.ip, gateway: m.primary.gateway }, m.spec.name, { resolv: { etc: "" } }, m.spec.etc).hosts;
-      writeFileSync(m.hosts, own + peerLines(m.id, peers));
+      try {
+        writeFileSync(m.hosts, own + peerLines(m.id, peers));
+      } catch {
+        // removed meanwhile (rm -f of a member): nothing left to name peers in
+      }
     }
   });
 }
