@@ -4,7 +4,7 @@ import { CboxError } from "../errors.ts";
 import type { Paths } from "../paths.ts";
 import { thawAfterSignal } from "./pause.ts";
 import { resolveContainer } from "./remove.ts";
-import { liveState, pid1Alive } from "./status.ts";
+import { liveState, owned, pid1Alive, waitingForStart } from "./status.ts";
 import { containerDirs, readSpec, readState, updateState, type ContainerState } from "./store.ts";
 import { withContainerLock } from "./lock.ts";
 import type { ContainerDirs } from "./plan.ts";
@@ -75,9 +75,10 @@ export function parseStopTime(timeout: string | undefined): number | undefined {
 /** stop's work for containers found by containerState: a container not running is left as it is. */
 export async function stopTargets(paths: Paths, targets: { id: string; state: ContainerState; dir: string }[], seconds: number | undefined): Promise<void> {
   await Promise.all(
-    targets.map(async ({ id, state, dir }) => {
-      if (liveState(state) !== "exited") markStopped(containerDirs(paths, id));
+    targets.map(async ({ id, state: found, dir }) => {
       const dirs = containerDirs(paths, id);
+      if (liveState(found) !== "exited") markStopped(dirs);
+      const state = await pastStarting(dirs, found);
       if (!sendSignal(state, readSpec(dir, state)?.stopSignal ?? SIGNALS.TERM!, dirs)) return;
       if (!(await until(() => !pid1Alive(state), (seconds ?? state.stopTimeout ?? DEFAULT_STOP_TIMEOUT) * 1000))) sendSignal(state, SIGNALS.KILL!, dirs);
       await until(() => !pid1Alive(state), 5000);
@@ -86,9 +87,22 @@ export async function stopTargets(paths: Paths, targets: { id: string; state: Co
   for (const t of targets) {
     await until(() => {
       const now = readState(containerDirs(paths, t.id).dir);
-      return !now || liveState(now) === "exited" || liveState(now) === "created";
+      return !now || liveState(now) === "exited" || waitingForStart(now);
     }, 5000);
   }
+}
+
+/**
+ * Its state once it is no longer starting: a start (cbox start, or its restart policy's) that began
+ * before the stop goes on to run, and is stopped then, not left running behind the stop.
+ */
+async function pastStarting(dirs: ContainerDirs, state: ContainerState): Promise<ContainerState> {
+  let now = state;
+  await until(() => {
+    now = readState(dirs.dir) ?? now;
+    return !(liveState(now) === "created" && owned(now));
+  }, 5000);
+  return now;
 }
 
 /** Polls done every 20 ms until it holds or ms have passed; whether it held. */

@@ -89,8 +89,12 @@ describe.skipIf(!isRoot)("restart policies", () => {
   test("while it waits to restart, ps shows Restarting (CODE); stop then ends the wait", async () => {
     try {
       expect(c(["run", "-d", "--name", "crashy", "--network", "none", "--restart", "always", "--rootfs", fx.rootfs, "sh", "-c", "exit 7"]).code).toBe(0);
-      // The back-off doubles from 100 ms: within a few restarts the wait is long enough to see.
-      expect(await eventually(() => /Restarting \(7\) .* ago +crashy\n/.test(c(["ps"]).stdout))).toBe(true);
+      // The back-off doubles from 100 ms: from the third restart on, a wait (800 ms and more) is long enough to look at twice.
+      expect(await eventually(() => {
+        const now = inspect("crashy"); // one read: two could see two states
+        return now.State.Restarting && now.RestartCount >= 3;
+      })).toBe(true);
+      expect(c(["ps"]).stdout).toMatch(/Restarting \(7\) .* ago +crashy\n/);
       expect(inspect("crashy").State).toMatchObject({ Status: "restarting", Restarting: true, Running: false });
       expect(c(["stop", "crashy"]).code).toBe(0);
       expect(inspect("crashy").State.Status).toBe("exited");
@@ -99,6 +103,22 @@ describe.skipIf(!isRoot)("restart policies", () => {
       expect(inspect("crashy").RestartCount).toBe(count);
     } finally {
       c(["rm", "-f", "crashy"]);
+    }
+  });
+
+  test("a stop at any moment of a restart loop (waiting, starting, running) returns with the container exited, and it stays so", async () => {
+    try {
+      for (const afterMs of [0, 40, 90, 130, 180, 260, 330, 420]) {
+        expect(c(["run", "-d", "--name", "loop", "--network", "none", "--restart", "always", "--rootfs", fx.rootfs, "sh", "-c", "exit 7"]).code).toBe(0);
+        await Bun.sleep(afterMs);
+        expect(c(["stop", "loop"]).code).toBe(0);
+        expect(inspect("loop").State).toMatchObject({ Status: "exited", Running: false, Restarting: false });
+        await Bun.sleep(250);
+        expect(inspect("loop").State.Status).toBe("exited");
+        expect(c(["rm", "loop"]).code).toBe(0);
+      }
+    } finally {
+      c(["rm", "-f", "loop"]);
     }
   });
 
