@@ -1,6 +1,6 @@
 // cbox's entry point: finds the command, parses its flags, and is the one place errors are printed.
-import { defineCommand, type CommandDef } from "citty";
-import { printUsage } from "./cli/usage.ts";
+import type { CommandDef } from "citty";
+import { defineCommand } from "./cli/define.ts";
 import { commands, groups } from "./cli/command-table.ts";
 import { printError } from "./cli/output.ts";
 import { parseFlags, usageFlags, type FlagDefs } from "./cli/flags.ts";
@@ -27,6 +27,11 @@ function usageTree(): { root: CommandDef<any>; groupDefs: Record<string, Command
     },
   });
   return { root, groupDefs };
+}
+
+/** Prints a usage: its code (and citty's) is loaded only then. */
+async function printUsage(cmd: CommandDef<any>, parent?: CommandDef<any>): Promise<void> {
+  await (await import("./cli/usage.ts")).printUsage(cmd, parent);
 }
 
 /** Commands whose operands are a container command line (top: ps's options): flags end at the first operand. */

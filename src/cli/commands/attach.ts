@@ -1,4 +1,4 @@
-import { defineCommand } from "citty";
+import { defineCommand } from "../define.ts";
 import { attachClient, connectClient, runningTarget } from "../../container/attach.ts";
 import { parseDetachKeys } from "../../container/detach-keys.ts";
 import { CboxError } from "../../errors.ts";

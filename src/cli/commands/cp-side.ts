@@ -1,4 +1,4 @@
-import { defineCommand } from "citty";
+import { defineCommand } from "../define.ts";
 import { copyInSide, copyOutSide } from "../../container/files/copy.ts";
 import { CboxError } from "../../errors.ts";
 import type { CommandArgs } from "../args.ts";

@@ -1,4 +1,4 @@
-import { defineCommand } from "citty";
+import { defineCommand } from "../define.ts";
 import { createContainerOnly } from "../../container/run.ts";
 import { storagePaths } from "../../paths.ts";
 import type { CommandArgs } from "../args.ts";

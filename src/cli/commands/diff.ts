@@ -1,4 +1,4 @@
-import { defineCommand } from "citty";
+import { defineCommand } from "../define.ts";
 import { writeSync } from "node:fs";
 import { rerunAsNamespaceRoot } from "../../container/files/container-side.ts";
 import { containerChanges, formatChanges } from "../../container/files/diff.ts";

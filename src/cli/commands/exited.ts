@@ -1,4 +1,4 @@
-import { defineCommand } from "citty";
+import { defineCommand } from "../define.ts";
 import { recordExit } from "../../container/exited.ts";
 import { CboxError } from "../../errors.ts";
 import { storagePaths } from "../../paths.ts";

@@ -1,4 +1,4 @@
-import { defineCommand } from "citty";
+import { defineCommand } from "../define.ts";
 import { rerunAsNamespaceRoot } from "../../container/files/container-side.ts";
 import { exportContainer } from "../../container/files/export.ts";
 import { CboxError } from "../../errors.ts";

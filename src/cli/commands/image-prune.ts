@@ -1,4 +1,4 @@
-import { defineCommand } from "citty";
+import { defineCommand } from "../define.ts";
 import { pruneImages } from "../../image/images.ts";
 import { storagePaths } from "../../paths.ts";
 import { CboxError } from "../../errors.ts";

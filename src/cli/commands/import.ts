@@ -1,4 +1,4 @@
-import { defineCommand } from "citty";
+import { defineCommand } from "../define.ts";
 import { importImage } from "../../image/pull.ts";
 import { storagePaths } from "../../paths.ts";
 import { CboxError } from "../../errors.ts";

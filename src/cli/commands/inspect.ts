@@ -1,4 +1,4 @@
-import { defineCommand } from "citty";
+import { defineCommand } from "../define.ts";
 import { writeSync } from "node:fs";
 import { inspectObject } from "../../container/ps.ts";
 import { recoverStaleStore, resolveContainer } from "../../container/remove.ts";

@@ -1,4 +1,4 @@
-import { defineCommand } from "citty";
+import { defineCommand } from "../define.ts";
 import { killContainers } from "../../container/signal.ts";
 import { storagePaths } from "../../paths.ts";
 import { rootFlag, type CommandArgs } from "../args.ts";

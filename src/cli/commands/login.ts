@@ -1,4 +1,4 @@
-import { defineCommand } from "citty";
+import { defineCommand } from "../define.ts";
 import { readSync, writeSync } from "node:fs";
 import { CboxError } from "../../errors.ts";
 import { DOCKER_HUB } from "../../image/reference.ts";

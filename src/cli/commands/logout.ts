@@ -1,4 +1,4 @@
-import { defineCommand } from "citty";
+import { defineCommand } from "../define.ts";
 import { CboxError } from "../../errors.ts";
 import { DOCKER_HUB } from "../../image/reference.ts";
 import { eraseCredentials, loginRegistry } from "../../image/registry/credentials.ts";

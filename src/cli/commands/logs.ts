@@ -1,4 +1,4 @@
-import { defineCommand } from "citty";
+import { defineCommand } from "../define.ts";
 import { parseTail, showLogs } from "../../container/logs.ts";
 import { CboxError } from "../../errors.ts";
 import { storagePaths } from "../../paths.ts";

@@ -1,4 +1,4 @@
-import { defineCommand } from "citty";
+import { defineCommand } from "../define.ts";
 import { CboxError } from "../../errors.ts";
 import { disconnectContainer } from "../../container/network/connect.ts";
 import { storagePaths } from "../../paths.ts";

@@ -1,4 +1,4 @@
-import { defineCommand } from "citty";
+import { defineCommand } from "../define.ts";
 import { pullImage } from "../../image/pull.ts";
 import { parseRef } from "../../image/ref.ts";
 import { formatRegistryRef } from "../../image/reference.ts";

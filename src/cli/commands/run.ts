@@ -1,4 +1,4 @@
-import { defineCommand } from "citty";
+import { defineCommand } from "../define.ts";
 import { CboxError } from "../../errors.ts";
 import { parseAttachStreams } from "../../container/attach.ts";
 import { DEFAULT_DETACH_KEYS, parseDetachKeys } from "../../container/detach-keys.ts";

@@ -1,4 +1,4 @@
-import { defineCommand } from "citty";
+import { defineCommand } from "../define.ts";
 import { CboxError } from "../../errors.ts";
 import { saveImages } from "../../image/save.ts";
 import { storagePaths } from "../../paths.ts";

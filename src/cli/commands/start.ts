@@ -1,4 +1,4 @@
-import { defineCommand } from "citty";
+import { defineCommand } from "../define.ts";
 import { parseDetachKeys } from "../../container/detach-keys.ts";
 import { startContainers, startRestartable } from "../../container/start.ts";
 import { CboxError } from "../../errors.ts";

@@ -1,4 +1,4 @@
-import { defineCommand } from "citty";
+import { defineCommand } from "../define.ts";
 import { writeSync } from "node:fs";
 import { imageBytes } from "../../container/disk-usage.ts";
 import { pruneContainers } from "../../container/prune.ts";

@@ -1,4 +1,4 @@
-import { defineCommand } from "citty";
+import { defineCommand } from "../define.ts";
 import { updateContainers } from "../../container/update.ts";
 import { storagePaths } from "../../paths.ts";
 import { resourceFlags, resourceOptionsOf, rootFlag, type CommandArgs } from "../args.ts";

@@ -1,4 +1,4 @@
-import { defineCommand } from "citty";
+import { defineCommand } from "../define.ts";
 import { writeSync } from "node:fs";
 import { parseLabels } from "../../container/spec.ts";
 import { createNamedVolume } from "../../container/volume-commands.ts";

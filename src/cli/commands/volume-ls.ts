@@ -1,4 +1,4 @@
-import { defineCommand } from "citty";
+import { defineCommand } from "../define.ts";
 import { writeSync } from "node:fs";
 import { formatVolumes } from "../../container/volume-commands.ts";
 import { listVolumes } from "../../container/volume-store.ts";

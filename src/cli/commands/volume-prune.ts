@@ -1,4 +1,4 @@
-import { defineCommand } from "citty";
+import { defineCommand } from "../define.ts";
 import { writeSync } from "node:fs";
 import { pruneVolumes } from "../../container/volume-commands.ts";
 import { CboxError } from "../../errors.ts";
