@@ -168,9 +168,18 @@ export function enterCgroups(paths: string[], pid: number, fs: CgroupFs): void {
   for (const path of paths) fs.write(`${path}/cgroup.procs`, String(pid));
 }
 
-/** Processes the kernel killed for memory in the cgroups at paths (v2 memory.events, v1 memory.oom_control). */
+/**
+ * Processes the kernel killed for memory in the cgroups at paths (v2 memory.events, v1
+ * memory.oom_control): only the memory controller's cgroup has them, so the search stops there,
+ * and a v1 path that names the memory hierarchy is tried first (each miss is two failed opens).
+ */
 export function oomKillsIn(paths: string[], fs: CgroupFs): number {
-  return paths.reduce((n, p) => n + oomKillCount(fs.read(`${p}/memory.events`) ?? fs.read(`${p}/memory.oom_control`)), 0);
+  const likelyFirst = [...paths].sort((a, b) => Number(b.includes("/memory")) - Number(a.includes("/memory")));
+  for (const p of likelyFirst) {
+    const text = fs.read(`${p}/memory.events`) ?? fs.read(`${p}/memory.oom_control`);
+    if (text !== undefined) return oomKillCount(text);
+  }
+  return 0;
 }
 
 /** The count after "oom_kill " in memory.events (v2) or memory.oom_control (v1). */
