@@ -2,10 +2,9 @@
 // (cgroups, network, the shim) cost start-up time: `cbox ps` loads only this, and the rest only
 // when a killed cbox left something to recover.
 import { readdirSync, readFileSync } from "node:fs";
-import { join } from "node:path";
 import { CboxError } from "../errors.ts";
 import { processStartTime } from "../linux/proc.ts";
-import type { Paths } from "../paths.ts";
+import { under, type Paths } from "../paths.ts";
 import type { ContainerDirs } from "./plan.ts";
 import { liveState, type LiveState } from "./status.ts";
 import type { ContainerSpec } from "./spec.ts";
@@ -14,19 +13,19 @@ import type { ContainerState } from "./store.ts";
 export const CONTAINER_ID = /^[0-9a-f]{64}$/;
 
 export function containerDirs(paths: Paths, id: string): ContainerDirs {
-  const dir = join(paths.containers, id);
+  const dir = under(paths.containers, id);
   return {
     dir,
-    rootfs: join(dir, "rootfs"),
-    upper: join(dir, "upper"),
-    work: join(dir, "work"),
-    hostname: join(dir, "hostname"),
-    hosts: join(dir, "hosts"),
-    resolvConf: join(dir, "resolv.conf"),
-    log: join(dir, "container.log"),
-    exit: join(dir, "exit"),
-    attach: join(dir, "attach"),
-    live: join(paths.live, id),
+    rootfs: under(dir, "rootfs"),
+    upper: under(dir, "upper"),
+    work: under(dir, "work"),
+    hostname: under(dir, "hostname"),
+    hosts: under(dir, "hosts"),
+    resolvConf: under(dir, "resolv.conf"),
+    log: under(dir, "container.log"),
+    exit: under(dir, "exit"),
+    attach: under(dir, "attach"),
+    live: under(paths.live, id),
   };
 }
 
@@ -55,7 +54,7 @@ export function readSpec(dir: string, state: ContainerState): ContainerSpec | un
 /** A container id from a full id, a unique prefix of one, or a name. */
 export function resolveContainer(paths: Paths, ref: string): string {
   try {
-    const id = readFileSync(join(paths.names, ref), "utf8").trim();
+    const id = readFileSync(under(paths.names, ref), "utf8").trim();
     if (readState(containerDirs(paths, id).dir)) return id;
   } catch {
     // not a name
@@ -107,7 +106,7 @@ export function scanStore(paths: Paths): StoreScan {
     if (orphan !== undefined) stale = orphan;
     else {
       const id = readNameHolder(paths, name);
-      stale = id !== "" && !ids.has(id) && !readState(join(paths.containers, id));
+      stale = id !== "" && !ids.has(id) && !readState(under(paths.containers, id));
     }
   }
   return { containers, stale };
@@ -126,7 +125,7 @@ export function orphanedTemp(name: string, prefix: ".new-" | ".tmp-"): boolean |
 /** The id a name file holds, or "" when it cannot be read. */
 export function readNameHolder(paths: Paths, name: string): string {
   try {
-    return readFileSync(join(paths.names, name), "utf8").trim();
+    return readFileSync(under(paths.names, name), "utf8").trim();
   } catch {
     return "";
   }

@@ -1,5 +1,4 @@
 // Volume names: docker's rule for the ones users give, 64 hex digits for anonymous ones.
-import { basename, dirname } from "node:path";
 import type { Volume } from "./spec.ts";
 
 const VOLUME_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]+$/;
@@ -17,5 +16,5 @@ export function newVolumeName(): string {
 /** The store volume a container's mount is, if it is one (a bound host path is not). */
 export function volumeNameOf(v: Volume): string | undefined {
   // Anonymous volumes made by an older cbox have no name field: their folder is volumes/NAME/_data.
-  return v.name ?? (v.anonymous ? basename(dirname(v.source)) : undefined);
+  return v.name ?? (v.anonymous ? v.source.split("/").at(-2) : undefined);
 }

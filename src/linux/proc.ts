@@ -36,12 +36,12 @@ export function pidNamespaceMembers(pid: number): number[] {
     .map(Number);
 }
 
-/** /proc/PID/stat from field 3 (state) on. */
+/** /proc/PID/stat from field 3 (state) to field 22 (starttime): what cbox reads of it. */
 function statFields(pid: number): string[] | undefined {
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const stat = readFileSync(`/proc/${pid}/stat`, "latin1");
     // Field 2 (comm) may hold spaces and parentheses: count fields from the last ')'.
-    return stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return stat.slice(stat.lastIndexOf(")") + 2).split(" ", 20);
   } catch {
     return undefined;
   }

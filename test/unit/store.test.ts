@@ -49,6 +49,11 @@ describe("storagePaths", () => {
   test("containers, names and the live index live under the given root", () => {
     expect(paths).toEqual({ root: tmp, containers: join(tmp, "containers"), names: join(tmp, "names"), live: join(tmp, "live") });
   });
+
+  test("a root given with trailing slashes is the same root", () => {
+    expect(storagePaths(`${tmp}//`)).toEqual(paths);
+    expect(storagePaths("/").containers).toBe("/containers");
+  });
 });
 
 describe("createContainer", () => {
