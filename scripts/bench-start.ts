@@ -13,6 +13,7 @@ import { OUT, type Bench, type Row, buildCbox, hyperfine, line, machineLine, ms 
 import { measurePhases, phaseTable, type Phases } from "./bench-phases.ts";
 
 const GOAL = "cbox within 1.5x of crun's mean start time and faster than runc";
+const FLOOR = "floor: cbox's kernel and file work in Bun, with none of its logic";
 const RUNS = Number(process.env.BENCH_RUNS ?? 50);
 const ONLY_PEERS = process.env.BENCH_ONLY_PEERS === "1";
 const CGROUP2_STUB = "/sys/fs/cgroup/unified";
@@ -148,6 +149,14 @@ function phaseSection(p: Phases, rows: Row[], cbox: Row, crun: Row): string {
       `crun does its whole start in ${f(crun.mean)} ms; 1.5x is ${f(1.5 * crun.mean)} ms. Bun and the loading of cbox's code alone take ${f(hello.mean + loading)} ms of that budget; with the container's kernel work (${f(kernel)} ms, which crun's start does too) that leaves ${f(1.5 * crun.mean - hello.mean - loading - kernel)} ms for everything cbox does in JavaScript and on files, which takes ${f(own)} ms now.`,
     );
   }
+  const floor = rows.find((r) => r.name === FLOOR);
+  if (floor) {
+    const room = 1.5 * crun.mean - floor.mean;
+    split.push(
+      "",
+      `The floor row is scripts/start-floor.ts, compiled as cbox is: it replays what one \`cbox run --rm\` start does to the kernel and the disk (its folder and files, its cgroups and device rules, the clone with the same flags and setup plan run by the same C shim, the wait, then the cgroups and the copy-on-write folder removed) and does none of cbox's own work: no flags, spec, store, checks or plan building. It takes ${f(floor.mean)} ms, ${f(floor.mean / crun.mean)}x crun's start. Above that floor, 1.5x crun leaves ${f(room)} ms for loading cbox's code and doing all it decides; loading the run command's code alone takes ${f(phase("load command"))} ms ("load command"), and cbox takes ${f(cbox.mean - floor.mean)} ms above the floor now.`,
+    );
+  }
   return [
     "### Where a start's time goes",
     "",
@@ -188,6 +197,20 @@ function buildHello(dir: string): string {
   const out = join(dir, "hello");
   run([process.execPath, "build", "--compile", "--minify", "--bytecode", "--no-compile-autoload-bunfig", "--no-compile-autoload-dotenv", src, "--outfile", out], { quiet: true });
   return out;
+}
+
+/**
+ * The floor under a cbox start: scripts/start-floor.ts, compiled as cbox is, replaying the kernel
+ * and file work of one start of cboxCmd (written down by that start: CBOX_REPLAY_OUT).
+ */
+function buildFloor(dir: string, cboxCmd: string[]): string[] {
+  const out = join(dir, "start-floor");
+  const noAutoload = ["--no-compile-autoload-bunfig", "--no-compile-autoload-dotenv", "--no-compile-autoload-tsconfig", "--no-compile-autoload-package-json"];
+  run([process.execPath, "build", "--compile", "--minify", "--bytecode", "--compile-jit-policy=100", ...noAutoload, join(import.meta.dir, "start-floor.ts"), "--outfile", out], { quiet: true });
+  const replay = join(dir, "replay.json");
+  const p = Bun.spawnSync({ cmd: inNs(cboxCmd), env: { ...process.env, CBOX_REPLAY_OUT: replay }, stdout: "ignore", stderr: "inherit" });
+  if (p.exitCode !== 0) throw new Error(`the start to replay failed (exit ${p.exitCode}): ${cboxCmd.join(" ")}`);
+  return [out, replay];
 }
 
 async function measureDetached(cbox: string, store: string, rootfs: string, tmp: string): Promise<DetachedRun> {
@@ -256,6 +279,7 @@ async function main() {
       // --network none: the peers' containers get an empty network namespace too (crun's and
       // runc's default specs); bench-net.ts measures the bridge.
       cboxCmd = [cbox, "run", "--rm", "--root", store, "--network", "none", "--rootfs", rootfs, "/bin/true"];
+      peers.push({ name: FLOOR, cmd: buildFloor(tmp, cboxCmd), shown: "bun build --compile ... scripts/start-floor.ts; ./start-floor REPLAY (REPLAY: written by one start of the cbox command below, with CBOX_REPLAY_OUT=REPLAY)" });
       peers.push({ name: "cbox", cmd: cboxCmd, shown: "dist/cbox run --rm --root STORE --network none --rootfs ROOTFS /bin/true" });
       // The cost of the default seccomp filter (compiled when cbox is built, installed by the shim).
       peers.push({

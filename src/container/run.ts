@@ -31,6 +31,7 @@ import { treeRemover } from "./remove-tree.ts";
 import { chooseCgroup, hostCgroups } from "./resources.ts";
 import { buildSpec, type ContainerSpec, type RunOptions } from "./spec.ts";
 import { Preparation } from "./prepare.ts";
+import { replayOut, writeReplay } from "./replay.ts";
 import { checkRootfsOwner, checkUserMapped } from "./rootless-fit.ts";
 import { escapeThroughSymlinks } from "./target-path.ts";
 import { deviceRules } from "./devices.ts";
@@ -204,6 +205,7 @@ export function startContainer(spec: ContainerSpec, paths: Paths, mode: StartMod
     const plan = buildPlan(spec, dirs, host, prep.prepared, cgroup?.selfEntry);
     mark("plan");
     const flags = containerCloneFlags(host.userNamespace, spec.init, sharedAtClone(spec));
+    if (replayOut && !mode.detach) writeReplay(replayOut, dirs.dir, plan, flags, cgroup?.paths ?? [], devices);
     const child = spawnInPidNamespace(joined.pid, mode.detach, (pidNamespaceFd) =>
       mode.detach ? spawnDetachedContainer(plan, flags, spec, dirs, paths, { pidNamespaceFd, onListening: mode.onListening }) : spawnContainer(plan, flags, spec.stopTimeout),
     );
