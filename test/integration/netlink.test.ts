@@ -143,7 +143,7 @@ describe.skipIf(skipped !== undefined)("rtnetlink in two network namespaces", ()
     expect(eth0).toMatchObject({ name: "eth0", mtu: 1450, up: false }); // the peer is made down
     const veth = linkByName(host, VETH)!;
     expect(veth).toMatchObject({ name: VETH, up: true, master: bridgeIndex, mtu: 1450 });
-    setHairpin(host, veth.index);
+    setHairpin(host, VETH);
 
     // What ip(8) sees.
     const hostEnd = inNetns(h, ["ip", "-d", "link", "show", VETH]);

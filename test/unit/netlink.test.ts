@@ -137,9 +137,9 @@ describe("requests, byte for byte", () => {
     expect(toHex(msg)).toBe(toHex(fromHex(`38000000 1000 0500 02000000 00000000 00 00 0000 02000000 00000000 00000000 1700 1400 ${text("cbox /var/lib/cbox")} 00 00`)));
   });
 
-  test("hairpin: IFLA_LINKINFO { IFLA_INFO_SLAVE_DATA { IFLA_BRPORT_MODE 1 } }", () => {
-    const msg = encodeMessage(hairpinMessage(7), 5);
-    expect(toHex(msg)).toBe(toHex(fromHex("30000000 1000 0500 05000000 00000000 00 00 0000 07000000 00000000 00000000 1000 1280 0c00 0580 0500 0400 01 000000")));
+  test("hairpin, by name: IFLA_IFNAME, then IFLA_LINKINFO { IFLA_INFO_SLAVE_DATA { IFLA_BRPORT_MODE 1 } }", () => {
+    const msg = encodeMessage(hairpinMessage("veth7"), 5);
+    expect(toHex(msg)).toBe(toHex(fromHex(`3c000000 1000 0500 05000000 00000000 00 00 0000 00000000 00000000 00000000 0a00 0300 ${text("veth7")} 00 0000 1000 1280 0c00 0580 0500 0400 01 000000`)));
   });
 
   test("a nested attribute's length is back-patched and the writer grows past its first buffer", () => {

@@ -7,7 +7,7 @@ import { CboxError } from "../../errors.ts";
 import { detectFirewall, type Firewall } from "../../linux/firewall/index.ts";
 import { addAddress, listAddresses } from "../../linux/net/addr.ts";
 import { formatIpv4, parseCidr, subnetText } from "../../linux/net/ipv4.ts";
-import { createBridge, createVeth, deleteLink, linkByName, setAlias, setDown, setHairpin, setUp, type VethOptions } from "../../linux/net/link.ts";
+import { createBridge, createVeth, deleteLink, linkByName, setAlias, setDown, setHairpin, setUp, type Link, type VethOptions } from "../../linux/net/link.ts";
 import { addDefaultRoute, listRoutes } from "../../linux/net/route.ts";
 import { readSysctl, setSysctl } from "../../linux/net/sysctl.ts";
 import { NetlinkError, NetlinkSocket } from "../../linux/netlink.ts";
@@ -52,7 +52,8 @@ export function reserveBridge(spec: NetworkSpec, ctx: ReserveContext): NetworkAt
     const leases = named ? networkDir(ctx.paths, named.name) : leasingRoot(sock, ctx.paths.root);
     // One hold of the lock for the bridge, the lease and the firewall (the calls inside nest in it).
     return withNetworkLock(leases, () => {
-      const subnet = named ? namedBridge(sock, named) : bridgeSubnet(sock, leases, ctx.paths);
+      const { subnet, link } = named ? namedBridge(sock, named) : bridgeSubnet(sock, leases, ctx.paths);
+      bridgesSeen.set(bridge, link);
       const ip = allocateAddress(leases, leaseHolder(ctx.paths, ctx.id), subnet, ctx.isAlive);
       const net: NetworkAttachment = { mode: "bridge", ip, gateway: gatewayOf(subnet), prefix: parseCidr(subnet)!.prefix, veth: ctx.link?.veth ?? vethName(ctx.id), ports: [], firewall: firewall?.kind, leases };
       if (ctx.link) net.iface = ctx.link.iface;
@@ -63,7 +64,9 @@ export function reserveBridge(spec: NetworkSpec, ctx: ReserveContext): NetworkAt
           net.ports = choosePorts(spec.ports, firewall.published());
           ctx.record(net);
         }
-        firewall.publish({ bridge, subnet, all: servedBridges(sock, ctx.paths) }, ctx.id, ip, net.ports);
+        const cbox0 = named ? cbox0Subnet(sock) : subnet;
+        const all = [...(cbox0 ? [{ bridge: BRIDGE, subnet: cbox0 }] : []), ...listNetworks(ctx.paths).map((n) => ({ bridge: n.bridge, subnet: n.subnet }))];
+        firewall.publish({ bridge, subnet, all }, ctx.id, ip, net.ports);
       }
       return net;
     });
@@ -72,16 +75,21 @@ export function reserveBridge(spec: NetworkSpec, ctx: ReserveContext): NetworkAt
   }
 }
 
-/** The bridges cbox's firewall rules serve: cbox0 once it has its address, and every named network's. */
-function servedBridges(sock: NetlinkSocket, paths: Paths): { bridge: string; subnet: string }[] {
+/**
+ * The bridges a start found (or made) under the network lock, by name: its connect, moments
+ * later in the same process, plugs the veth into that one without asking the kernel again.
+ */
+const bridgesSeen = new Map<string, Link>();
+
+/** cbox0's subnet once it has its address: cbox's firewall rules serve it next to every named network's. */
+function cbox0Subnet(sock: NetlinkSocket): string | undefined {
   const link = linkByName(sock, BRIDGE);
   const address = link && listAddresses(sock).find((a) => a.index === link.index);
-  const cbox0 = address ? [{ bridge: BRIDGE, subnet: subnetText(parseCidr(`${address.ip}/${address.prefix}`)!) }] : [];
-  return [...cbox0, ...listNetworks(paths).map((n) => ({ bridge: n.bridge, subnet: n.subnet }))];
+  return address && subnetText(parseCidr(`${address.ip}/${address.prefix}`)!);
 }
 
 /** A named network's bridge, made (or made again, after a reboot) with its recorded subnet. */
-export function namedBridge(sock: NetlinkSocket, net: NamedNetwork): string {
+export function namedBridge(sock: NetlinkSocket, net: NamedNetwork): { subnet: string; link: Link } {
   let link = linkByName(sock, net.bridge);
   if (link && link.alias !== `${ALIAS_PREFIX}network ${net.name}`) throw new CboxError(`a link named ${net.bridge} exists and is not network ${net.name}'s; remove it`);
   if (!link) {
@@ -91,7 +99,7 @@ export function namedBridge(sock: NetlinkSocket, net: NamedNetwork): string {
   }
   if (!listAddresses(sock).some((a) => a.index === link!.index)) addAddress(sock, link.index, net.gateway, parseCidr(net.subnet)!.prefix);
   allowForwarding(net.bridge);
-  return net.subnet;
+  return { subnet: net.subnet, link };
 }
 
 /**
@@ -125,7 +133,7 @@ function leasingRoot(sock: NetlinkSocket, root: string): string {
  * Under the leasing root's lock: cbox0 up with its address, made the first time; its subnet is
  * what it has, or the first candidate no host route overlaps. Its alias names the leasing root.
  */
-function bridgeSubnet(sock: NetlinkSocket, leases: string, paths: Paths): string {
+function bridgeSubnet(sock: NetlinkSocket, leases: string, paths: Paths): { subnet: string; link: Link } {
   let link = linkByName(sock, BRIDGE);
   if (link && link.alias !== `${ALIAS_PREFIX}${leases}`) setAlias(sock, link.index, `${ALIAS_PREFIX}${leases}`);
   const address = link && listAddresses(sock).find((a) => a.index === link!.index);
@@ -142,7 +150,7 @@ function bridgeSubnet(sock: NetlinkSocket, leases: string, paths: Paths): string
     addAddress(sock, link.index, gatewayOf(subnet), parseCidr(subnet)!.prefix);
   }
   allowForwarding(BRIDGE);
-  return subnet;
+  return { subnet, link };
 }
 
 /** The named networks' subnets, as routes a new bridge must not overlap (their bridges may not exist yet). */
@@ -159,12 +167,12 @@ export function connectBridge(net: NetworkAttachment, pid: number): void {
   const host = NetlinkSocket.open();
   let inside: NetlinkSocket | undefined;
   try {
-    const bridge = linkByName(host, net.bridge ?? BRIDGE);
+    const bridge = bridgesSeen.get(net.bridge ?? BRIDGE) ?? linkByName(host, net.bridge ?? BRIDGE);
     if (!bridge) throw new CboxError(`the bridge ${net.bridge ?? BRIDGE} is gone`);
     const iface = net.iface ?? "eth0";
     createVethOnce(host, { name: net.veth!, master: bridge.index, mtu: bridge.mtu, peerName: iface, peerNsFd: nsFd });
     // A container reaching its own published port: the DNAT sends the packet back out of the port it came in by.
-    setHairpin(host, linkByName(host, net.veth!)!.index);
+    setHairpin(host, net.veth!);
     inside = NetlinkSocket.open(nsFd);
     const link = linkByName(inside, iface)!;
     setUp(inside, link.index);

@@ -33,9 +33,11 @@ const held = new Set<string>();
 export function withNetworkLock<T>(root: string, fn: () => T): T {
   const dir = networkDir(root);
   if (held.has(dir)) return fn();
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
   const lock = join(dir, "lock");
-  writeFileSync(lock, "", { flag: "a", mode: 0o600 }); // made if missing: an unlocked run needs a missing file
+  if (!existsSync(lock)) {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    writeFileSync(lock, "", { flag: "a", mode: 0o600 }); // made if missing: an unlocked run needs a missing file
+  }
   return withContainerLock(lock, () => {
     held.add(dir);
     try {

@@ -106,14 +106,15 @@ export function createVeth(sock: NetlinkSocket, o: VethOptions): void {
 }
 
 /** Lets a bridge port send a frame back out of the port it came in on (a container reaching itself through a published port). */
-export function hairpinMessage(index: number): NetlinkRequest {
-  const w = ifinfomsg(new MessageWriter(), index);
+export function hairpinMessage(name: string): NetlinkRequest {
+  // By name (index 0): the kernel finds the link itself, and a start asks it one question fewer.
+  const w = ifinfomsg(new MessageWriter()).stringAttr(IFLA_IFNAME, name);
   w.nested(IFLA_LINKINFO, () => w.nested(IFLA_INFO_SLAVE_DATA, () => w.u8Attr(IFLA_BRPORT_MODE, BRIDGE_MODE_HAIRPIN)));
-  return { what: `set hairpin mode on link ${index}`, type: RTM_NEWLINK, flags: CHANGE_FLAGS, body: w.finish() };
+  return { what: `set hairpin mode on link ${name}`, type: RTM_NEWLINK, flags: CHANGE_FLAGS, body: w.finish() };
 }
 
-export function setHairpin(sock: NetlinkSocket, index: number): void {
-  sock.request(hairpinMessage(index));
+export function setHairpin(sock: NetlinkSocket, name: string): void {
+  sock.request(hairpinMessage(name));
 }
 
 export function getLinkMessage(name: string): NetlinkRequest {
