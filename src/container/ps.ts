@@ -34,9 +34,13 @@ export async function listContainers(paths: Paths): Promise<Listed[]> {
   return newestFirst(scan.containers, (c) => c.state);
 }
 
+/** created is toISOString()'s fixed-width UTC text: its order as text is its order in time (no Date.parse, measured in ps). */
 function newestFirst<T>(items: T[], stateOf: (item: T) => ContainerState): T[] {
-  const created = new Map(items.map((item) => [item, Date.parse(stateOf(item).created)]));
-  return items.sort((a, b) => created.get(b)! - created.get(a)!);
+  return items.sort((a, b) => {
+    const x = stateOf(a).created;
+    const y = stateOf(b).created;
+    return x < y ? 1 : x > y ? -1 : 0;
+  });
 }
 
 /** Published ports while it runs, as docker's PORTS column: 0.0.0.0:8080->80/tcp. */
