@@ -13,6 +13,7 @@ import { OUT, type Bench, type Row, buildCbox, hyperfine, line, machineLine, ms 
 import { measurePhases, phaseTable, type Phases } from "./bench-phases.ts";
 
 const GOAL = "cbox within 1.5x of crun's mean start time and faster than runc";
+const HELLO_FS = "Bun: the hello world, printing through node:fs";
 const FLOOR = "floor: cbox's kernel and file work in Bun, with none of its logic";
 const RUNS = Number(process.env.BENCH_RUNS ?? 50);
 const ONLY_PEERS = process.env.BENCH_ONLY_PEERS === "1";
@@ -149,6 +150,10 @@ function phaseSection(p: Phases, rows: Row[], cbox: Row, crun: Row): string {
       `crun does its whole start in ${f(crun.mean)} ms; 1.5x is ${f(1.5 * crun.mean)} ms. Bun and the loading of cbox's code alone take ${f(hello.mean + loading)} ms of that budget; with the container's kernel work (${f(kernel)} ms, which crun's start does too) that leaves ${f(1.5 * crun.mean - hello.mean - loading - kernel)} ms for everything cbox does in JavaScript and on files, which takes ${f(own)} ms now.`,
     );
   }
+  const helloFs = rows.find((r) => r.name === HELLO_FS);
+  if (hello && helloFs) {
+    split.push("", `Of Bun's own part, node:fs alone (which every cbox command loads, for its file system calls) costs ${f(helloFs.mean - hello.mean)} ms: the hello world printing through node:fs minus the one printing with console.log.`);
+  }
   const floor = rows.find((r) => r.name === FLOOR);
   if (floor) {
     const room = 1.5 * crun.mean - floor.mean;
@@ -190,11 +195,15 @@ function detachedSection(d: DetachedRun): string {
   ].join("\n");
 }
 
-/** A compiled Bun program that only prints: what every Bun executable costs before its own work. */
-function buildHello(dir: string): string {
-  const src = join(dir, "hello.ts");
-  writeFileSync(src, 'console.log("hello");\n');
-  const out = join(dir, "hello");
+/**
+ * A compiled Bun program that only prints: what every Bun executable costs before its own work;
+ * withFs, it prints through node:fs, which every cbox command loads.
+ */
+function buildHello(dir: string, withFs = false): string {
+  const name = withFs ? "hello-fs" : "hello";
+  const src = join(dir, `${name}.ts`);
+  writeFileSync(src, withFs ? 'import { writeSync } from "node:fs";\nwriteSync(1, "hello\\n");\n' : 'console.log("hello");\n');
+  const out = join(dir, name);
   run([process.execPath, "build", "--compile", "--minify", "--bytecode", "--no-compile-autoload-bunfig", "--no-compile-autoload-dotenv", src, "--outfile", out], { quiet: true });
   return out;
 }
@@ -275,6 +284,7 @@ async function main() {
     if (cbox) {
       // The floor under any Bun program, then cbox's entry code alone.
       peers.push({ name: `Bun: a compiled hello world (Bun ${Bun.version})`, cmd: [buildHello(tmp)], shown: "bun build --compile --minify --bytecode hello.ts; ./hello" });
+      peers.push({ name: HELLO_FS, cmd: [buildHello(tmp, true)], shown: "the same, hello.ts printing with node:fs's writeSync" });
       peers.push({ name: "cbox --version", cmd: [cbox, "--version"], shown: "dist/cbox --version" });
       // --network none: the peers' containers get an empty network namespace too (crun's and
       // runc's default specs); bench-net.ts measures the bridge.
