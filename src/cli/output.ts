@@ -11,12 +11,18 @@ export function warn(message: string): void {
   writeSync(2, `cbox: warning: ${message}\n`);
 }
 
-/** Columns padded as docker prints them: three spaces between, the last one unpadded. */
+/** Columns padded as docker prints them: three spaces between, the last one unpadded. Plain loops: ps runs this cold, once (measured). */
 export function table(headers: string[], rows: string[][]): string {
-  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
-  const line = (cells: string[]) =>
-    cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]! + 3))).join("").trimEnd();
-  return [line(headers), ...rows.map(line)].join("\n") + "\n";
+  const last = headers.length - 1;
+  const widths = headers.map((h) => h.length);
+  for (const r of rows) for (let i = 0; i < last; i++) widths[i] = Math.max(widths[i]!, (r[i] ?? "").length);
+  let out = "";
+  for (const cells of [headers, ...rows]) {
+    let line = "";
+    for (let i = 0; i < last; i++) line += (cells[i] ?? "").padEnd(widths[i]! + 3);
+    out += `${(line + (cells[last] ?? "")).trimEnd()}\n`;
+  }
+  return out;
 }
 
 /** "3 minutes", "About an hour", "2 days": docker's way of saying how long ago. */
