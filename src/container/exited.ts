@@ -19,20 +19,21 @@ export function recordExit(paths: Paths, id: string): number {
   const delayMs = withContainerLock(dirs.dir, () => {
     const state = readState(dirs.dir);
     if (!state || state.status === "exited") return undefined;
-    recordEnd(paths, state, removeTree);
-    const ended = readState(dirs.dir);
-    const policy = ended && readSpec(dirs.dir, ended)?.restart;
-    if (!ended || !policy) return undefined;
-    const decision = restartDecision(policy, {
-      exitCode: ended.exitCode ?? null,
-      manuallyStopped: !!ended.manuallyStopped,
-      restartCount: ended.restartCount ?? 0,
-      ranMs: Date.parse(ended.finished ?? "") - Date.parse(ended.started ?? ended.created) || 0,
-      lastDelayMs: ended.restartDelayMs ?? 0,
+    let wait: number | undefined;
+    recordEnd(paths, state, removeTree, (ended) => {
+      const policy = readSpec(dirs.dir, ended)?.restart;
+      const decision = restartDecision(policy, {
+        exitCode: ended.exitCode ?? null,
+        manuallyStopped: !!ended.manuallyStopped,
+        restartCount: ended.restartCount ?? 0,
+        ranMs: Date.parse(ended.finished ?? "") - Date.parse(ended.started ?? ended.created) || 0,
+        lastDelayMs: ended.restartDelayMs ?? 0,
+      });
+      if (!decision.restart) return {};
+      wait = decision.delayMs;
+      return { status: "restarting", owner: ownerSelf(), restartDelayMs: decision.delayMs };
     });
-    if (!decision.restart) return undefined;
-    updateState(dirs, { status: "restarting", owner: ownerSelf(), restartDelayMs: decision.delayMs });
-    return decision.delayMs;
+    return wait;
   });
   if (delayMs !== undefined) restartAfter(paths, dirs, delayMs, { rootlessMaps, removeTree });
   return 0;

@@ -340,15 +340,17 @@ function recordEndLocked(paths: Paths, id: string, removeTree: (path: string) =>
 /**
  * Records that a container has ended: its exit code and end time from the monitor's exit file
  * (unknown when its owner was killed first), an OOM kill; its cgroups go, and with --rm all of it.
- * Call holding the container's lock.
+ * next gives what to record with the end (from the ended state). Call holding the container's lock.
  */
-export function recordEnd(paths: Paths, state: ContainerState, removeTree: (path: string) => void): void {
+export function recordEnd(paths: Paths, state: ContainerState, removeTree: (path: string) => void, next?: (ended: ContainerState) => Partial<ContainerState>): void {
   const dirs = containerDirs(paths, state.id);
   const exit = readExitFile(dirs.exit);
   const oomKilled = state.cgroups ? oomKillsIn(state.cgroups, cgroupfs) > 0 : false;
   if (state.remove && !state.stoppedToRestart) return removeContainer(paths, state.id, removeTree, { volumes: true });
   if (state.cgroups) removeCgroups(state.cgroups, cgroupfs);
-  updateState(dirs, { status: "exited", exitCode: exit?.code ?? null, finished: exit?.finished ?? new Date().toISOString(), oomKilled, ...releaseNetworks(state, state.id, paths) });
+  const end: Partial<ContainerState> = { status: "exited", exitCode: exit?.code ?? null, finished: exit?.finished ?? new Date().toISOString(), oomKilled, ...releaseNetworks(state, state.id, paths) };
+  // One write: what comes next (a restart policy's wait) is never preceded by a moment of "exited" that a reader without the lock (stop, ps) could take as final.
+  updateState(dirs, { ...end, ...next?.({ ...state, ...end }) });
 }
 
 /** The monitor's record of the end: "WAIT-STATUS FINISHED-TIME". */
