@@ -8,19 +8,18 @@ import { writeAll } from "../files.ts";
 /** refusal: the one line for a terminal on standard output (it names the command's own -o). */
 export async function writeArchive(output: string | undefined, refusal: string, produce: (sink: (chunk: Uint8Array) => void) => Promise<void>): Promise<void> {
   if (!output && isatty(1)) throw new CboxError(refusal);
-  const temp = output ? `${output}.tmp-${process.pid}` : undefined;
-  const fd = temp ? openSync(temp, "wx", 0o644) : 1;
+  if (!output) return produce((chunk) => writeAll(1, chunk));
+  const temp = `${output}.tmp-${process.pid}`;
+  const fd = openSync(temp, "wx", 0o644);
+  let open = true;
   try {
     await produce((chunk) => writeAll(fd, chunk));
-    if (temp) {
-      closeSync(fd);
-      renameSync(temp, output!);
-    }
+    closeSync(fd);
+    open = false;
+    renameSync(temp, output);
   } catch (err) {
-    if (temp) {
-      closeSync(fd);
-      rmSync(temp, { force: true });
-    }
+    if (open) closeSync(fd); // closed already when the rename failed: a second close would hide its error
+    rmSync(temp, { force: true });
     throw err;
   }
 }

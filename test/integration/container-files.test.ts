@@ -2,7 +2,7 @@
 // --userns=private: docker's rules for where files land, owners inside and out, symlinks of the
 // container that must never lead out of it, hostile archives, and one-line refusals.
 import { afterEach, describe, expect, test } from "bun:test";
-import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmdirSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { extract } from "tar-stream";
 import { benignEntries, hostileCases, makeTar, mtimeDir, mtimeFile } from "../fixtures/hostile.ts";
@@ -338,6 +338,11 @@ describe.skipIf(!isRoot)("cbox diff and cbox export", () => {
     refused(c(["export"]), "cbox export needs one container: cbox export [-o FILE] CONTAINER");
     refused(c(["export", "-o", join(work, "no/such/dir/x.tar"), "some"]), /^cbox: no such file or directory: .*no\/such\/dir\/x\.tar\.tmp-\d+\n$/);
     expect(readdirSync(work)).toEqual([]);
+    // The whole archive written, then the rename onto -o fails (a folder there): its error, and no temporary file left.
+    mkdirSync(join(work, "taken"));
+    refused(c(["export", "-o", join(work, "taken"), "some"]), /^cbox: is a directory: .*taken\.tmp-\d+\n$/);
+    expect(readdirSync(work)).toEqual(["taken"]);
+    rmdirSync(join(work, "taken"));
     const session = new TerminalSession(["export", "--root", fx.store, "some"], work);
     expect(await session.exitCode()).toBe(125);
     expect(session.screen).toContain("cbox: cbox export writes a tar archive, and standard output is a terminal: give -o FILE or redirect it (cbox export CONTAINER > files.tar)");
