@@ -2,13 +2,11 @@
 // flag definitions, so it never drifts from them; container, image, network and volume names
 // come from `cbox _names KIND` when a word is completed.
 import { CboxError } from "../errors.ts";
+import type { NameKind } from "./names.ts";
 import type { FlagDefs } from "./flags.ts";
 
 export type CommandTable = Record<string, () => Promise<{ args: FlagDefs }>>;
 export type GroupTable = Record<string, { commands: Record<string, string> }>;
-
-export const NAME_KINDS = ["containers", "images", "networks", "volumes"] as const;
-export type NameKind = (typeof NAME_KINDS)[number];
 
 /** What a command's operands are, for the names completed after it. */
 const OPERANDS: Record<string, NameKind> = {
@@ -43,7 +41,7 @@ async function completable(commands: CommandTable, groups: GroupTable): Promise<
     .map((name) => [name, name]);
   for (const [group, g] of Object.entries(groups)) for (const [sub, name] of Object.entries(g.commands)) typed.push([`${group} ${sub}`, name]);
   return Promise.all(
-    typed.map(async ([words, name]) => ({ words, flags: flagsOf((await commands[name]!()).args), names: OPERANDS[name] ?? OPERANDS[words] })),
+    typed.map(async ([words, name]) => ({ words, flags: flagsOf((await commands[name]!()).args), names: OPERANDS[name] })),
   );
 }
 

@@ -1,8 +1,7 @@
 import { defineCommand } from "../define.ts";
 import { writeSync } from "node:fs";
 import { CboxError } from "../../errors.ts";
-import { listNetworks } from "../../container/network/named.ts";
-import { builtinNetworks } from "../../container/network/manage.ts";
+import { builtinNetworks, listNetworks } from "../../container/network/named.ts";
 import { table } from "../output.ts";
 import { storagePaths } from "../../paths.ts";
 import { rootFlag, type CommandArgs } from "../args.ts";

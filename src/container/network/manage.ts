@@ -80,11 +80,3 @@ export function inspectNetwork(paths: Paths, net: NamedNetwork): Record<string, 
   };
 }
 
-/** The networks every host has, as `network ls` shows them (ids made from their names: there is no daemon to keep one). */
-export function builtinNetworks(): { id: string; name: string; driver: string }[] {
-  return [
-    { name: "bridge", driver: "bridge" },
-    { name: "host", driver: "host" },
-    { name: "none", driver: "null" },
-  ].map((n) => ({ ...n, id: new Bun.CryptoHasher("sha256").update(`cbox network ${n.name}`).digest("hex") }));
-}

@@ -21,6 +21,11 @@ export interface NamedNetwork {
 /** docker's words for the networks every host has. */
 export const BUILTIN_NETWORKS = ["bridge", "host", "none"];
 
+/** The networks every host has, as `network ls` shows them (ids made from their names: there is no daemon to keep one). */
+export function builtinNetworks(): { id: string; name: string; driver: string }[] {
+  return BUILTIN_NETWORKS.map((name) => ({ name, driver: name === "none" ? "null" : name, id: new Bun.CryptoHasher("sha256").update(`cbox network ${name}`).digest("hex") }));
+}
+
 export function networksDir(paths: Paths): string {
   return join(paths.root, "networks");
 }
