@@ -1,10 +1,11 @@
 // start, kill, delete: a created container is released, signalled, and removed with what it had.
-import { closeSync, constants, openSync, readSync, unlinkSync } from "node:fs";
+import { closeSync, constants, openSync, readFileSync, readSync, unlinkSync } from "node:fs";
 import { CboxError } from "../errors.ts";
+import { parseLayout } from "../linux/cgroups/detect.ts";
 import { isSameProcess } from "../linux/proc.ts";
 import { signalNumber } from "../linux/signals.ts";
 import { removeRuntimeCgroup, updateResources } from "./cgroup.ts";
-import { setFrozen } from "../linux/cgroups/freezer.ts";
+import { setFrozen, thawQuietly } from "../linux/cgroups/freezer.ts";
 import type { OciResources } from "./config.ts";
 import { runHooksWarning } from "./hooks.ts";
 import { sleepMs } from "../sys/sleep.ts";
@@ -69,7 +70,7 @@ export function deleteContainer(states: StateDir, id: string, force: boolean, wa
   if (status === "running" && !force) throw new CboxError(`container ${id} is running: stop it first, or delete --force`);
   if (status !== "stopped") {
     sendSignal(state.pid, SIGKILL);
-    if (status === "paused") setFrozen(state.cgroupPaths, false); // a frozen process cannot die
+    if (status === "paused") thawQuietly(state.cgroupPaths); // a frozen process cannot die; a thaw that fails must not stop the delete
     if (state.ownPidNamespace || force) for (const pid of containerPids(state)) sendSignal(pid, SIGKILL);
     for (let i = 0; i < 1000 && isSameProcess(state.pid, state.pidStartTime); i++) sleepMs(5);
   }
@@ -99,5 +100,5 @@ export function pauseContainer(states: StateDir, id: string, pause: boolean): vo
 export function updateContainer(states: StateDir, id: string, resources: OciResources): void {
   const state = states.load(id);
   if (states.status(state) === "stopped") throw new CboxError(`container ${id} is not running`);
-  updateResources(states.hostLayout(), state.cgroupPaths, resources);
+  updateResources(parseLayout(readFileSync("/proc/self/mountinfo", "utf8")), state.cgroupPaths, resources);
 }

@@ -5,7 +5,6 @@ import { join } from "node:path";
 import { CboxError } from "../errors.ts";
 import { isSameProcess } from "../linux/proc.ts";
 import { inUserNamespace } from "../linux/userns.ts";
-import { parseLayout, type CgroupLayout } from "../linux/cgroups/detect.ts";
 import { cgroupProcs } from "../linux/cgroups/cgroup.ts";
 import { cgroupfs } from "../linux/cgroups/fs.ts";
 import { isFrozen } from "../linux/cgroups/freezer.ts";
@@ -40,15 +39,7 @@ export function checkId(id: string | undefined): string {
 }
 
 export class StateDir {
-  private layout: CgroupLayout | undefined;
-
   constructor(readonly root: string) {}
-
-  /** The host's cgroup layout, read once per command (status asks it for every container). */
-  hostLayout(): CgroupLayout {
-    this.layout ??= parseLayout(readFileSync("/proc/self/mountinfo", "utf8"));
-    return this.layout;
-  }
 
   dir(id: string): string {
     return join(this.root, id);

@@ -7,7 +7,7 @@ import type { FlagDefs } from "../flags.ts";
 export const args = { ...rootFlag, ...resourceFlags } satisfies FlagDefs;
 
 export default defineCommand({
-  meta: { name: "update", description: "Change containers' limits (running ones at once): cbox update [--memory X] [--memory-swap X] [--cpus X] [--cpu-shares X] [--cpuset-cpus X] [--pids-limit X] CONTAINER..." },
+  meta: { name: "update", description: "Change containers' limits (running ones at once): cbox update [FLAGS] CONTAINER..." },
   args,
   run({ args: a }: { args: CommandArgs<typeof args> }) {
     return updateContainers(a._, resourceOptionsOf(a), storagePaths(a.root));
