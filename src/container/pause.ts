@@ -45,7 +45,8 @@ export function thawAfterSignal(state: ContainerState, dirs: ContainerDirs): voi
   const cgroups = state.cgroups ?? [];
   try {
     if (cgroups.length && isFrozen(cgroups)) setFrozen(cgroups, false);
-    if (state.paused) updateState(dirs, { paused: false });
+    // Under the lock, as every write by a cbox that does not own it: its owner may be recording its end.
+    if (state.paused) withContainerLock(dirs.dir, () => readState(dirs.dir)?.paused && updateState(dirs, { paused: false }));
   } catch {
     // its cgroup went with its end
   }

@@ -35,9 +35,10 @@ export async function removeContainers(refs: string[], force: boolean, paths: Pa
     };
     if (running()) {
       if (!force) throw new CboxError(`container ${refs[i]} is running; stop it first or use cbox rm -f`);
-      const state = markStopped(containerDirs(paths, id))!;
-      if (pid1Alive(state)) killQuietly(state.pid!);
-      thawAfterSignal(state, containerDirs(paths, id));
+      const dirs = containerDirs(paths, id);
+      const state = markStopped(dirs); // undefined: it ended and went (--rm) meanwhile
+      if (state && pid1Alive(state)) killQuietly(state.pid!);
+      if (state) thawAfterSignal(state, dirs);
       // Its owner (a foreground cbox or the monitor) records the end; removing under it would race.
       await until(() => !running(), OWNER_GRACE_MS);
     }

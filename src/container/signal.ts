@@ -22,7 +22,9 @@ export function parseSignal(value: string): number {
 export function containerState(paths: Paths, ref: string): { id: string; state: ContainerState; dir: string } {
   const id = resolveContainer(paths, ref);
   const dir = containerDirs(paths, id).dir;
-  return { id, state: readState(dir)!, dir };
+  const state = readState(dir);
+  if (!state) throw new CboxError(`no such container: ${ref}`); // removed since it was found
+  return { id, state, dir };
 }
 
 /** The user stopped or killed it: no restart policy brings it back (docker's rule); a restarting one ends its wait. */

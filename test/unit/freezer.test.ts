@@ -44,6 +44,15 @@ describe("freezer", () => {
     expect(fs.log.filter((l) => l.startsWith("write"))).toEqual(["write c1/cgroup.freeze 1", "write c1/cgroup.freeze 0"]);
   });
 
+  test("a freeze that does not finish within a second is undone before its error (v2: cgroup.events never says frozen)", () => {
+    const fs = new FakeCgroupfs(root, 2, [["cpu", "memory"]]);
+    const paths = [`${root}/c1`];
+    fs.mkdir(paths[0]!);
+    writeFileSync(`${root}/c1/cgroup.events`, "populated 1\nfrozen 0\n");
+    expect(thrown(() => setFrozen(paths, true, fs)).message).toBe("the container's processes did not freeze within a second");
+    expect(fs.log.filter((l) => l.startsWith("write"))).toEqual(["write c1/cgroup.freeze 1", "write c1/cgroup.freeze 0"]);
+  });
+
   test("cgroups without a freezer: not frozen, and freezing them is one clear error", () => {
     const fs = new FakeCgroupfs(root, 1, [["cpu"], ["pids"]]);
     const paths = ["cpu", "pids"].map((h) => `${fs.hierarchy([h])}/c1`);

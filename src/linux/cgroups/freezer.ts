@@ -11,7 +11,10 @@ export function setFrozen(paths: string[], frozen: boolean, fs: CgroupFs = cgrou
   if (!control) throw new CboxError("the container's cgroup has no freezer (v1's freezer controller, or cgroup v2): pause is not possible");
   fs.write(control.file, frozen ? control.on : control.off);
   for (let i = 0; i < 1000 && isFrozen(paths, fs) !== frozen; i++) sleepMs(1);
-  if (isFrozen(paths, fs) !== frozen) throw new CboxError(`the container's processes did not ${frozen ? "freeze" : "thaw"} within a second`);
+  if (isFrozen(paths, fs) === frozen) return;
+  // A freeze that did not finish is undone: a half-frozen container is paused to nobody, and unpause, kill and stop would find it not frozen.
+  if (frozen) fs.write(control.file, control.off);
+  throw new CboxError(`the container's processes did not ${frozen ? "freeze" : "thaw"} within a second`);
 }
 
 /** Whether the processes in the cgroups at paths are frozen (paused). */
