@@ -1,6 +1,7 @@
 // The files cbox generates for a container and binds over the image's /etc copies (as docker does).
 // The functions that decide take the host's files as text; writeEtcFiles reads the real ones.
 import { readFileSync, writeFileSync } from "node:fs";
+import { CboxError } from "../errors.ts";
 import type { ContainerDirs } from "./plan.ts";
 
 /** What the container's network gives /etc/hosts and /etc/resolv.conf. */
@@ -127,7 +128,7 @@ export function containerResolvConf(host: HostResolv, nameserverOverride?: strin
 /** The files for a container; network undefined (or with nothing set) is --network none. */
 export function etcFiles(hostname: string, network: EtcNetwork | undefined, name: string | undefined, host: { hosts?: string; resolv: HostResolv }, extras: EtcExtras = {}): EtcFiles {
   const files = networkEtcFiles(hostname, network, name, host);
-  const added = (extras.hosts ?? []).map((h) => `${h.ip === HOST_GATEWAY ? network?.gateway : h.ip}\t${h.name}\n`).join("");
+  const added = (extras.hosts ?? []).map((h) => `${h.ip === HOST_GATEWAY ? hostGateway(h.name, network) : h.ip}\t${h.name}\n`).join("");
   const dns = extras.dns ?? {};
   return {
     ...files,
@@ -135,6 +136,12 @@ export function etcFiles(hostname: string, network: EtcNetwork | undefined, name
     resolvConf: withDnsOptions(files.resolvConf, dns),
     noNameservers: files.noNameservers && !dns.servers?.length,
   };
+}
+
+/** The gateway --add-host NAME:host-gateway names: a network asked for may turn out to have none (a user's, without slirp4netns). */
+function hostGateway(name: string, network: EtcNetwork | undefined): string {
+  if (network?.gateway) return network.gateway;
+  throw new CboxError(`--add-host ${name}:host-gateway: this container got no network that reaches the host; give the host's address instead`);
 }
 
 function networkEtcFiles(hostname: string, network: EtcNetwork | undefined, name: string | undefined, host: { hosts?: string; resolv: HostResolv }): EtcFiles {

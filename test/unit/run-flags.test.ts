@@ -100,6 +100,13 @@ describe("--add-host and --dns", () => {
     expect(() => parseEtcFlags({ addHosts: ["gw:host-gateway"] }, false)).toThrow("--network none has none");
   });
 
+  test("host-gateway when the network got has no gateway (a user's without slirp4netns): one line, not an \"undefined\" hosts line", () => {
+    const host = { hosts: "127.0.0.1\tlocalhost\n", resolv: { etc: "nameserver 192.0.2.1\n" } };
+    expect(() => etcFiles("box", undefined, undefined, host, { hosts: [{ name: "gw", ip: "host-gateway" }] })).toThrow(
+      "--add-host gw:host-gateway: this container got no network that reaches the host; give the host's address instead",
+    );
+  });
+
   test("hosts lines go after the network's, host-gateway as the gateway", () => {
     const host = { hosts: "127.0.0.1 localhost", resolv: { etc: "nameserver 192.0.2.1\n" } };
     const files = etcFiles("box", { hostFiles: true, gateway: "127.0.0.1" }, undefined, host, { hosts: [{ name: "gw", ip: "host-gateway" }] });
