@@ -202,7 +202,8 @@ static void drop_client(int i) {
   client_on[i] = 0;
 }
 
-/* One record to every attached client; a client that cannot take it is dropped. */
+/* One record to every attached client; one whose socket has ended is dropped. The sends block: a
+ * client that stops reading holds the container's output back (as a full pipe would), not loses it. */
 static void broadcast(const char *rec, int n) {
   int i;
   ssize_t w;
