@@ -101,6 +101,7 @@ describe.skipIf(!isRoot)("named networks", () => {
       expect(c(["network", "disconnect", "back", "app"])).toMatchObject({ code: 125, stderr: "cbox: container app is not connected to network back\n" });
       // Connected again, then removed: its lease goes with it.
       expect(c(["network", "connect", "back", "app"]).code).toBe(0);
+      expect(c(["exec", "app", "sh", "-c", "ip -o link show eth1 | wc -l"]).stdout).toBe("1\n"); // the number the disconnect freed
       expect(c(["rm", "-f", "app"]).code).toBe(0);
       expect(JSON.parse(c(["network", "inspect", "back"]).stdout)[0].Containers).toEqual({ [JSON.parse(c(["inspect", "db"]).stdout)[0].Id]: expect.any(Object) });
       expect(c(["run", "--name", "stopped", "--network", "front", "--rootfs", fx.rootfs, "true"]).code).toBe(0);

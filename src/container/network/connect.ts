@@ -29,14 +29,20 @@ export function connectContainer(paths: Paths, networkRef: string, containerRef:
     }
     const attached = attachments(state);
     if (attached.some((n) => n.network === network.name)) throw new CboxError(`container ${containerRef} is on network ${network.name} already`);
-    const index = Math.max(0, ...(state.connected ?? []).map((n) => Number(n.iface!.slice(3)))) + 1;
-    const link = { veth: `cx${id.slice(0, 12)}${index}`, iface: `eth${index}` };
-    const record = (net: NetworkAttachment) => updateState(dirs, { connected: [...(state.connected ?? []), net] });
-    const net = reserveNetwork({ mode: "bridge", ports: [], network: network.name, ...(aliases.length && { aliases }) }, false, { id, paths, link, isAlive: containerRuns, record });
+    const index = freeIndex((state.connected ?? []).filter((n) => !n.released));
+    // 15 characters at most (IFNAMSIZ): cx, 11 of the id, the index.
+    const link = { veth: `cx${id.slice(0, 11)}${index}`, iface: `eth${index}` };
+    let made: NetworkAttachment | undefined;
+    const record = (net: NetworkAttachment) => {
+      made = net;
+      updateState(dirs, { connected: [...(state.connected ?? []), net] });
+    };
     try {
+      const net = reserveNetwork({ mode: "bridge", ports: [], network: network.name, ...(aliases.length && { aliases }) }, false, { id, paths, link, isAlive: containerRuns, record });
       connectNetwork(net, state.pid!, dirs.dir);
     } catch (err) {
-      takeAway(net, id, paths);
+      // A reservation recorded and then refused (its firewall, say) is undone too.
+      if (made) takeAway(made, id, paths);
       updateState(dirs, { connected: state.connected });
       throw err;
     }
@@ -59,6 +65,15 @@ export function disconnectContainer(paths: Paths, networkRef: string, containerR
     updateState(dirs, { connected: state.connected!.filter((n) => n !== net) });
   });
   refreshPeers(paths, network.name, undefined, id);
+}
+
+/** The lowest ethN (N from 1) that no live connected network has: a disconnect frees its number. */
+function freeIndex(connected: NetworkAttachment[]): number {
+  const taken = new Set(connected.map((n) => n.iface));
+  let index = 1;
+  while (taken.has(`eth${index}`)) index++;
+  if (index > 99) throw new CboxError("a container can be connected to 99 networks at most");
+  return index;
 }
 
 /** Its address and ports released, and its veth deleted: both ends, so the interface leaves the container now. */
