@@ -7,19 +7,22 @@ import { LayerStack, type Entry, type Folder } from "./layer-stack.ts";
 
 export function containerChanges(paths: Paths, ref: string): Change[] {
   const layers = openContainerLayers(paths, ref);
-  const upper = new LayerStack([layers.upper], layers.opaqueXattr);
   try {
-    const image = new LayerStack(layers.lowers, layers.opaqueXattr);
+    const upper = new LayerStack([layers.upper], layers.opaqueXattr);
     try {
-      const changes = new Changes();
-      walk(upper, upper.root(), image, image.root(), "", changes);
-      return withoutMountPoints(changes.list);
+      const image = new LayerStack(layers.lowers, layers.opaqueXattr);
+      try {
+        const changes = new Changes();
+        walk(upper, upper.root(), image, image.root(), "", changes);
+        return withoutMountPoints(changes.list);
+      } finally {
+        image.close();
+      }
     } finally {
-      image.close();
+      upper.close();
     }
   } finally {
-    upper.close();
-    layers.release();
+    layers.release(); // also when the layers cannot be opened, as export does
   }
 }
 
