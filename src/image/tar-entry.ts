@@ -30,9 +30,9 @@ export class HardLinks {
 
 /**
  * Writes the entry named `name` as st describes it, owned by `owner` (default: st's own ids).
- * Sockets are left out, as tar leaves them. Returns whether anything was written.
+ * Sockets are left out, as tar leaves them, and so is a file gone before it could be opened.
  */
-export async function addEntry(tar: TarWriter, name: string, st: Stats, from: EntrySource, links: HardLinks, owner = { uid: st.uid, gid: st.gid }): Promise<boolean> {
+export async function addEntry(tar: TarWriter, name: string, st: Stats, from: EntrySource, links: HardLinks, owner = { uid: st.uid, gid: st.gid }): Promise<void> {
   const base = { name, mode: st.mode & 0o7777, mtime: st.mtime, ...owner };
   let header: EntryHeader;
   if (st.isDirectory()) header = { ...base, name: `${name}/`, type: "directory" };
@@ -44,16 +44,15 @@ export async function addEntry(tar: TarWriter, name: string, st: Stats, from: En
     if (first !== undefined) header = { ...base, type: "link", linkname: first };
     else {
       const content = from.openContent(st);
-      if (!content) return false;
+      if (!content) return;
       try {
         await tar.addFile({ ...base, type: "file", size: st.size }, content.path);
       } finally {
         content.close();
       }
       links.written(st, name);
-      return true;
+      return;
     }
-  } else return false;
+  } else return;
   await tar.add(header);
-  return true;
 }

@@ -57,7 +57,7 @@ export class Changes {
  * generated /etc files, which docker keeps in an init layer below the container's: not the
  * container's changes.
  */
-export const MOUNT_POINTS = [...KERNEL_MOUNT_POINTS, "/etc/hostname", "/etc/hosts", "/etc/resolv.conf"];
+const MOUNT_POINTS = [...KERNEL_MOUNT_POINTS, "/etc/hostname", "/etc/hosts", "/etc/resolv.conf"];
 
 /**
  * The list without cbox's mount points (and what is below them), nor a folder listed only
