@@ -20,14 +20,18 @@ import { restartsAtBoot } from "./restart-policy.ts";
  * After a reboot (run by a systemd unit or an @reboot line): every ended container whose policy
  * is always, or unless-stopped and not stopped by the user, starts again (docker's daemon start).
  */
-export async function startRestartable(paths: Paths): Promise<number> {
-  recoverStale(paths, treeRemover(process.getuid!() === 0 ? undefined : detectRootlessMaps()), "all");
+export function startRestartable(paths: Paths): number {
+  const s = starter(paths, "all"); // after a reboot every container's owner is gone: all of them are recovered
   const ids = listContainerIds(paths).filter((id) => {
     const dir = containerDirs(paths, id).dir;
     const state = readState(dir);
     return state !== undefined && liveState(state) === "exited" && restartsAtBoot(readSpec(dir, state)?.restart, !!state.manuallyStopped);
   });
-  return ids.length ? startContainers(ids, paths) : 0;
+  for (const id of ids) {
+    startOne(id, paths, s);
+    writeSync(1, `${id}\n`);
+  }
+  return 0;
 }
 
 /** What starts share: the user's maps and how to remove trees, read once, with the store recovered. */
@@ -36,10 +40,10 @@ export interface Starter {
   removeTree: (path: string) => void;
 }
 
-export function starter(paths: Paths): Starter {
+export function starter(paths: Paths, scope: "live" | "all" = "live"): Starter {
   const rootlessMaps = process.getuid!() === 0 ? undefined : detectRootlessMaps();
   const removeTree = treeRemover(rootlessMaps);
-  recoverStale(paths, removeTree);
+  recoverStale(paths, removeTree, scope);
   return { rootlessMaps, removeTree };
 }
 
