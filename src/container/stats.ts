@@ -62,8 +62,9 @@ export function sample(state: ContainerState, hostMemory: number): StatsSample {
     }
     return undefined;
   };
-  const v1 = read("cpuacct.usage") !== undefined || read("memory.usage_in_bytes") !== undefined;
-  const cpuNs = v1 ? Number(read("cpuacct.usage") ?? 0) : (keyedValue(read("cpu.stat"), "usage_usec") ?? 0) * 1000;
+  const cpuacct = read("cpuacct.usage");
+  const v1 = cpuacct !== undefined || read("memory.usage_in_bytes") !== undefined; // v2 has neither
+  const cpuNs = v1 ? Number(cpuacct ?? 0) : (keyedValue(read("cpu.stat"), "usage_usec") ?? 0) * 1000;
   // docker's figure: what the cgroup charges, less the page cache the kernel may drop first.
   const usage = Number((v1 ? read("memory.usage_in_bytes") : read("memory.current")) ?? 0);
   const inactive = keyedValue(read("memory.stat"), v1 ? "total_inactive_file" : "inactive_file") ?? 0;
