@@ -9,7 +9,8 @@ const minor = (rdev: number) => (rdev & 0xff) | ((rdev >> 12) & 0xfff00);
 
 /** Where an entry's link target and content come from; content undefined when the file went meanwhile. */
 export interface EntrySource {
-  linkTarget(): string;
+  /** undefined: the link is gone (a running container's files change while they are read). */
+  linkTarget(): string | undefined;
   /** A path to read the content from, and what to do once it is read. */
   openContent(st: Stats): { path: string; close(): void } | undefined;
 }
@@ -30,13 +31,17 @@ export class HardLinks {
 
 /**
  * Writes the entry named `name` as st describes it, owned by `owner` (default: st's own ids).
- * Sockets are left out, as tar leaves them, and so is a file gone before it could be opened.
+ * Sockets are left out, as tar leaves them, and so is a file or link gone before it could be read.
  */
 export async function addEntry(tar: TarWriter, name: string, st: Stats, from: EntrySource, links: HardLinks, owner = { uid: st.uid, gid: st.gid }): Promise<void> {
   const base = { name, mode: st.mode & 0o7777, mtime: st.mtime, ...owner };
   let header: EntryHeader;
   if (st.isDirectory()) header = { ...base, name: `${name}/`, type: "directory" };
-  else if (st.isSymbolicLink()) header = { ...base, type: "symlink", linkname: from.linkTarget() };
+  else if (st.isSymbolicLink()) {
+    const linkname = from.linkTarget();
+    if (linkname === undefined) return;
+    header = { ...base, type: "symlink", linkname };
+  }
   else if (st.isCharacterDevice() || st.isBlockDevice()) header = { ...base, type: st.isCharacterDevice() ? "character-device" : "block-device", devmajor: major(st.rdev), devminor: minor(st.rdev) };
   else if (st.isFIFO()) header = { ...base, type: "fifo" };
   else if (st.isFile()) {

@@ -51,7 +51,16 @@ export function folderNames(fd: number, shown: string): string[] {
 /** An entry as a tar entry's source: a file's content through an fd opened without following a link, and only if it is still the file lstat saw. */
 export function sourceAt(at: At, where: string): EntrySource {
   return {
-    linkTarget: () => readlinkSync(pathOf(at), "utf8"), // the link itself: its folder is reached through an fd
+    // The link itself: its folder is reached through an fd. Gone or replaced since lstat: left out, as a vanished file is.
+    linkTarget: () => {
+      try {
+        return readlinkSync(pathOf(at), "utf8");
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code === "ENOENT" || code === "EINVAL") return undefined;
+        throw new CboxError(`cannot read the link ${at.name} ${where}: ${systemErrorText(err)}`);
+      }
+    },
     openContent: (st: Stats) => {
       let fd: number;
       try {
