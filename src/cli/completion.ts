@@ -3,7 +3,7 @@
 // come from `cbox _names KIND` when a word is completed.
 import { CboxError } from "../errors.ts";
 import type { NameKind } from "./names.ts";
-import type { FlagDefs } from "./flags.ts";
+import { aliasesOf, type FlagDefs } from "./flags.ts";
 
 export type CommandTable = Record<string, () => Promise<{ args: FlagDefs }>>;
 export type GroupTable = Record<string, { commands: Record<string, string> }>;
@@ -47,8 +47,7 @@ async function completable(commands: CommandTable, groups: GroupTable): Promise<
 
 function flagsOf(defs: FlagDefs): string[] {
   return Object.entries(defs).flatMap(([name, def]) => {
-    const aliases = "alias" in def && def.alias ? [def.alias].flat() : [];
-    return [`--${name}`, ...aliases.map((a) => (a.length === 1 ? `-${a}` : `--${a}`))];
+    return [`--${name}`, ...aliasesOf(def).map((a) => (a.length === 1 ? `-${a}` : `--${a}`))];
   });
 }
 

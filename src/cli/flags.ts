@@ -11,13 +11,17 @@ export interface ParsedFlags {
   operands: string[];
 }
 
+/** A flag's other names (citty's alias: one name or a list). */
+export function aliasesOf(def: FlagDefs[string]): string[] {
+  return "alias" in def && def.alias ? [def.alias].flat() : [];
+}
+
 export function parseFlags(argv: string[], defs: FlagDefs, stopAtOperand: boolean): ParsedFlags {
   const byName = new Map<string, string>();
   for (const [name, def] of Object.entries(defs)) {
     if (def.type === "positional") continue;
     byName.set(name, name);
-    const aliases = "alias" in def && def.alias ? [def.alias].flat() : [];
-    for (const alias of aliases) byName.set(alias, name);
+    for (const alias of aliasesOf(def)) byName.set(alias, name);
   }
   const flags: ParsedFlags["flags"] = {};
   const operands: string[] = [];
@@ -87,7 +91,7 @@ function parseBool(value: string, flag: string): boolean {
 export function usageFlags(defs: FlagDefs): FlagDefs {
   return Object.fromEntries(
     Object.entries(defs).map(([name, def]) => {
-      const aliases = "alias" in def && def.alias ? [def.alias].flat() : [];
+      const aliases = aliasesOf(def);
       const long = aliases.filter((a) => a.length > 1);
       if (long.length === 0) return [name, def];
       return [name, { ...def, alias: aliases.filter((a) => a.length === 1), description: `${def.description ?? ""} (also ${long.map((a) => `--${a}`).join(", ")})` }];
